@@ -1,0 +1,1 @@
+CREATE INDEX datoms_avet ON datoms (a, v, e);

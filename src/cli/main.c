@@ -1,0 +1,87 @@
+/*
+ * The datalite command-line tool.  Each command is one entry in k_commands;
+ * exit codes follow the CLI contract: 0 success, 1 user error (bad EDN,
+ * query or tx-data), 2 usage, 3 database error.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_command k_commands[] = {
+	{"demo", cli_cmd_demo, "demo", "Run the built-in example and show its output."},
+	{"edn", cli_cmd_edn, "edn [FILE|-]",
+	 "Read EDN (a file, or stdin) and print it back canonically, one form per line."},
+	{"gen", cli_cmd_gen, "gen KIND [OPTIONS]", "Write benchmark data (ohlc, social, graph, genealogy) as EDN or CSV; 'datalite gen' lists the options."},
+};
+
+#define N_COMMANDS (sizeof k_commands / sizeof *k_commands)
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: datalite COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-22s %s\n", k_commands[i].usage, k_commands[i].help);
+	fprintf(f, "\n  --help                 this text (or COMMAND --help)\n"
+		   "  --version              print the version\n");
+}
+
+int cli_usage_error(const cli_command *cmd, const char *msg)
+{
+	fprintf(stderr, "datalite %s: %s\nusage: datalite %s\n", cmd->name, msg, cmd->usage);
+	return CLI_EXIT_USAGE;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+int cli_report_error(int rc)
+{
+	const char *msg = dl_errmsg();
+	fprintf(stderr, "error: %s\n", msg[0] ? msg : dl_errstr(rc));
+	switch (rc) {
+	case DL_EIO:
+	case DL_ECORRUPT:
+	case DL_EFULL:
+	case DL_EBUSY:
+		return CLI_EXIT_DB;
+	default:
+		return CLI_EXIT_USER;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("datalite %s\n", dl_version());
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const cli_command *c = &k_commands[i];
+		if (strcmp(argv[1], c->name) != 0)
+			continue;
+		if (cli_wants_help(argc - 1, argv + 1)) {
+			printf("usage: datalite %s\n\n%s\n", c->usage, c->help);
+			return 0;
+		}
+		return c->run(c, argc - 1, argv + 1);
+	}
+	fprintf(stderr, "datalite: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,402 @@
+/*
+ * Reads: iterators over one index and view.  An iterator merges two sorted
+ * streams, the current index and its history twin (heavt, haevt, havet,
+ * hvaet), by index key; the view decides which entries show:
+ *
+ *   current  the current index
+ *   since T  the current index, tx > T
+ *   as-of T  current with tx <= T, plus history entries with t0 <= T < t1
+ *   history  current (added) plus each history entry's assertion at t0 and
+ *            retraction at t1, in key order then tx order (a key's history
+ *            entries all end before its current assertion begins)
+ */
+#include "store_int.h"
+
+typedef struct stream {
+	MDB_cursor *c;
+	MDB_val k, d;
+	bool on; /* positioned on an entry inside the prefix and range */
+	bool hist;
+	dl_kparts p;
+} stream;
+
+struct dl_iter {
+	dl_snap *snap;
+	dl_index idx;
+	dl_view view;
+	int nbound;
+	bool vbound;   /* V is part of the prefix: key lengths are exact */
+	size_t vrest;  /* with vbound: bytes after the prefix in a current key */
+	bool has_tx;
+	int64_t txv;
+	bool positioned;
+	bool borrow;
+	stream cur, hist;
+	bool use_hist;
+	/* a history entry's retraction, due after its assertion */
+	bool pend;
+	dl_datom pd;
+	/* value range */
+	bool range, lo_set, hi_set, lo_incl, hi_incl;
+	dl_buf lo, hi;
+	uint64_t scanned;
+	dl_arena arena;
+	size_t plen, slen;
+	uint8_t prefix[KEY_MAX];
+	uint8_t start[KEY_MAX]; /* where positioning seeks to */
+};
+
+/* ---- opening ------------------------------------------------------------- */
+
+static int vkey_of(uint8_t *out, size_t *len, const dl_value *v)
+{
+	dl_buf enc = DL_BUF_INIT;
+	int rc = dl_vkey(out, len, &enc, v, NULL);
+	dl_buf_free(&enc);
+	return rc;
+}
+
+static int check_ea(int64_t e, int64_t a, bool need_e, bool need_a)
+{
+	if (need_e && e < 0)
+		return dl_error(DL_EINVAL, "bad entity id %lld", (long long)e);
+	if (need_a && (a < 0 || a > (int64_t)UINT32_MAX))
+		return dl_error(DL_EINVAL, "bad attribute id %lld", (long long)a);
+	return 0;
+}
+
+/* Append key components from..to-1 of d (index order) to k. */
+static int build_comps(uint8_t *k, size_t *len, dl_index idx, const dl_datom *d, int from,
+		       int to)
+{
+	size_t o = 0, vlen;
+	uint8_t vk[DL_KEY_VALUE_OOL];
+	for (int i = from; i < to && i < 3; i++) {
+		char comp = "EAV AEV AVE VAE"[idx * 4 + i];
+		switch (comp) {
+		case 'E':
+			DL_TRY(check_ea(d->e, 0, true, false));
+			dl_put_be64(k + o, (uint64_t)d->e);
+			o += 8;
+			break;
+		case 'A':
+			DL_TRY(check_ea(0, d->a, false, true));
+			dl_put_be32(k + o, (uint32_t)d->a);
+			o += 4;
+			break;
+		default:
+			if (idx == DL_VAET) {
+				if (d->v.type != DL_REF)
+					return dl_error(DL_EINVAL, "vaet's value must be a ref");
+				dl_put_be64(k + o, (uint64_t)d->v.u.i);
+				o += 8;
+			} else {
+				DL_TRY(vkey_of(vk, &vlen, &d->v));
+				memcpy(k + o, vk, vlen);
+				o += vlen;
+			}
+			break;
+		}
+	}
+	*len = o;
+	return 0;
+}
+
+static int open_cursor(dl_iter *it, stream *s, int db, bool hist)
+{
+	int rc = mdb_cursor_open(it->snap->txn, it->snap->s->dbi[db], &s->c);
+	if (rc)
+		return dl_mdb_err(rc, "opening a cursor");
+	s->hist = hist;
+	return 0;
+}
+
+int dl_iter_open(dl_iter **out, dl_snap *snap, dl_index idx, const dl_view *view,
+		 const dl_datom *prefix, int nbound)
+{
+	assert(out && snap && idx < DL_INDEX_COUNT && nbound >= 0 && nbound <= 4);
+	assert(nbound == 0 || prefix);
+	*out = NULL;
+	dl_iter *it = dl_calloc(1, sizeof *it);
+	if (!it)
+		return DL_ENOMEM;
+	it->snap = snap;
+	it->idx = idx;
+	it->view = view ? *view : (dl_view){DL_VIEW_CURRENT, 0};
+	it->nbound = nbound;
+	it->borrow = snap->w == NULL;
+	it->arena.chunk_size = 4096;
+	int rc = build_comps(it->prefix, &it->plen, idx, prefix, 0, nbound);
+	if (rc < 0)
+		goto fail;
+	if (nbound == 4) {
+		it->has_tx = true;
+		it->txv = prefix->tx;
+	}
+	int vpos = idx == DL_AVET ? 2 : idx == DL_VAET ? 1 : 3;
+	it->vbound = idx != DL_VAET && nbound >= vpos;
+	it->vrest = idx == DL_AVET && nbound == 2 ? 8 : 0;
+	memcpy(it->start, it->prefix, it->plen);
+	it->slen = it->plen;
+	static const int cur_db[] = {DB_EAVT, DB_AEVT, DB_AVET, DB_VAET};
+	static const int hist_db[] = {DB_HEAVT, DB_HAEVT, DB_HAVET, DB_HVAET};
+	if ((rc = open_cursor(it, &it->cur, cur_db[idx], false)) < 0)
+		goto fail;
+	it->use_hist = it->view.kind == DL_VIEW_AS_OF || it->view.kind == DL_VIEW_HISTORY;
+	if (it->use_hist && (rc = open_cursor(it, &it->hist, hist_db[idx], true)) < 0)
+		goto fail;
+	*out = it;
+	return 0;
+fail:
+	dl_iter_close(it);
+	return rc;
+}
+
+void dl_iter_close(dl_iter *it)
+{
+	if (!it)
+		return;
+	if (it->cur.c)
+		mdb_cursor_close(it->cur.c);
+	if (it->hist.c)
+		mdb_cursor_close(it->hist.c);
+	dl_buf_free(&it->lo);
+	dl_buf_free(&it->hi);
+	dl_arena_free(&it->arena);
+	dl_free(it);
+}
+
+uint64_t dl_iter_scanned(const dl_iter *it) { return it->scanned; }
+
+int dl_iter_value_range(dl_iter *it, const dl_value *lo, bool lo_incl, const dl_value *hi,
+			bool hi_incl)
+{
+	bool ok = (it->idx == DL_AVET && it->nbound == 1) ||
+		  ((it->idx == DL_EAVT || it->idx == DL_AEVT) && it->nbound == 2);
+	if (!ok)
+		return dl_error(DL_EINVAL, "a value range needs the value to be the next "
+					   "unbound component");
+	it->range = true;
+	it->lo_set = lo != NULL;
+	it->hi_set = hi != NULL;
+	it->lo_incl = lo_incl;
+	it->hi_incl = hi_incl;
+	it->lo.len = it->hi.len = 0;
+	if (lo)
+		DL_TRY(dl_value_encode(&it->lo, lo));
+	if (hi)
+		DL_TRY(dl_value_encode(&it->hi, hi));
+	memcpy(it->start, it->prefix, it->plen);
+	it->slen = it->plen;
+	if (lo) {
+		/* long bounds seek by their prefix: keys sharing it order by hash */
+		size_t n = it->lo.len < DL_KEY_VALUE_INLINE_MAX ? it->lo.len : DL_KEY_VALUE_PREFIX;
+		memcpy(it->start + it->plen, it->lo.data, n);
+		it->slen += n;
+	}
+	it->positioned = false;
+	it->pend = false;
+	return 0;
+}
+
+/* ---- streams ------------------------------------------------------------- */
+
+enum { R_IN = 1, R_SKIP = 0, R_STOP = 2 };
+
+static int range_check(dl_iter *it, const dl_kparts *p)
+{
+	const uint8_t *f;
+	size_t fn;
+	DL_TRY(dl_vkey_full(it->snap, p->v, p->vlen, &f, &fn));
+	if (it->lo_set) {
+		int c = dl_key_cmp(f, fn, it->lo.data, it->lo.len);
+		if (c < 0 || (c == 0 && !it->lo_incl))
+			return R_SKIP;
+	}
+	if (it->hi_set) {
+		int c = dl_key_cmp(f, fn, it->hi.data, it->hi.len);
+		if (c > 0 || (c == 0 && !it->hi_incl)) {
+			/* past hi for good once the first 384 bytes say so */
+			size_t m = fn < it->hi.len ? fn : it->hi.len;
+			if (m > DL_KEY_VALUE_PREFIX)
+				m = DL_KEY_VALUE_PREFIX;
+			return memcmp(f, it->hi.data, m) > 0 ? R_STOP : R_SKIP;
+		}
+	}
+	return R_IN;
+}
+
+/* Move s to its next acceptable entry (first: seek to it->start). */
+static int stream_step(dl_iter *it, stream *s, MDB_cursor_op op)
+{
+	for (;;) {
+		if (op == MDB_SET_RANGE) {
+			s->k = (MDB_val){it->slen, it->start};
+			if (it->slen == 0)
+				op = MDB_FIRST;
+		}
+		int rc = mdb_cursor_get(s->c, &s->k, &s->d, op);
+		op = MDB_NEXT;
+		if (rc == MDB_NOTFOUND) {
+			s->on = false;
+			return 0;
+		}
+		if (rc) {
+			s->on = false;
+			return dl_mdb_err(rc, "reading an index");
+		}
+		it->scanned++;
+		if (s->k.mv_size < it->plen || memcmp(s->k.mv_data, it->prefix, it->plen) != 0) {
+			s->on = false;
+			return 0;
+		}
+		if (it->vbound && s->k.mv_size != it->plen + it->vrest + (s->hist ? 16 : 0))
+			continue; /* a longer value sharing the bound one's bytes */
+		DL_TRY(dl_key_split(&s->p, it->idx, s->k.mv_data, s->k.mv_size, s->hist));
+		if (!s->hist && s->d.mv_size != 8)
+			return dl_error(DL_ECORRUPT, "malformed index entry (no tx)");
+		if (it->range) {
+			rc = range_check(it, &s->p);
+			if (rc < 0)
+				return rc;
+			if (rc == R_STOP) {
+				s->on = false;
+				return 0;
+			}
+			if (rc == R_SKIP)
+				continue;
+		}
+		s->on = true;
+		return 0;
+	}
+}
+
+static int position(dl_iter *it)
+{
+	it->positioned = true;
+	it->pend = false;
+	DL_TRY(stream_step(it, &it->cur, MDB_SET_RANGE));
+	if (it->use_hist)
+		DL_TRY(stream_step(it, &it->hist, MDB_SET_RANGE));
+	return 0;
+}
+
+int dl_iter_seek(dl_iter *it, const dl_datom *key)
+{
+	/* bound components from the prefix, the rest from key */
+	int from = it->nbound < 3 ? it->nbound : 3;
+	size_t n;
+	DL_TRY(build_comps(it->start + it->plen, &n, it->idx, key, from, 3));
+	memcpy(it->start, it->prefix, it->plen);
+	it->slen = it->plen + n;
+	return position(it);
+}
+
+/* ---- next ---------------------------------------------------------------- */
+
+static int fill(dl_iter *it, const stream *s, dl_datom *out)
+{
+	out->e = s->p.e;
+	out->a = s->p.a;
+	DL_TRY(dl_kparts_value(&out->v, it->snap, &it->arena, it->idx, &s->p, it->borrow));
+	return 0;
+}
+
+static inline size_t ikey_len(const stream *s)
+{
+	return s->k.mv_size - (s->hist ? 16 : 0);
+}
+
+int dl_iter_next(dl_iter *it, dl_datom *out)
+{
+	assert(it && out);
+	if (it->pend) {
+		/* the retraction of the history entry just asserted (its value
+		 * lives in the arena, which is reset only after it) */
+		it->pend = false;
+		if (!it->has_tx || it->pd.tx == it->txv) {
+			*out = it->pd;
+			return 1;
+		}
+	}
+	if (it->arena.head)
+		dl_arena_reset(&it->arena);
+	if (!it->positioned)
+		DL_TRY(position(it));
+	const dl_view *vw = &it->view;
+	for (;;) {
+		stream *s;
+		if (it->cur.on && it->hist.on) {
+			int c = dl_key_cmp(it->cur.k.mv_data, ikey_len(&it->cur), it->hist.k.mv_data,
+					   ikey_len(&it->hist));
+			s = c < 0 ? &it->cur : &it->hist;
+		} else if (it->cur.on) {
+			s = &it->cur;
+		} else if (it->hist.on) {
+			s = &it->hist;
+		} else {
+			return 0;
+		}
+		bool show = true;
+		int64_t tx;
+		if (!s->hist) {
+			tx = (int64_t)dl_get_be64(s->d.mv_data);
+			if (vw->kind == DL_VIEW_AS_OF)
+				show = tx <= vw->t;
+			else if (vw->kind == DL_VIEW_SINCE)
+				show = tx > vw->t;
+		} else if (vw->kind == DL_VIEW_HISTORY) {
+			/* assertion now, retraction on the next call */
+			bool a_ok = !it->has_tx || s->p.t0 == it->txv;
+			bool r_ok = !it->has_tx || s->p.t1 == it->txv;
+			if (a_ok || r_ok) {
+				DL_TRY(fill(it, s, &it->pd));
+				it->pd.tx = s->p.t1;
+				it->pd.added = false;
+				*out = it->pd;
+				if (a_ok) {
+					out->tx = s->p.t0;
+					out->added = true;
+					it->pend = r_ok;
+				}
+				DL_TRY(stream_step(it, s, MDB_NEXT));
+				return 1;
+			}
+			DL_TRY(stream_step(it, s, MDB_NEXT));
+			continue;
+		} else {
+			tx = s->p.t0;
+			show = s->p.t0 <= vw->t && vw->t < s->p.t1;
+		}
+		if (show && it->has_tx && tx != it->txv)
+			show = false;
+		if (show) {
+			DL_TRY(fill(it, s, out));
+			out->tx = tx;
+			out->added = true;
+			DL_TRY(stream_step(it, s, MDB_NEXT));
+			return 1;
+		}
+		DL_TRY(stream_step(it, s, MDB_NEXT));
+	}
+}
+
+int dl_snap_has(dl_snap *snap, int64_t e, int64_t a, const dl_value *v, int64_t *tx)
+{
+	uint8_t vk[DL_KEY_VALUE_OOL], k[KEY_MAX];
+	size_t vlen;
+	DL_TRY(check_ea(e, a, true, true));
+	DL_TRY(vkey_of(vk, &vlen, v));
+	size_t kn = dl_key_build(k, DL_EAVT, e, (uint32_t)a, vk, vlen);
+	MDB_val kk = {kn, k}, d;
+	int rc = mdb_get(snap->txn, snap->s->dbi[DB_EAVT], &kk, &d);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return dl_mdb_err(rc, "reading an index");
+	if (d.mv_size != 8)
+		return dl_error(DL_ECORRUPT, "malformed index entry (no tx)");
+	if (tx)
+		*tx = (int64_t)dl_get_be64(d.mv_data);
+	return 1;
+}

@@ -1,0 +1,210 @@
+/*
+ * storage internals: the structs behind dl_store, dl_snap, dl_wtxn and
+ * dl_iter, key codecs and helpers shared by store.c, iter.c, stats.c and
+ * check.c.  Tests include it for the raw-LMDB hooks at the end.
+ */
+#ifndef DL_STORE_INT_H
+#define DL_STORE_INT_H
+
+#include "store.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+/* Named databases, in this order in dl_store.dbi[]. */
+enum {
+	DB_EAVT = 0,
+	DB_AEVT,
+	DB_AVET,
+	DB_VAET,
+	DB_HEAVT,
+	DB_HAEVT,
+	DB_HAVET,
+	DB_HVAET,
+	DB_LOG,
+	DB_BLOBS,
+	DB_META,
+	DB_COUNT
+};
+
+extern const char *const dl_store_db_names[DB_COUNT];
+
+/* Longest index key: A(4) + V(400) + E(8) + t0 t1 (16). */
+#define KEY_MAX (4 + DL_KEY_VALUE_OOL + 8 + 16)
+
+/* Meta names (internal ones are binary; src/tx uses "tx.*"). */
+#define META_FORMAT "format"
+#define META_BASIS "basis"   /* last committed tx id, 8 bytes BE */
+#define META_TOTALS "totals" /* datoms, history (8 bytes BE each) */
+#define META_ID_PREFIX "id/" /* + partition in decimal -> next number (BE 8) */
+#define META_ST_PREFIX "st/" /* + A (4 bytes BE) -> datoms values entities */
+
+/* First number handed out per partition when meta holds no counter. */
+#define FIRST_DB_ID 100
+#define FIRST_USER_ID 1000
+
+/* Histograms, published copy-on-write so readers never lock (stats.c). */
+typedef struct dl_hist dl_hist;
+typedef struct dl_hist_set dl_hist_set;
+
+struct dl_store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	char *path;
+	dl_store_opts opts;
+	_Atomic(void *) ext;
+	void (*ext_fini)(void *);
+	_Atomic(dl_hist_set *) hists;
+	pthread_mutex_t hist_mu; /* builders only */
+	dl_hist_set *hist_retired;
+	dl_hist *hist_all; /* every histogram ever built, freed at close */
+};
+
+struct dl_snap {
+	dl_store *s;
+	MDB_txn *txn;
+	dl_wtxn *w;     /* non-NULL for a write transaction's view */
+	int64_t basis;  /* last committed tx visible (for a write: before it) */
+};
+
+/* Per-attribute statistics touched by a write transaction. */
+typedef struct stat_slot {
+	uint32_t a;
+	bool used;
+	dl_attr_stats st;
+} stat_slot;
+
+typedef struct id_slot {
+	int part;
+	uint64_t next;
+	bool dirty;
+} id_slot;
+
+#define ID_SLOTS 8
+
+struct dl_wtxn {
+	dl_snap snap;
+	int64_t tx;
+	int failed; /* an error left the txn half-written: commit refuses */
+	MDB_cursor *cur[DB_COUNT];
+	dl_buf log;
+	uint64_t nlog, ndatoms;
+	int64_t d_datoms, d_history; /* changes to the totals */
+	id_slot ids[ID_SLOTS];
+	int nids;
+	stat_slot *stats;
+	size_t nstats, capstats;
+	/* scratch reused by every write */
+	uint8_t k1[KEY_MAX], k2[KEY_MAX];
+	dl_buf venc;
+	/* bulk path scratch (kept between batches, freed at the end) */
+	void *brec;
+	size_t brec_cap;
+	void *bsort;
+	size_t bsort_cap;
+	dl_buf bvals;
+	uint8_t *bskip;
+	size_t bskip_cap;
+	int64_t last_e; /* log delta coding */
+};
+
+/* ---- byte helpers ------------------------------------------------------ */
+
+static inline void dl_put_be64(uint8_t *p, uint64_t x)
+{
+	x = __builtin_bswap64(x);
+	memcpy(p, &x, 8);
+}
+
+static inline uint64_t dl_get_be64(const uint8_t *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return __builtin_bswap64(x);
+}
+
+static inline void dl_put_be32(uint8_t *p, uint32_t x)
+{
+	x = __builtin_bswap32(x);
+	memcpy(p, &x, 4);
+}
+
+static inline uint32_t dl_get_be32(const uint8_t *p)
+{
+	uint32_t x;
+	memcpy(&x, p, 4);
+	return __builtin_bswap32(x);
+}
+
+/* memcmp order with a proper prefix first (LMDB's default key order). */
+static inline int dl_key_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+	size_t n = an < bn ? an : bn;
+	int c = n ? memcmp(a, b, n) : 0;
+	if (c)
+		return c;
+	return (an > bn) - (an < bn);
+}
+
+/* ---- shared helpers (store.c) ------------------------------------------ */
+
+/* Map an LMDB return code to a dl_errcode with a message. */
+int dl_mdb_err(int rc, const char *what);
+
+/* The key form of value v (its encoding, or prefix + hash when long) into
+ * out (at least DL_KEY_VALUE_OOL bytes); *len receives its length.  enc is
+ * scratch for the full encoding; when the value is long and w is not NULL
+ * the blob is written. */
+int dl_vkey(uint8_t *out, size_t *len, dl_buf *enc, const dl_value *v, dl_wtxn *w);
+
+/* Full encoding behind a key-form V: itself, or the blob it names. */
+int dl_vkey_full(dl_snap *snap, const uint8_t *vk, size_t vlen, const uint8_t **full,
+		 size_t *flen);
+
+/* Decode a value from its full encoding.  With `borrow`, strings without
+ * escapes point into p; otherwise they go to `a`. */
+int dl_value_decode_fast(dl_value *out, dl_arena *a, const uint8_t *p, size_t n,
+			 bool borrow);
+
+/* Build an index key; returns its length.  V is the key form (for VAET the
+ * 8-byte entity id is taken from ref). */
+size_t dl_key_build(uint8_t *k, dl_index idx, int64_t e, uint32_t a, const uint8_t *vk,
+		    size_t vlen);
+
+/* Split an index key (hist: with t0 t1).  DL_ECORRUPT on a malformed key. */
+typedef struct dl_kparts {
+	int64_t e;
+	uint32_t a;
+	const uint8_t *v; /* key form; for VAET the 8-byte id */
+	size_t vlen;
+	int64_t t0, t1;
+} dl_kparts;
+int dl_key_split(dl_kparts *p, dl_index idx, const uint8_t *k, size_t n, bool hist);
+
+/* Decode the V of a split key into a value. */
+int dl_kparts_value(dl_value *out, dl_snap *snap, dl_arena *a, dl_index idx,
+		    const dl_kparts *p, bool borrow);
+
+/* Write-transaction helpers shared with bulk.c. */
+int dl_wtxn_note_eid(dl_wtxn *w, int64_t e); /* keep id counters above e */
+int dl_wtxn_stat(dl_wtxn *w, uint32_t a, dl_attr_stats **out);
+int dl_wtxn_log(dl_wtxn *w, int64_t e, uint32_t a, const uint8_t *vk, size_t vlen,
+		bool added);
+int dl_wtxn_fail(dl_wtxn *w, int rc); /* mark half-written; returns rc */
+
+/* Meta helpers. */
+int dl_meta_get_u64(MDB_txn *txn, dl_store *s, const char *name, uint64_t *out, bool *found);
+int dl_stats_get(dl_snap *snap, uint32_t a, dl_attr_stats *out);
+void dl_stats_free(dl_store *s); /* histograms, at close */
+
+/* ---- test hooks ---------------------------------------------------------- */
+
+/** Delete one raw key from database `db` (DB_*), in its own write txn. */
+int dl_store_test_raw_del(dl_store *s, int db, const void *key, size_t klen);
+/** Put one raw key/value into database `db`, in its own write txn. */
+int dl_store_test_raw_put(dl_store *s, int db, const void *key, size_t klen,
+			  const void *val, size_t vlen);
+
+#endif

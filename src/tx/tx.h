@@ -1,0 +1,123 @@
+/*
+ * tx: the transaction processor and the schema.
+ *
+ * EDN tx-data (already read into a dl_value) becomes a list of datoms:
+ * tempids are resolved, lookup refs and idents looked up, upserts made
+ * through :db.unique/identity, schema checked, cardinality-one values
+ * replaced, and the result written through storage (src/storage/store.h)
+ * in one LMDB write transaction: all of it, or none of it.
+ *
+ * Schema is data, as in Datomic: attributes are entities in the db partition
+ * with :db/ident, :db/valueType, :db/cardinality, :db/unique,
+ * :db/isComponent, :db/doc, :db/noHistory and :db/index.  An attribute used
+ * without being declared is cardinality-one and takes any scalar (refs must
+ * be declared), as in DataScript.
+ */
+#ifndef DL_TX_H
+#define DL_TX_H
+
+#include "storage/store.h"
+
+/* Built-in entities of the db partition (fixed ids, written when a database
+ * is created). */
+enum {
+	DL_A_IDENT = 10,       /* :db/ident */
+	DL_A_VALUE_TYPE = 11,  /* :db/valueType */
+	DL_A_CARDINALITY = 12, /* :db/cardinality */
+	DL_A_UNIQUE = 13,      /* :db/unique */
+	DL_A_IS_COMPONENT = 14,
+	DL_A_DOC = 15,
+	DL_A_NO_HISTORY = 16,
+	DL_A_INDEX = 17,
+	DL_A_TX_INSTANT = 18,  /* :db/txInstant */
+	DL_A_TUPLE_ATTRS = 19, /* :db/tupleAttrs (composite tuples) */
+	DL_A_TUPLE_TYPE = 20,  /* :db/tupleType */
+	DL_A_TUPLE_TYPES = 21, /* :db/tupleTypes */
+	DL_A_BUILTIN_LAST = 99 /* user attributes get ids above this */
+};
+
+/* Value types (:db.type/...). 0 = undeclared: any scalar. */
+typedef enum dl_vtype {
+	DL_VT_ANY = 0,
+	DL_VT_STRING,
+	DL_VT_LONG,
+	DL_VT_DOUBLE,
+	DL_VT_BOOLEAN,
+	DL_VT_INSTANT,
+	DL_VT_KEYWORD,
+	DL_VT_REF,
+	DL_VT_UUID,
+	DL_VT_BYTES,
+	DL_VT_TUPLE,
+	DL_VT_SYMBOL,
+	DL_VT_COUNT
+} dl_vtype;
+
+typedef enum dl_unique { DL_UNIQUE_NONE = 0, DL_UNIQUE_VALUE, DL_UNIQUE_IDENTITY } dl_unique;
+
+/* Built-in enum entities (db partition, fixed ids, :db/ident only):
+ * :db.type/X is DL_E_TYPE_BASE + DL_VT_X (41..51). */
+enum {
+	DL_E_TYPE_BASE = 40,
+	DL_E_CARD_ONE = 60,        /* :db.cardinality/one */
+	DL_E_CARD_MANY = 61,       /* :db.cardinality/many */
+	DL_E_UNIQUE_VALUE = 62,    /* :db.unique/value */
+	DL_E_UNIQUE_IDENTITY = 63  /* :db.unique/identity */
+};
+
+typedef struct dl_attr {
+	int64_t id;
+	uint32_t ident;    /* keyword intern id of :db/ident */
+	uint8_t vtype;     /* dl_vtype */
+	uint8_t unique;    /* dl_unique */
+	bool many;         /* :db.cardinality/many */
+	bool component;
+	bool nohistory;
+	bool indexed;
+	bool declared;     /* false for an attribute that was only used */
+} dl_attr;
+
+typedef struct dl_schema dl_schema;
+
+/** The schema visible in `snap` (cached per store; cheap when unchanged).
+ *  The schema stays valid until the store is closed. */
+int dl_schema_get(const dl_schema **out, dl_snap *snap);
+/** Attribute by id, or NULL. */
+const dl_attr *dl_schema_attr(const dl_schema *s, int64_t id);
+/** Entity id of ident keyword `kw` (intern id), or 0. */
+int64_t dl_schema_entid(const dl_schema *s, uint32_t kw);
+/** Ident keyword (intern id) of entity `e`, or 0. */
+uint32_t dl_schema_ident(const dl_schema *s, int64_t e);
+/** Storage flags (DL_AF_*) for attribute `a`. */
+unsigned dl_schema_aflags(const dl_schema *s, int64_t a);
+/** The schema's version: the id of the last transaction that changed it. */
+int64_t dl_schema_version(const dl_schema *s);
+/** All attributes (sorted by id); *out receives the array. */
+size_t dl_schema_attrs(const dl_schema *s, const dl_attr **out);
+
+typedef struct dl_tx_tempid {
+	dl_value tempid; /* the string or negative int as written */
+	int64_t e;
+} dl_tx_tempid;
+
+typedef struct dl_tx_report {
+	int64_t tx;            /* the transaction entity */
+	int64_t basis_before;  /* last tx before this one */
+	dl_tx_tempid *tempids;
+	size_t ntempids;
+	dl_datom *datoms;      /* written, in order (retractions added=false) */
+	size_t ndatoms;
+} dl_tx_report;
+
+typedef struct dl_tx_opts {
+	const char *source; /* names the tx-data in error messages */
+} dl_tx_opts;
+
+#define DL_TX_OPTS_INIT {"<tx-data>"}
+
+/** Run one transaction.  The report lives in `a`.  On any error nothing is
+ *  written and the message names the problem (and the offending form). */
+int dl_tx_run(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *tx_data,
+	      const dl_tx_opts *opts);
+
+#endif

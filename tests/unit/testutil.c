@@ -1,0 +1,109 @@
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t g_state = 0x9E3779B97F4A7C15ull;
+
+void tu_seed(uint64_t seed) { g_state = seed; }
+
+uint64_t tu_rand(void)
+{
+	uint64_t z = (g_state += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+uint64_t tu_seed_from_env(uint64_t dflt)
+{
+	const char *s = getenv("DL_TEST_SEED");
+	uint64_t seed = s ? strtoull(s, NULL, 0) : dflt;
+	tu_seed(seed);
+	return seed;
+}
+
+/* Each block carries a 16-byte header with its size, so realloc/free work
+ * and the live count is exact. */
+static long g_fail_at = 0, g_count = 0, g_live = 0;
+static int g_fired = 0;
+
+static int should_fail(void)
+{
+	if (g_fail_at <= 0)
+		return 0;
+	if (++g_count == g_fail_at) {
+		g_fired = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void *fa_malloc(void *ud, size_t n)
+{
+	(void)ud;
+	if (should_fail())
+		return NULL;
+	void *p = malloc(n);
+	if (p)
+		g_live++;
+	return p;
+}
+
+static void *fa_realloc(void *ud, void *p, size_t n)
+{
+	(void)ud;
+	if (should_fail())
+		return NULL;
+	void *q = realloc(p, n);
+	if (q && !p)
+		g_live++;
+	return q;
+}
+
+static void fa_free(void *ud, void *p)
+{
+	(void)ud;
+	if (p) {
+		g_live--;
+		free(p);
+	}
+}
+
+void tu_failalloc_install(void)
+{
+	static const dl_allocator a = {fa_malloc, fa_realloc, fa_free, NULL};
+	dl_set_allocator(&a);
+}
+
+void tu_failalloc_arm(long n)
+{
+	g_fail_at = n;
+	g_count = 0;
+	g_fired = 0;
+}
+
+void tu_failalloc_disarm(void) { g_fail_at = 0; }
+long tu_failalloc_live(void) { return g_live; }
+int tu_failalloc_fired(void) { return g_fired; }
+
+dl_value tu_edn(dl_arena *a, const char *text)
+{
+	dl_value v;
+	size_t used;
+	dl_edn_opts o = DL_EDN_OPTS_INIT;
+	int rc = dl_edn_read(&v, &used, a, text, strlen(text), &o);
+	if (rc != 0)
+		fail_msg("EDN read of '%s' failed: %s", text, dl_errmsg());
+	return v;
+}
+
+char *tu_print(const dl_value *v)
+{
+	dl_buf b = DL_BUF_INIT;
+	if (dl_edn_print(&b, v) != 0)
+		fail_msg("print failed: %s", dl_errmsg());
+	char *s = strdup(b.data ? b.data : "");
+	dl_buf_free(&b);
+	return s;
+}

@@ -1,0 +1,33 @@
+/* Shared helpers for the cmocka unit tests. */
+#ifndef DL_TESTUTIL_H
+#define DL_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "datalite.h"
+
+/* A deterministic PRNG (splitmix64) so property tests are reproducible.
+ * DL_TEST_SEED in the environment overrides the seed. */
+uint64_t tu_rand(void);
+void tu_seed(uint64_t seed);
+uint64_t tu_seed_from_env(uint64_t dflt);
+
+/* Fail-the-Nth-allocation allocator: after tu_failalloc_arm(n), the n-th
+ * allocation from now fails (n >= 1); tu_failalloc_disarm() stops it.
+ * tu_failalloc_live() counts blocks still allocated through the hook. */
+void tu_failalloc_install(void);
+void tu_failalloc_arm(long n);
+void tu_failalloc_disarm(void);
+long tu_failalloc_live(void);
+int tu_failalloc_fired(void);
+
+/* Parse one EDN form (asserting success) into arena a. */
+dl_value tu_edn(dl_arena *a, const char *text);
+/* Print v into a static-lifetime string owned by the caller (free()). */
+char *tu_print(const dl_value *v);
+
+#endif
