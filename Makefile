@@ -35,13 +35,18 @@ test-asan: deps
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Tsan -DDL_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build build-tsan -j$(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'intern|concurrent'
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'intern|concurrent|exec'
 
-# Every unit test under valgrind's memcheck (slow: the property tests do not yet
-# honour DL_TEST_SCALE, so they run at full size).
+# Every unit test, the data-driven cases and the fuzz corpus replays under
+# valgrind's memcheck (not the shell-driven crash and CLI tests).  The property
+# and stress tests divide their iteration counts by DL_TEST_SCALE (tu_scale()
+# in tests/unit/testutil.c).  --fair-sched=yes: the concurrent tests spin, and
+# valgrind's default thread lock starves their writer.
+VALGRIND_OPTS = --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
 test-valgrind: test
-	cd build-test && DL_TEST_SCALE=10 ctest --output-on-failure -E 'crash|cases' \
-		--overwrite MemoryCheckCommandOptions="--leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1" \
+	cd build-test && DL_TEST_SCALE=10 ctest --output-on-failure -E 'crash|cli_' \
+		--overwrite MemoryCheckCommand=$$(command -v valgrind) \
+		--overwrite MemoryCheckCommandOptions="$(VALGRIND_OPTS)" \
 		-T memcheck
 
 fuzz: deps

@@ -21,7 +21,7 @@ char *dl_strndup(const char *s, size_t n);
 
 /* Set the thread's error and return `code` (so `return dl_error(...)`). */
 int dl_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int dl_verror(int code, const char *fmt, va_list ap);
+int dl_verror(int code, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Prefix the current message with "prefix: ". */
 void dl_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -280,6 +280,8 @@ int dl_rules_parse_text(dl_ruleset **out, dl_arena *a, const char *text,
 int dl_query_check_rules(const dl_query *q, const dl_ruleset *rs);
 /* Print q back as canonical vector-form EDN; parsing that prints the same. */
 int dl_query_print(dl_buf *out, const dl_query *q);
+/* Print one clause as EDN (for EXPLAIN and messages). */
+int dl_clause_print(dl_buf *out, const dl_clause *cl);
 /* Print a rule set as EDN. */
 int dl_rules_print(dl_buf *out, const dl_ruleset *rs);
 /* The rule of that name, or NULL. */

@@ -1156,16 +1156,14 @@ static void bs_and(const vctx *x, uint64_t *a, const uint64_t *b)
 	for (size_t i = 0; i < x->words; i++)
 		a[i] &= b[i];
 }
-/* The first element of a that is not in b, or UINT32_MAX. */
-static uint32_t bs_first_missing(const vctx *x, const uint64_t *a, const uint64_t *b)
+static bool bs_any(const vctx *x, const uint64_t *b)
 {
-	for (size_t i = 0; i < x->words; i++) {
-		uint64_t w = a[i] & ~b[i];
-		if (w)
-			return (uint32_t)(i * 64 + (size_t)__builtin_ctzll(w));
-	}
-	return UINT32_MAX;
+	for (uint32_t i = 0; i < x->words; i++)
+		if (b[i])
+			return true;
+	return false;
 }
+
 
 /* "[?a ?b]" for messages. */
 static const char *bs_text(const vctx *x, const uint64_t *b, char *buf, size_t cap)
@@ -1352,13 +1350,21 @@ static int check_clause(const vctx *x, const dl_clause *cl, const uint64_t *boun
 		return 0;
 	}
 	case DL_C_NOT: {
+		/* as in DataScript: the not joins on the variables it shares
+		 * with the enclosing clauses, at least one of which must be
+		 * bound; the others are local to it */
 		bs_clear(x, t1);
 		clause_free(x, cl, t1);
-		uint32_t m = bs_first_missing(x, t1, bound);
-		if (m != UINT32_MAX)
-			return perr(c, cl->pos, "not clause requires variable %s to be bound",
-				    x->vars[m].name);
-		return check_conj(x, cl->u.sub.items, cl->u.sub.n, bound, t2);
+		memcpy(t2, t1, x->words * sizeof *t2);
+		bs_and(x, t2, bound);
+		if (!bs_any(x, t2))
+			return perr(c, cl->pos,
+				    "insufficient binding: none of %s is bound outside this not clause",
+				    bs_text(x, t1, b1, sizeof b1));
+		memcpy(t2, t1, x->words * sizeof *t2);
+		bs_and(x, t2, bound);
+		bs_or(x, t2, outer);
+		return check_conj(x, cl->u.sub.items, cl->u.sub.n, t2, t1);
 	}
 	case DL_C_NOT_JOIN: {
 		bs_clear(x, t1);
@@ -2218,6 +2224,8 @@ static int pr_clauses(dl_buf *b, const dl_clause *cl, uint32_t n)
 	}
 	return 0;
 }
+
+int dl_clause_print(dl_buf *b, const dl_clause *cl) { return pr_clause(b, cl); }
 
 static int pr_find_elem(dl_buf *b, const dl_query *q, const dl_find_elem *fe)
 {

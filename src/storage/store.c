@@ -314,6 +314,12 @@ void dl_snap_end(dl_snap *snap)
 
 int64_t dl_snap_basis_tx(const dl_snap *snap) { return snap->basis; }
 
+uint64_t dl_snap_id(const dl_snap *snap)
+{
+	/* a write transaction's view is never the same as a read snapshot's */
+	return snap->w ? 0 : (uint64_t)mdb_txn_id(snap->txn);
+}
+
 dl_store *dl_snap_store(dl_snap *snap) { return snap->s; }
 
 int dl_snap_meta_get(dl_snap *snap, const char *name, const void **val, size_t *n)

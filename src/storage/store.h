@@ -132,6 +132,11 @@ void dl_snap_end(dl_snap *snap);
 /** The last transaction visible in the snapshot (0 for an empty database). */
 int64_t dl_snap_basis_tx(const dl_snap *snap);
 
+/** The identity of the committed state a read snapshot sees (LMDB's txn
+ *  id): two snapshots with the same id see the same data, so their reads
+ *  may be split between threads.  0 for a write transaction's view. */
+uint64_t dl_snap_id(const dl_snap *snap);
+
 /** Begin the (single) write transaction; blocks while another is open. */
 int dl_wtxn_begin(dl_wtxn **out, dl_store *s);
 /** The write transaction's own view: reads see its uncommitted writes. */

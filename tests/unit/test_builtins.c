@@ -741,7 +741,7 @@ static void test_rand(void **state)
 	dl_fn_ctx_init(&c2);
 	c1.seed = c2.seed = 7;
 	const dl_builtin *r = dl_builtin_find("rand", 4), *ri = dl_builtin_find("rand-int", 8);
-	for (int i = 0; i < 1000; i++) {
+	for (long i = 0, iters = tu_scale(1000); i < iters; i++) {
 		dl_value x, y, n = dl_int(10);
 		assert_int_equal(dl_builtin_call(r, &x, &a, NULL, 0, &c1), 0);
 		assert_int_equal(dl_builtin_call(r, &y, &a, NULL, 0, &c2), 0);
@@ -768,15 +768,16 @@ static void test_civil_round_trip(void **state)
 	(void)state;
 	tu_seed_from_env(11);
 	/* consecutive days around the epoch and across 400-year eras */
+	const int64_t span = tu_scale(800000);
 	int64_t y0;
 	unsigned m0, d0;
-	dl_fn_civil_from_days(-800000, &y0, &m0, &d0);
-	for (int64_t z = -800000; z < 800000; z++) {
+	dl_fn_civil_from_days(-span, &y0, &m0, &d0);
+	for (int64_t z = -span; z < span; z++) {
 		int64_t y;
 		unsigned m, d;
 		dl_fn_civil_from_days(z, &y, &m, &d);
 		assert_int_equal(dl_fn_days_from_civil(y, m, d), z);
-		if (z > -800000) { /* the next day after (y0, m0, d0) */
+		if (z > -span) { /* the next day after (y0, m0, d0) */
 			bool next_day = y == y0 && m == m0 && d == d0 + 1;
 			bool next_month = y == y0 && m == m0 + 1 && d == 1;
 			bool next_year = y == y0 + 1 && m == 1 && d == 1 && m0 == 12 && d0 == 31;
@@ -793,7 +794,7 @@ static void test_civil_round_trip(void **state)
 		d0 = d;
 	}
 	/* random far days, including proleptic years before year 1 */
-	for (int i = 0; i < 100000; i++) {
+	for (long i = 0, iters = tu_scale(100000); i < iters; i++) {
 		int64_t z = (int64_t)(tu_rand() % 2000000000ull) - 1000000000;
 		int64_t y;
 		unsigned m, d;
@@ -853,14 +854,30 @@ static void assert_close(double got, double want)
 		fail_msg("got %.17g, want %.17g", got, want);
 }
 
+/* sum and avg add in long double (src/query/fn_agg.c, sum_total).  Under
+ * valgrind, x87 arithmetic runs at double precision, and libgcc's
+ * __int128 -> long double conversion then loses negative values
+ * ((long double)(__int128)-20 is 0 under valgrind 3.19), so the sum and avg
+ * of negative integers come out wrong there and only there.  Those two
+ * checks are skipped when long double is not what the library expects. */
+static bool long_double_is_extended(void)
+{
+	volatile __int128 i = -20;
+	return (long double)i == -20.0L;
+}
+
 static void test_aggregates_random(void **state)
 {
 	(void)state;
+	const bool check_sums = long_double_is_extended();
+	if (!check_sums)
+		print_message("long double is not extended precision (valgrind?): "
+			      "sum and avg values are not checked\n");
 	tu_seed_from_env(1234);
 	dl_fn_ctx ctx;
 	dl_fn_ctx_init(&ctx);
 	ctx.seed = 99;
-	for (int round = 0; round < 200; round++) {
+	for (long round = 0, rounds = tu_scale(200); round < rounds; round++) {
 		dl_arena a = DL_ARENA_INIT;
 		size_t n = 1 + tu_rand() % 60;
 		bool dbl = round % 3 == 0;
@@ -887,14 +904,16 @@ static void test_aggregates_random(void **state)
 		assert_int_equal(run_agg(&out, &a, &ctx, "sum", NULL, 0, vals, n), 0);
 		if (dbl && n > 1) {
 			assert_int_equal(out.type, DL_DOUBLE);
-			assert_close(out.u.d, sum);
+			if (check_sums)
+				assert_close(out.u.d, sum);
 		} else {
 			assert_int_equal(out.type, DL_INT);
 			assert_int_equal(out.u.i, isum);
 		}
 		assert_int_equal(run_agg(&out, &a, &ctx, "avg", NULL, 0, vals, n), 0);
 		assert_int_equal(out.type, DL_DOUBLE);
-		assert_close(out.u.d, mean);
+		if (check_sums)
+			assert_close(out.u.d, mean);
 		assert_int_equal(run_agg(&out, &a, &ctx, "variance", NULL, 0, vals, n), 0);
 		assert_close(out.u.d, ss / (double)n);
 		assert_int_equal(run_agg(&out, &a, &ctx, "stddev", NULL, 0, vals, n), 0);
@@ -1155,16 +1174,17 @@ static void test_distinct_large(void **state)
 	const dl_aggregate *g = dl_aggregate_find("count-distinct", 14);
 	void *st = dl_arena_alloc(&a, g->state_size);
 	assert_int_equal(g->init(st, &a, NULL, 0, NULL), 0);
+	const int nvals = (int)tu_scale(100000);
 	for (int round = 0; round < 2; round++)
-		for (int i = 0; i < 100000; i++) {
+		for (int i = 0; i < nvals; i++) {
 			char buf[16];
-			int n = snprintf(buf, sizeof buf, "k%d", i);
-			dl_value v = i % 2 ? dl_int(i) : dl_string(buf, (size_t)n);
+			int len = snprintf(buf, sizeof buf, "k%d", i);
+			dl_value v = i % 2 ? dl_int(i) : dl_string(buf, (size_t)len);
 			assert_int_equal(g->step(st, &v), 0);
 		}
 	dl_value out;
 	assert_int_equal(g->finish(&out, &a, st), 0);
-	assert_int_equal(out.u.i, 100000);
+	assert_int_equal(out.u.i, nvals);
 	dl_arena_free(&a);
 }
 

@@ -209,7 +209,7 @@ static void test_floats(void **state)
 
 	/* every double prints so that it reads back exactly */
 	tu_seed(7);
-	for (int i = 0; i < 5000; i++) {
+	for (long i = 0, iters = tu_scale(5000); i < iters; i++) {
 		uint64_t u = tu_rand();
 		double d;
 		memcpy(&d, &u, sizeof d);
@@ -476,7 +476,7 @@ static void test_inst(void **state)
 	assert_string_equal(s, "#inst \"+292278994-08-17T07:12:55.807Z\"");
 	free(s);
 	tu_seed(11);
-	for (int i = 0; i < 3000; i++) {
+	for (long i = 0, iters = tu_scale(3000); i < iters; i++) {
 		x = dl_inst((int64_t)tu_rand() >> (tu_rand() % 40));
 		check_round_trip(&x);
 	}
@@ -523,7 +523,7 @@ static void test_uuid_bytes(void **state)
 	   "#bytes \"\"\n#bytes \"AA==\"\n#bytes \"AAE=\"\n#bytes \"AAEC\"\n#bytes \"AAECAw==\"\n"
 	   "#bytes \"+/+/\"");
 	tu_seed(5);
-	for (int i = 0; i < 500; i++) {
+	for (long i = 0, iters = tu_scale(500); i < iters; i++) {
 		uint8_t buf[40];
 		size_t n = tu_rand() % sizeof buf;
 		for (size_t k = 0; k < n; k++)
@@ -955,7 +955,7 @@ static void test_random_round_trip(void **state)
 	(void)state;
 	uint64_t seed = tu_seed_from_env(20240601);
 	dl_arena a = DL_ARENA_INIT;
-	for (int i = 0; i < 4000; i++) {
+	for (long i = 0, iters = tu_scale(4000); i < iters; i++) {
 		dl_value v = rand_value(&a, (int)rnd(5));
 		check_round_trip(&v);
 		if (i % 64 == 63)
@@ -1040,7 +1040,7 @@ static void test_garbling(void **state)
 	tu_seed_from_env(99);
 	dl_arena a = DL_ARENA_INIT;
 	static const char junk[] = "()[]{}#_\\\";:,/ \n0123456789eEMN.+-uo\"\xff\xc3\xa9\x80";
-	for (int iter = 0; iter < 20000; iter++) {
+	for (long iter = 0, iters = tu_scale(20000); iter < iters; iter++) {
 		const char *text = k_texts[rnd(sizeof k_texts / sizeof *k_texts)];
 		size_t len = strlen(text);
 		char *p = malloc(len + 1);

@@ -119,23 +119,24 @@ static void test_errors(void **state)
 static void test_many(void **state)
 {
 	(void)state;
+	const uint32_t many = (uint32_t)tu_scale(MANY);
 	char buf[64];
-	const char **ptrs = calloc(MANY + 1, sizeof *ptrs);
+	const char **ptrs = calloc(many + 1, sizeof *ptrs);
 	assert_non_null(ptrs);
-	for (uint32_t i = 1; i <= MANY; i++) {
+	for (uint32_t i = 1; i <= many; i++) {
 		int len = snprintf(buf, sizeof buf, "ns%u/name-%u", i % 97, i);
 		/* Dense: the i-th new name gets id i. */
 		assert_int_equal(intern_ok(buf, (size_t)len), i);
 		ptrs[i] = dl_intern_name(i, NULL, NULL);
 		assert_non_null(ptrs[i]);
 	}
-	assert_int_equal(dl_intern_count(), MANY);
+	assert_int_equal(dl_intern_count(), many);
 
 	/* After all the growth, every name maps to the same id and the same
 	 * stored string as when it was added. */
 	tu_seed_from_env(0x1234);
-	for (uint32_t j = 0; j < 2 * MANY; j++) {
-		uint32_t i = 1 + (uint32_t)(tu_rand() % MANY);
+	for (uint32_t j = 0; j < 2 * many; j++) {
+		uint32_t i = 1 + (uint32_t)(tu_rand() % many);
 		int len = snprintf(buf, sizeof buf, "ns%u/name-%u", i % 97, i);
 		assert_int_equal(dl_intern_find(buf, (size_t)len), i);
 		assert_int_equal(intern_ok(buf, (size_t)len), i);
@@ -145,15 +146,15 @@ static void test_many(void **state)
 		assert_memory_equal(ptrs[i], buf, n);
 		assert_int_equal(ns, (size_t)(strchr(buf, '/') - buf));
 	}
-	assert_int_equal(dl_intern_count(), MANY);
-	assert_null(dl_intern_name(MANY + 1, NULL, NULL));
+	assert_int_equal(dl_intern_count(), many);
+	assert_null(dl_intern_name(many + 1, NULL, NULL));
 	free(ptrs);
 }
 
 /* Concurrency: writers intern overlapping random subsets of a universe of
  * names while readers look names and ids up.  Threads never call cmocka
  * (it is not thread-safe); they count problems and main asserts. */
-#define UNIVERSE 30000
+#define UNIVERSE 30000 /* both divided by DL_TEST_SCALE at run time */
 #define WRITERS 4
 #define READERS 2
 #define PER_WRITER 20000
@@ -161,6 +162,8 @@ static void test_many(void **state)
 static char *g_names[UNIVERSE];
 static size_t g_lens[UNIVERSE];
 static uint32_t g_ids[WRITERS][UNIVERSE];
+static size_t g_universe; /* names in use: tu_scale(UNIVERSE) */
+static int g_per_writer;  /* interns per writer: tu_scale(PER_WRITER) */
 static atomic_int g_go, g_writers_done;
 static atomic_long g_errors, g_reader_hits;
 
@@ -191,8 +194,8 @@ static void *writer(void *p)
 	uint64_t s = a->seed;
 	while (!atomic_load(&g_go))
 		;
-	for (int j = 0; j < PER_WRITER; j++) {
-		size_t k = (size_t)(xorshift(&s) % UNIVERSE);
+	for (int j = 0; j < g_per_writer; j++) {
+		size_t k = (size_t)(xorshift(&s) % g_universe);
 		uint32_t id;
 		if (dl_intern(&id, g_names[k], g_lens[k]) != 0 || id == 0) {
 			atomic_fetch_add(&g_errors, 1);
@@ -216,7 +219,7 @@ static void *reader(void *p)
 		;
 	do {
 		/* By name: a hit must map back to the same name. */
-		size_t k = (size_t)(xorshift(&s) % UNIVERSE);
+		size_t k = (size_t)(xorshift(&s) % g_universe);
 		uint32_t id = dl_intern_find(g_names[k], g_lens[k]);
 		if (id) {
 			atomic_fetch_add_explicit(&g_reader_hits, 1, memory_order_relaxed);
@@ -241,7 +244,9 @@ static void test_concurrent(void **state)
 {
 	(void)state;
 	char buf[64];
-	for (size_t k = 0; k < UNIVERSE; k++) {
+	g_universe = (size_t)tu_scale(UNIVERSE);
+	g_per_writer = (int)tu_scale(PER_WRITER);
+	for (size_t k = 0; k < g_universe; k++) {
 		int len = snprintf(buf, sizeof buf, k % 3 ? "user%zu/attr-%zu" : "sym%zu-%zu",
 				   k % 50, k);
 		g_names[k] = strdup(buf);
@@ -272,7 +277,7 @@ static void test_concurrent(void **state)
 	char *seen = calloc((size_t)count + 1, 1);
 	assert_non_null(seen);
 	uint32_t distinct = 0;
-	for (size_t k = 0; k < UNIVERSE; k++) {
+	for (size_t k = 0; k < g_universe; k++) {
 		uint32_t id = 0;
 		for (int t = 0; t < WRITERS; t++) {
 			if (!g_ids[t][k])
@@ -294,7 +299,7 @@ static void test_concurrent(void **state)
 	free(seen);
 	print_message("concurrent: %u names, %ld reader hits\n", count,
 		      atomic_load(&g_reader_hits));
-	for (size_t k = 0; k < UNIVERSE; k++)
+	for (size_t k = 0; k < g_universe; k++)
 		free(g_names[k]);
 }
 

@@ -17,7 +17,7 @@
 
 #define ACCOUNTS 10
 #define TOTAL 1000
-#define TXS 300
+#define TXS 300 /* divided by DL_TEST_SCALE, but at least 30 */
 #define A_BAL 100
 #define A_CTR 101
 #define USER(n) DL_EID(DL_PART_USER, (n))
@@ -130,7 +130,8 @@ static void test_concurrent(void **state)
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, reader, NULL), 0);
 	tu_seed(99);
-	for (int t = 2; t <= TXS; t++) {
+	const int txs = tu_scale(TXS) < 30 ? 30 : (int)tu_scale(TXS);
+	for (int t = 2; t <= txs; t++) {
 		assert_int_equal(dl_wtxn_begin(&w, g_s), 0);
 		int from = 1 + (int)(tu_rand() % ACCOUNTS), to = 1 + (int)(tu_rand() % ACCOUNTS);
 		int64_t amt = (int64_t)(tu_rand() % 20);

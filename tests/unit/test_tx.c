@@ -47,6 +47,7 @@ static dl_store *open_db(const char *name)
 	unlink(lock);
 	dl_store_opts o = DL_STORE_OPTS_INIT;
 	o.sync = 0;
+	o.map_size = (size_t)1 << 30; /* valgrind cannot map the default 64 GiB */
 	dl_store *s = NULL;
 	int rc = dl_store_open(&s, path, &o);
 	if (rc)
@@ -915,6 +916,7 @@ static void test_schema_cache(void **state)
 	snprintf(path, sizeof path, "%s", dl_store_path(s));
 	dl_store_close(s);
 	dl_store_opts o = DL_STORE_OPTS_INIT;
+	o.map_size = (size_t)1 << 30; /* valgrind cannot map the default 64 GiB */
 	assert_int_equal(dl_store_open(&s, path, &o), 0);
 	assert_int_equal(dl_snap_begin(&s1, s), 0);
 	assert_int_equal(dl_schema_get(&x, s1), 0);
@@ -1089,21 +1091,22 @@ static void test_bulk(void **state)
 	dl_store *s = open_db("bulk");
 	tx_ok(s, &a, &nm, k_schema, NULL);
 	dl_buf b = DL_BUF_INIT;
+	const int n = (int)tu_scale(3000);
 	dl_buf_puts(&b, "[");
-	for (int i = 0; i < 3000; i++)
+	for (int i = 0; i < n; i++)
 		dl_buf_printf(&b, "{:db/id \"p%d\" :person/email \"e%d\" :person/age %d"
-			      " :person/friend \"p%d\"}", i, i, i, (i + 1) % 3000);
+			      " :person/friend \"p%d\"}", i, i, i, (i + 1) % n);
 	dl_buf_puts(&b, "]");
 	dl_tx_report r;
 	tx_ok(s, &a, &nm, b.data, &r);
-	assert_int_equal(r.ntempids, 3000);
-	assert_int_equal(r.ndatoms, 1 + 3 * 3000);
-	for (int i = 1; i < 3000; i++)
+	assert_int_equal(r.ntempids, n);
+	assert_int_equal(r.ndatoms, 1 + 3 * n);
+	for (int i = 1; i < n; i++)
 		assert_int_equal(r.tempids[i].e, r.tempids[0].e + i);
 	/* and again: everything upserts, nothing changes */
 	b.len = 0;
 	dl_buf_puts(&b, "[");
-	for (int i = 0; i < 3000; i++)
+	for (int i = 0; i < n; i++)
 		dl_buf_printf(&b, "{:person/email \"e%d\" :person/age %d}", i, i);
 	dl_buf_puts(&b, "]");
 	dl_arena a2 = DL_ARENA_INIT;
@@ -1187,7 +1190,8 @@ static void test_model(void **state)
 	attrs[1] = attr_by_name(sch, "m/many")->id;
 	dl_snap_end(snap);
 
-	for (int round = 0; round < 300; round++) {
+	const int rounds = tu_scale(300) < 30 ? 30 : (int)tu_scale(300);
+	for (int round = 0; round < rounds; round++) {
 		model before, want, got;
 		model_read(s, ids, attrs, &before);
 		want = before;

@@ -159,13 +159,13 @@ static void test_encoding_order_matches_compare(void **state)
 	(void)state;
 	dl_arena a = DL_ARENA_INIT;
 	uint64_t seed = tu_seed_from_env(12345);
-	for (int i = 0; i < 100000; i++) {
+	for (long i = 0, n = tu_scale(100000); i < n; i++) {
 		dl_value x = rand_value(&a, 0), y = rand_value(&a, 0);
 		int c = sgn(dl_value_compare(&x, &y));
 		int e = enc_cmp(&x, &y);
 		if (c != e) {
 			char *sx = tu_print(&x), *sy = tu_print(&y);
-			fail_msg("seed %llu case %d: compare(%s, %s) = %d but memcmp of encodings = %d",
+			fail_msg("seed %llu case %ld: compare(%s, %s) = %d but memcmp of encodings = %d",
 				 (unsigned long long)seed, i, sx, sy, c, e);
 		}
 		assert_int_equal(sgn(dl_value_compare(&y, &x)), -c);
@@ -183,7 +183,7 @@ static void test_encoding_round_trip(void **state)
 	(void)state;
 	dl_arena a = DL_ARENA_INIT;
 	tu_seed_from_env(777);
-	for (int i = 0; i < 50000; i++) {
+	for (long i = 0, n = tu_scale(50000); i < n; i++) {
 		dl_value x = rand_value(&a, 0), y;
 		dl_buf b = DL_BUF_INIT;
 		assert_int_equal(dl_value_encode(&b, &x), 0);
@@ -214,12 +214,12 @@ static void test_sort_is_total_order(void **state)
 	(void)state;
 	dl_arena a = DL_ARENA_INIT;
 	tu_seed_from_env(99);
-	enum { N = 3000 };
-	dl_value *vs = dl_arena_alloc(&a, N * sizeof *vs);
-	for (int i = 0; i < N; i++)
+	const long N = tu_scale(3000);
+	dl_value *vs = dl_arena_alloc(&a, (size_t)N * sizeof *vs);
+	for (long i = 0; i < N; i++)
 		vs[i] = rand_value(&a, 0);
-	qsort(vs, N, sizeof *vs, cmp_values);
-	for (int i = 0; i + 1 < N; i++) {
+	qsort(vs, (size_t)N, sizeof *vs, cmp_values);
+	for (long i = 0; i + 1 < N; i++) {
 		assert_true(dl_value_compare(&vs[i], &vs[i + 1]) <= 0);
 		assert_true(enc_cmp(&vs[i], &vs[i + 1]) <= 0);
 	}
@@ -331,7 +331,7 @@ static void test_decode_rejects_garbage(void **state)
 	const uint8_t bad2[] = {0x14, 'a', 0x00, 0x07};
 	assert_int_equal(dl_value_decode(&v, &used, &a, bad2, 4), DL_ECORRUPT);
 	tu_seed_from_env(4242);
-	for (int i = 0; i < 20000; i++) {
+	for (long i = 0, iters = tu_scale(20000); i < iters; i++) {
 		uint8_t buf[24];
 		size_t n = tu_rand() % sizeof buf;
 		for (size_t j = 0; j < n; j++)

@@ -23,6 +23,18 @@ uint64_t tu_seed_from_env(uint64_t dflt)
 	return seed;
 }
 
+long tu_scale(long n)
+{
+	static long scale = 0;
+	if (scale == 0) {
+		const char *s = getenv("DL_TEST_SCALE");
+		long v = s ? strtol(s, NULL, 10) : 1;
+		scale = v >= 1 ? v : 1;
+	}
+	long r = n / scale;
+	return r >= 1 ? r : 1;
+}
+
 /* Each block carries a 16-byte header with its size, so realloc/free work
  * and the live count is exact. */
 static long g_fail_at = 0, g_count = 0, g_live = 0;

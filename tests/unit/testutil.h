@@ -16,6 +16,12 @@ uint64_t tu_rand(void);
 void tu_seed(uint64_t seed);
 uint64_t tu_seed_from_env(uint64_t dflt);
 
+/* Iteration counts of property and stress loops, divided by DL_TEST_SCALE
+ * (an integer >= 1 from the environment, read once; default 1, so normal
+ * runs are unchanged).  `make test-valgrind` sets it to 10.  Never returns
+ * less than 1.  Call it from the main thread (before starting threads). */
+long tu_scale(long n);
+
 /* Fail-the-Nth-allocation allocator: after tu_failalloc_arm(n), the n-th
  * allocation from now fails (n >= 1); tu_failalloc_disarm() stops it.
  * tu_failalloc_live() counts blocks still allocated through the hook. */

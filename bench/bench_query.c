@@ -1,0 +1,351 @@
+/*
+ * datalite's side of the peer benchmarks: the same named queries as
+ * bench/peers/datascript_bench.js and sqlite_bench.c, on a database loaded
+ * from `datalite gen` output, printing the peers' line format:
+ *
+ *   name median_ms min_ms max_ms rows peak_rss_mb
+ *
+ *   bench_query [--runs N] [--load FILE.edn] [--explain] DB [QUERY ...]
+ *
+ * --load (re)creates DB from EDN tx-data first (one transaction per
+ * top-level vector) and reports the load rate on stderr.  --explain prints
+ * each query's EXPLAIN ANALYZE on stderr after timing it.  Each query runs
+ * once to warm up, then N times, each in a fresh read snapshot (as a new
+ * query from an application would).
+ */
+#include "query/exec.h"
+#include "tx/tx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct bq {
+	const char *name;
+	const char *data;  /* "social" or "ohlc" */
+	const char *q;
+	const char *args;  /* EDN inputs after $, space-separated forms, or NULL */
+	const char *q2;    /* a second query fed the first one's relation (ohlc5) */
+} bq;
+
+static const bq k_queries[] = {
+	/* DataScript's suite, with its texts */
+	{"q1", "social", "[:find ?e :where [?e :name \"Ivan\"]]", NULL, NULL},
+	{"q2", "social", "[:find ?e ?a :where [?e :name \"Ivan\"] [?e :age ?a]]", NULL, NULL},
+	{"q2-switch", "social", "[:find ?e ?a :where [?e :age ?a] [?e :name \"Ivan\"]]", NULL, NULL},
+	{"q3", "social", "[:find ?e ?a :where [?e :name \"Ivan\"] [?e :age ?a] [?e :sex :male]]",
+	 NULL, NULL},
+	{"q4", "social",
+	 "[:find ?e ?l ?a :where [?e :name \"Ivan\"] [?e :last-name ?l] [?e :age ?a] [?e :sex :male]]",
+	 NULL, NULL},
+	{"qpred1", "social", "[:find ?e ?s :where [?e :salary ?s] [(> ?s 50000)]]", NULL, NULL},
+	{"qpred2", "social", "[:find ?e ?s :in $ ?min_s :where [?e :salary ?s] [(> ?s ?min_s)]]",
+	 "50000", NULL},
+	/* the OHLC workload of the benchmark issue */
+	{"ohlc1", "ohlc",
+	 "[:find ?o :where [?s :symbol/ticker \"NVDA\"] [?b :price/symbol ?s] [?b :price/time ?t] "
+	 "[?b :price/open ?o]]",
+	 NULL, NULL},
+	{"ohlc2", "ohlc",
+	 "[:find ?b ?t ?h ?l ?c ?v :where [?s :symbol/ticker \"NVDA\"] [?b :price/symbol ?s] "
+	 "[?b :price/time ?t] [?b :price/high ?h] [?b :price/low ?l] [?b :price/close ?c] "
+	 "[?b :price/volume ?v] [(day ?t) ?d] [(= ?d 5)]]",
+	 NULL, NULL},
+	/* hourly bars from five-minute bars, as the seed system writes it:
+	 * anchor bars by minute-of-day, four correlated subqueries per hour */
+	{"ohlc3", "ohlc",
+	 "[:find ?hour ?open ?high ?low ?close ?vol :in $ ?tk :where "
+	 "[?s :symbol/ticker ?tk] [?a :price/symbol ?s] [?a :price/minute-of-day ?m] "
+	 "[(- ?m 570) ?off] [(mod ?off 60) ?r] [(= ?r 0)] [?a :price/time ?hour] "
+	 "[(inst-ms ?hour) ?day-ms] [(quot ?day-ms 86400000) ?day] [(+ ?m 60) ?m1x] [(min ?m1x 960) ?m1] "
+	 "[(+ ?m 5) ?m0e] [(- ?m1 5) ?m1s] "
+	 "[(q [:find (max ?h) (min ?l) :in $ ?s ?day ?lo ?hi :where [?b :price/symbol ?s] "
+	 "[?b :price/minute-of-day ?bm] [(>= ?bm ?lo)] [(< ?bm ?hi)] [?b :price/time ?t] "
+	 "[(inst-ms ?t) ?ms] [(quot ?ms 86400000) ?d] [(= ?d ?day)] [?b :price/high ?h] "
+	 "[?b :price/low ?l]] $ ?s ?day ?m ?m1) [[?high ?low]]] "
+	 "[(q [:find (min ?o) . :in $ ?s ?day ?lo ?hi :where [?b :price/symbol ?s] "
+	 "[?b :price/minute-of-day ?bm] [(>= ?bm ?lo)] [(< ?bm ?hi)] [?b :price/time ?t] "
+	 "[(inst-ms ?t) ?ms] [(quot ?ms 86400000) ?d] [(= ?d ?day)] [?b :price/open ?o]] "
+	 "$ ?s ?day ?m ?m0e) ?open] "
+	 "[(q [:find (max ?c) . :in $ ?s ?day ?lo ?hi :where [?b :price/symbol ?s] "
+	 "[?b :price/minute-of-day ?bm] [(>= ?bm ?lo)] [(< ?bm ?hi)] [?b :price/time ?t] "
+	 "[(inst-ms ?t) ?ms] [(quot ?ms 86400000) ?d] [(= ?d ?day)] [?b :price/close ?c]] "
+	 "$ ?s ?day ?m1s ?m1) ?close] "
+	 "[(q [:find (sum ?v) . :with ?b :in $ ?s ?day ?lo ?hi :where [?b :price/symbol ?s] "
+	 "[?b :price/minute-of-day ?bm] [(>= ?bm ?lo)] [(< ?bm ?hi)] [?b :price/time ?t] "
+	 "[(inst-ms ?t) ?ms] [(quot ?ms 86400000) ?d] [(= ?d ?day)] [?b :price/volume ?v]] "
+	 "$ ?s ?day ?m ?m1) ?vol]]",
+	 "\"NVDA\"", NULL},
+	{"ohlc4", "ohlc",
+	 "[:find ?tk ?m ?d (max ?h) (min ?l) (sum ?v) :with ?b :where [?s :symbol/ticker ?tk] "
+	 "[?b :price/symbol ?s] [?b :price/time ?t] [(month ?t) ?m] [(day ?t) ?d] "
+	 "[?b :price/high ?h] [?b :price/low ?l] [?b :price/volume ?v]]",
+	 NULL, NULL},
+	{"ohlc5", "ohlc",
+	 "[:find ?s (max ?t) :where [?b :price/symbol ?s] [?b :price/time ?t]]", NULL,
+	 "[:find ?tk ?t ?c :in $ [[?s ?t]] :where [?s :symbol/ticker ?tk] [?b :price/symbol ?s] "
+	 "[?b :price/time ?t] [?b :price/close ?c]]"},
+};
+
+#define NQ (sizeof k_queries / sizeof *k_queries)
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static double peak_rss_mb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_maxrss / 1024.0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)len + 1);
+	if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	if (buf) {
+		buf[len] = 0;
+		*n = (size_t)len;
+	}
+	return buf;
+}
+
+static int load(dl_store *s, const char *path)
+{
+	size_t n;
+	char *text = slurp(path, &n);
+	if (!text) {
+		fprintf(stderr, "bench_query: cannot read %s\n", path);
+		return -1;
+	}
+	dl_edn_reader r;
+	dl_edn_opts o = DL_EDN_OPTS_INIT;
+	o.source = path;
+	dl_edn_reader_init(&r, text, n, &o);
+	size_t datoms = 0;
+	double t0 = now_ms();
+	int rc;
+	for (;;) {
+		dl_arena a = DL_ARENA_INIT;
+		dl_value v;
+		rc = dl_edn_reader_next(&r, &v, &a);
+		if (rc == 0) {
+			dl_tx_report rep;
+			dl_tx_opts to = DL_TX_OPTS_INIT;
+			to.source = path;
+			rc = dl_tx_run(&rep, &a, s, &v, &to);
+			datoms += rep.ndatoms;
+		}
+		dl_arena_free(&a);
+		if (rc)
+			break;
+	}
+	free(text);
+	if (rc != DL_ENOTFOUND) {
+		fprintf(stderr, "bench_query: %s\n", dl_errmsg());
+		return -1;
+	}
+	double ms = now_ms() - t0;
+	fprintf(stderr, "# loaded %zu datoms in %.0f ms (%.2f M datoms/s through dl_tx_run)\n", datoms,
+		ms, (double)datoms / ms / 1000);
+	return 0;
+}
+
+/* Which data a database holds: look for a known attribute. */
+static const char *data_kind(dl_store *s)
+{
+	dl_snap *snap;
+	const dl_schema *sc;
+	const char *kind = "other";
+	if (dl_snap_begin(&snap, s))
+		return kind;
+	if (dl_schema_get(&sc, snap) == 0) {
+		uint32_t k = dl_intern_find(":price/time", 11);
+		if (!k)
+			k = dl_intern_find("price/time", 10);
+		if (k && dl_schema_entid(sc, k))
+			kind = "ohlc";
+		k = dl_intern_find("salary", 6);
+		if (!k)
+			k = dl_intern_find(":salary", 7);
+		if (k && dl_schema_entid(sc, k))
+			kind = "social";
+	}
+	dl_snap_end(snap);
+	return kind;
+}
+
+static int read_args(dl_value *in, size_t *nin, dl_arena *a, const char *text)
+{
+	*nin = 0;
+	if (!text)
+		return 0;
+	dl_edn_reader r;
+	dl_edn_opts o = DL_EDN_OPTS_INIT;
+	dl_edn_reader_init(&r, text, strlen(text), &o);
+	int rc;
+	while ((rc = dl_edn_reader_next(&r, &in[*nin], a)) == 0)
+		(*nin)++;
+	return rc == DL_ENOTFOUND ? 0 : rc;
+}
+
+/* Run a query once; *rows gets the answer's size.  With explain, print
+ * EXPLAIN ANALYZE to stderr. */
+static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain)
+{
+	dl_arena a = DL_ARENA_INIT;
+	dl_snap *snap = NULL;
+	dl_buf ex = DL_BUF_INIT;
+	int rc;
+	dl_query *q, *q2 = NULL;
+	dl_value in[8];
+	size_t nin;
+	if ((rc = dl_query_parse(&q, &a, b->q, strlen(b->q), b->name)))
+		goto out;
+	if (b->q2 && (rc = dl_query_parse(&q2, &a, b->q2, strlen(b->q2), b->name)))
+		goto out;
+	if ((rc = read_args(in, &nin, &a, b->args)))
+		goto out;
+	if ((rc = dl_snap_begin(&snap, s)))
+		goto out;
+	dl_qopts o = DL_QOPTS_INIT;
+	o.analyze = explain;
+	dl_qresult res;
+	if ((rc = dl_query_run(&res, &a, snap, q, in, nin, &o, explain ? &ex : NULL)))
+		goto out;
+	if (q2) {
+		/* feed the relation to the second query */
+		dl_value rel = {.type = DL_VECTOR, .len = (uint32_t)res.nrows};
+		dl_value *items = DL_ARENA_NEW(&a, res.nrows + 1, dl_value);
+		if (!items) {
+			rc = DL_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < res.nrows; i++) {
+			items[i] = (dl_value){.type = DL_VECTOR, .len = res.ncols};
+			items[i].u.items = &res.rows[i * res.ncols];
+		}
+		rel.u.items = items;
+		if ((rc = dl_query_run(&res, &a, snap, q2, &rel, 1, &o, explain ? &ex : NULL)))
+			goto out;
+	}
+	*rows = res.nrows;
+	if (explain)
+		fprintf(stderr, "--- %s\n%.*s", b->name, (int)ex.len, ex.data ? ex.data : "");
+out:
+	if (snap)
+		dl_snap_end(snap);
+	dl_buf_free(&ex);
+	dl_arena_free(&a);
+	return rc;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_query [--runs N] [--load FILE.edn] [--explain] DB [QUERY ...]\n"
+			"queries:");
+	for (size_t i = 0; i < NQ; i++)
+		fprintf(stderr, " %s", k_queries[i].name);
+	fprintf(stderr, "\n");
+}
+
+int main(int argc, char **argv)
+{
+	int runs = 10;
+	const char *loadf = NULL, *path = NULL;
+	bool explain = false;
+	const char *names[64];
+	int nnames = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+			runs = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--load") && i + 1 < argc) {
+			loadf = argv[++i];
+		} else if (!strcmp(argv[i], "--explain")) {
+			explain = true;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage();
+			return 0;
+		} else if (!path) {
+			path = argv[i];
+		} else if (nnames < 64) {
+			names[nnames++] = argv[i];
+		}
+	}
+	if (!path || runs < 1) {
+		usage();
+		return 2;
+	}
+	if (loadf) {
+		char lock[4096];
+		snprintf(lock, sizeof lock, "%s-lock", path);
+		unlink(path);
+		unlink(lock);
+	}
+	dl_store *s;
+	dl_store_opts so = DL_STORE_OPTS_INIT;
+	so.sync = 0;
+	if (dl_store_open(&s, path, &so)) {
+		fprintf(stderr, "bench_query: %s\n", dl_errmsg());
+		return 1;
+	}
+	if (loadf && load(s, loadf)) {
+		dl_store_close(s);
+		return 1;
+	}
+	const char *kind = data_kind(s);
+	double *times = malloc((size_t)runs * sizeof *times);
+	int status = 0;
+	for (size_t i = 0; i < NQ && times; i++) {
+		const bq *b = &k_queries[i];
+		bool want = nnames == 0 && !strcmp(b->data, kind);
+		for (int k = 0; k < nnames; k++)
+			want |= !strcmp(names[k], b->name);
+		if (!want)
+			continue;
+		size_t rows = 0;
+		if (run_once(s, b, &rows, false)) { /* warm-up */
+			fprintf(stderr, "bench_query: %s: %s\n", b->name, dl_errmsg());
+			status = 1;
+			continue;
+		}
+		for (int r = 0; r < runs; r++) {
+			double t0 = now_ms();
+			run_once(s, b, &rows, false);
+			times[r] = now_ms() - t0;
+		}
+		qsort(times, (size_t)runs, sizeof *times, cmp_double);
+		double median = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
+		printf("%s %.3f %.3f %.3f %zu %.1f\n", b->name, median, times[0], times[runs - 1], rows,
+		       peak_rss_mb());
+		fflush(stdout);
+		if (explain)
+			run_once(s, b, &rows, true);
+	}
+	free(times);
+	dl_store_close(s);
+	return status;
+}

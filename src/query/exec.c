@@ -1,0 +1,2498 @@
+/*
+ * query/exec: the executor.  Runs the planner's steps over relations
+ * (rel.c), then projects, aggregates and orders the find values.
+ *
+ * A data pattern joined to bound rows runs one of four operators:
+ *   scan    the constants' index range becomes a new relation
+ *   inl     index nested loop: the bound rows sorted by key, one seek per
+ *           distinct key on a single cursor
+ *   merge   the same sorted keys, but the cursor walks forward and only
+ *           seeks over gaps, so it reads min(range, keys * seek) datoms
+ *   hash    one scan of the constants' range probing a hash of the rows
+ * Every datom read is counted (dl_iter_scanned) for EXPLAIN ANALYZE.
+ *
+ * Memory: relation rows are dl_malloc'd arrays charged to the query's
+ * memory budget; values copied out of the snapshot (strings, bytes,
+ * tuples) and function results live in a scratch arena freed at the end;
+ * the result is deep-copied into the caller's arena.
+ */
+#include "exec_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_ROWS UINT64_C(50000000)
+#define DEFAULT_MAX_BYTES (UINT64_C(4) << 30)
+#define MAX_DEPTH 16
+#define MAX_ARGS 64
+
+int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out);
+int dl_query_run_nested(dl_qresult *out, dl_arena *a, dl_qenv *outer, const dl_query *q,
+			const dl_value *inputs, size_t ninputs, const dl_value *dollar,
+			const dl_qopts *opts);
+
+/* ---- budgets --------------------------------------------------------------- */
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+int dl_qenv_tick_slow(dl_qenv *env)
+{
+	if (env->cancel && atomic_load_explicit(env->cancel, memory_order_relaxed))
+		return dl_error(DL_ECANCELED, "query canceled");
+	if (env->has_deadline) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec > env->deadline.tv_sec ||
+		    (t.tv_sec == env->deadline.tv_sec && t.tv_nsec >= env->deadline.tv_nsec))
+			return dl_error(DL_ETIMEOUT, "query timed out");
+	}
+	return 0;
+}
+
+int dl_qenv_charge(dl_qenv *env, size_t bytes)
+{
+	env->bytes += bytes;
+	if (env->bytes > env->max_bytes)
+		return dl_error(DL_ELIMIT, "query exceeded its memory budget of %llu bytes",
+				(unsigned long long)env->max_bytes);
+	return 0;
+}
+
+/* Keep a worker's arena until the query ends (its values are in the
+ * answer). */
+static int pool_keep(dl_qpool *pool, dl_arena *a)
+{
+	dl_arena **p = dl_realloc(pool->arenas, (pool->narenas + 1) * sizeof *p);
+	if (!p)
+		return DL_ENOMEM;
+	pool->arenas = p;
+	pool->arenas[pool->narenas++] = a;
+	return 0;
+}
+
+static void pool_fini(dl_qpool *pool)
+{
+	for (uint32_t i = 0; i < pool->narenas; i++) {
+		dl_arena_free(pool->arenas[i]);
+		dl_free(pool->arenas[i]);
+	}
+	dl_free(pool->arenas);
+}
+
+int dl_qenv_rel_of(const dl_qenv *env, uint32_t var)
+{
+	for (uint32_t i = 0; i < env->nrels; i++)
+		if (dl_rel_col(env->rels[i], var) >= 0)
+			return (int)i;
+	return -1;
+}
+
+/* Prefix the thread's message with the clause position. */
+int dl_exec_at_clause(dl_qenv *env, const dl_clause *cl, int rc)
+{
+	if (rc < 0 && cl->pos.line && rc != DL_ETIMEOUT && rc != DL_ECANCELED && rc != DL_ELIMIT &&
+	    rc != DL_ENOMEM) {
+		const char *m = dl_errmsg();
+		/* don't position a message twice */
+		if (strncmp(m, env->q->source, strlen(env->q->source)) != 0)
+			dl_error_prefix("%s:%u:%u", env->q->source, cl->pos.line, cl->pos.col);
+	}
+	return rc;
+}
+
+/* ---- relations in the environment ------------------------------------------ */
+
+int dl_exec_push(dl_qenv *env, dl_rel *r)
+{
+	dl_rel **p = dl_realloc(env->rels, (env->nrels + 1) * sizeof *p);
+	if (!p) {
+		dl_rel_free(r);
+		return DL_ENOMEM;
+	}
+	env->rels = p;
+	env->rels[env->nrels++] = r;
+	for (uint32_t i = 0; i < r->ncols; i++)
+		env->vstate[r->vars[i]] = VS_REL;
+	if (r->n == 0)
+		env->empty = true;
+	return 0;
+}
+
+static void drop_rel(dl_qenv *env, uint32_t i)
+{
+	dl_rel_free(env->rels[i]);
+	env->rels[i] = env->rels[--env->nrels];
+}
+
+/* Replace relation i by r. */
+static void set_rel(dl_qenv *env, uint32_t i, dl_rel *r)
+{
+	dl_rel_free(env->rels[i]);
+	env->rels[i] = r;
+	for (uint32_t k = 0; k < r->ncols; k++)
+		env->vstate[r->vars[k]] = VS_REL;
+	if (r->n == 0)
+		env->empty = true;
+}
+
+/* Join r into the environment: with every relation sharing a variable (or
+ * pushed as a new one).  Takes r. */
+int dl_exec_absorb(dl_qenv *env, dl_rel *r)
+{
+	for (uint32_t i = 0; i < env->nrels;) {
+		bool share = false;
+		for (uint32_t k = 0; k < r->ncols && !share; k++)
+			share = dl_rel_col(env->rels[i], r->vars[k]) >= 0;
+		if (!share) {
+			i++;
+			continue;
+		}
+		dl_rel *j;
+		int rc = dl_rel_join(&j, env, env->rels[i], r);
+		dl_rel_free(r);
+		if (rc)
+			return rc;
+		r = j;
+		drop_rel(env, i);
+		i = 0;
+	}
+	return dl_exec_push(env, r);
+}
+
+/* Make the variables vars[0..n) (those in relations) live in one relation,
+ * joining relations as needed (a product when they share nothing).  *out
+ * is its index, or -1 if none of them is in a relation. */
+int dl_exec_unify(dl_qenv *env, const uint32_t *vars, uint32_t n, int *out)
+{
+	for (;;) {
+		int first = -1, second = -1;
+		for (uint32_t k = 0; k < n && second < 0; k++) {
+			if (env->vstate[vars[k]] != VS_REL)
+				continue;
+			int ri = dl_qenv_rel_of(env, vars[k]);
+			if (ri < 0)
+				continue;
+			if (first < 0)
+				first = ri;
+			else if (ri != first)
+				second = ri;
+		}
+		if (second < 0) {
+			*out = first;
+			return 0;
+		}
+		dl_rel *j;
+		DL_TRY(dl_rel_join(&j, env, env->rels[first], env->rels[second]));
+		set_rel(env, (uint32_t)first, j);
+		drop_rel(env, (uint32_t)second);
+	}
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+/* The row form of an attribute id: its ident keyword, or the id. */
+static dl_value attr_out(const dl_qenv *env, int64_t a)
+{
+	uint32_t kw = dl_schema_ident(env->schema, a);
+	if (kw) {
+		dl_value v = {.type = DL_KEYWORD};
+		v.u.id = kw;
+		return v;
+	}
+	return dl_int(a);
+}
+
+/* A datom value in row form: refs become ints; memory the snapshot lends
+ * is copied into the scratch arena. */
+static int stable(dl_qenv *env, dl_value *v)
+{
+	switch (v->type) {
+	case DL_REF:
+		v->type = DL_INT;
+		return 0;
+	case DL_STRING:
+	case DL_BYTES:
+	case DL_VECTOR:
+	case DL_LIST:
+	case DL_SET:
+	case DL_MAP: {
+		dl_value c;
+		DL_TRY(dl_value_copy(&c, env->a, v));
+		*v = c;
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* ---- data patterns --------------------------------------------------------------- */
+
+enum { P_F = 0, P_C, P_J };
+
+typedef struct pprog {
+	dl_rpat rp;
+	uint8_t pos[5];
+	int jcol[5];          /* J positions: column in the bound relation */
+	int dup[5];           /* F positions repeating an earlier F var: that position */
+	uint32_t nnew;
+	int newpos[5];        /* first position of each new variable */
+	uint32_t newvar[5];
+	const dl_rel *R;      /* the bound relation (NULL for a scan) */
+} pprog;
+
+static void pprog_init(pprog *pp, dl_qenv *env, const dl_rel *R)
+{
+	const dl_rpat *rp = &pp->rp;
+	pp->R = R;
+	pp->nnew = 0;
+	for (int i = 0; i < 5; i++) {
+		pp->dup[i] = -1;
+		pp->jcol[i] = -1;
+		if (rp->kind[i] == DL_T_CONST) {
+			pp->pos[i] = P_C;
+		} else if (rp->kind[i] == DL_T_VAR && R && dl_rel_col(R, rp->var[i]) >= 0) {
+			pp->pos[i] = P_J;
+			pp->jcol[i] = dl_rel_col(R, rp->var[i]);
+		} else {
+			pp->pos[i] = P_F;
+			if (rp->kind[i] != DL_T_VAR)
+				continue;
+			for (int k = 0; k < i; k++)
+				if (rp->kind[k] == DL_T_VAR && rp->var[k] == rp->var[i] &&
+				    pp->pos[k] == P_F) {
+					pp->dup[i] = k;
+					break;
+				}
+			if (pp->dup[i] < 0) {
+				pp->newpos[pp->nnew] = i;
+				pp->newvar[pp->nnew++] = rp->var[i];
+			}
+		}
+	}
+	DL_UNUSED(env);
+}
+
+/* Component i of a datom in storage form (for comparing with constants and
+ * keys) and in row form. */
+static dl_value comp_store(const dl_datom *d, int i)
+{
+	switch (i) {
+	case 0: return dl_int(d->e);
+	case 1: return dl_int(d->a);
+	case 2: return d->v;
+	case 3: return dl_int(d->tx);
+	default: return dl_bool(d->added);
+	}
+}
+
+static dl_value comp_row(const dl_qenv *env, const dl_datom *d, int i)
+{
+	switch (i) {
+	case 0: return dl_int(d->e);
+	case 1: return attr_out(env, d->a);
+	case 2: {
+		dl_value v = d->v;
+		if (v.type == DL_REF)
+			v.type = DL_INT;
+		return v;
+	}
+	case 3: return dl_int(d->tx);
+	default: return dl_bool(d->added);
+	}
+}
+
+/* Does the datom satisfy the constants and repeated variables?  Fills
+ * vals[] with the row form of every variable position. */
+static bool datom_ok(const dl_qenv *env, const pprog *pp, const dl_datom *d, dl_value vals[5])
+{
+	const dl_rpat *rp = &pp->rp;
+	for (int i = 0; i < 5; i++) {
+		if (pp->pos[i] == P_C) {
+			dl_value s = comp_store(d, i);
+			if (!dl_value_equal(&s, &rp->c[i]))
+				return false;
+		} else if (rp->kind[i] == DL_T_VAR) {
+			vals[i] = comp_row(env, d, i);
+			if (pp->dup[i] >= 0 && !dl_value_equal(&vals[i], &vals[pp->dup[i]]))
+				return false;
+		}
+	}
+	if (rp->range && rp->kind[2] == DL_T_VAR) {
+		/* the iterator applies the range when V follows the prefix; check
+		 * here for the other orders */
+		if (rp->lo_set) {
+			int c = dl_value_compare(&d->v, &rp->lo);
+			if (c < 0 || (c == 0 && !rp->lo_incl))
+				return false;
+		}
+		if (rp->hi_set) {
+			int c = dl_value_compare(&d->v, &rp->hi);
+			if (c > 0 || (c == 0 && !rp->hi_incl))
+				return false;
+		}
+	}
+	return true;
+}
+
+static bool row_ok(const pprog *pp, const dl_value *row, const dl_value vals[5])
+{
+	for (int i = 0; i < 5; i++)
+		if (pp->pos[i] == P_J && !dl_value_equal(&row[pp->jcol[i]], &vals[i]))
+			return false;
+	return true;
+}
+
+/* Emit row ++ new values into out; the new values are made stable once per
+ * datom (*stabilized). */
+static int emit(dl_qenv *env, dl_rel *out, const pprog *pp, const dl_value *row, dl_value vals[5],
+		bool *stabilized)
+{
+	if (!*stabilized) {
+		for (uint32_t k = 0; k < pp->nnew; k++)
+			DL_TRY(stable(env, &vals[pp->newpos[k]]));
+		*stabilized = true;
+	}
+	dl_value *o = dl_rel_push(env, out);
+	if (!o)
+		return dl_errcode_last() ? dl_errcode_last() : DL_ENOMEM;
+	uint32_t w = 0;
+	if (row) {
+		memcpy(o, row, pp->R->ncols * sizeof *o);
+		w = pp->R->ncols;
+	}
+	for (uint32_t k = 0; k < pp->nnew; k++)
+		o[w + k] = vals[pp->newpos[k]];
+	return dl_qenv_tick(env);
+}
+
+static const char k_order[DL_INDEX_COUNT][3] = {{0, 1, 2}, {1, 0, 2}, {1, 2, 0}, {2, 1, 0}};
+
+/* Open an iterator on idx with as many leading constants as the index
+ * order allows; *plen receives their number. */
+static int open_iter(dl_iter **it, dl_qenv *env, const pprog *pp, int idx, int *plen)
+{
+	const dl_rpat *rp = &pp->rp;
+	dl_datom pre = {0};
+	int p = 0;
+	while (p < 3 && pp->pos[(int)k_order[idx][p]] == P_C) {
+		int c = k_order[idx][p];
+		if (c == 0)
+			pre.e = rp->c[0].u.i;
+		else if (c == 1)
+			pre.a = rp->c[1].u.i;
+		else
+			pre.v = rp->c[2];
+		p++;
+	}
+	if (idx == DL_VAET && p == 0 && !rp->vref)
+		return dl_error(DL_EINVAL, "internal: VAET without a ref value");
+	DL_TRY(dl_iter_open(it, env->snap, (dl_index)idx, &env->view, &pre, p));
+	if (rp->range && p < 3 && k_order[idx][p] == 2 && (p == 1 || p == 2)) {
+		int rc = dl_iter_value_range(*it, rp->lo_set ? &rp->lo : NULL, rp->lo_incl,
+					     rp->hi_set ? &rp->hi : NULL, rp->hi_incl);
+		if (rc) {
+			dl_iter_close(*it);
+			return rc;
+		}
+	}
+	*plen = p;
+	return 0;
+}
+
+static uint32_t new_cols(const dl_rel *R, const pprog *pp, uint32_t *vars)
+{
+	uint32_t n = 0;
+	if (R) {
+		memcpy(vars, R->vars, R->ncols * sizeof *vars);
+		n = R->ncols;
+	}
+	for (uint32_t k = 0; k < pp->nnew; k++)
+		vars[n++] = pp->newvar[k];
+	return n;
+}
+
+/* scan: the constants' range becomes a relation of the pattern's variables
+ * (or, with no variables, a yes/no). */
+static int op_scan(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
+{
+	uint32_t vars[8];
+	uint32_t nc = new_cols(NULL, pp, vars);
+	dl_rel *r = dl_rel_new(env, nc, vars);
+	if (!r)
+		return DL_ENOMEM;
+	if (pp->rp.never) {
+		*out = r;
+		return 0;
+	}
+	dl_iter *it;
+	int plen, rc = open_iter(&it, env, pp, s->index, &plen);
+	if (rc) {
+		dl_rel_free(r);
+		return rc;
+	}
+	dl_datom d;
+	dl_value vals[5];
+	while ((rc = dl_iter_next(it, &d)) > 0) {
+		if (!datom_ok(env, pp, &d, vals))
+			continue;
+		if (s->strategy == ST_EXISTS) {
+			dl_rel_push(env, r);
+			break;
+		}
+		/* skip a repeat of the previous row (blanks project datoms onto
+		 * fewer columns; neighbours are the usual duplicates) */
+		if (r->n && nc) {
+			const dl_value *prev = &r->rows[(r->n - 1) * nc];
+			bool same = true;
+			for (uint32_t k = 0; k < pp->nnew && same; k++)
+				same = dl_value_equal(&prev[k], &vals[pp->newpos[k]]);
+			if (same)
+				continue;
+		}
+		bool st = false;
+		if ((rc = emit(env, r, pp, NULL, vals, &st)))
+			break;
+	}
+	s->scanned += dl_iter_scanned(it);
+	dl_iter_close(it);
+	if (rc < 0) {
+		dl_rel_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/* hash: scan the constants' range once, probing a hash of R on the
+ * pattern's bound variables. */
+static int op_hash(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
+{
+	const dl_rel *R = pp->R;
+	uint32_t keys[5], jpos[5], nk = 0, idx[5];
+	for (int i = 0; i < 5; i++)
+		if (pp->pos[i] == P_J) {
+			keys[nk] = (uint32_t)pp->jcol[i];
+			jpos[nk++] = (uint32_t)i;
+		}
+	for (uint32_t k = 0; k < nk; k++)
+		idx[k] = k;
+	uint32_t vars[72];
+	uint32_t nc = new_cols(R, pp, vars);
+	dl_rel *r = dl_rel_new(env, nc, vars);
+	if (!r)
+		return DL_ENOMEM;
+	dl_rhash h;
+	int rc = dl_rhash_build(&h, R, keys, nk);
+	if (rc) {
+		dl_rel_free(r);
+		return rc;
+	}
+	dl_iter *it = NULL;
+	int plen;
+	if (pp->rp.never || (rc = open_iter(&it, env, pp, s->index, &plen)))
+		goto done;
+	dl_datom d;
+	dl_value vals[5], kv[5];
+	while ((rc = dl_iter_next(it, &d)) > 0) {
+		if (!datom_ok(env, pp, &d, vals))
+			continue;
+		for (uint32_t k = 0; k < nk; k++)
+			kv[k] = vals[jpos[k]];
+		uint64_t hv = dl_row_hash(kv, idx, nk);
+		bool st = false;
+		for (uint32_t at = dl_rhash_find(&h, R, kv, idx, hv); at;
+		     at = dl_rhash_next(&h, R, at, kv, idx, hv)) {
+			const dl_value *row = &R->rows[(size_t)(at - 1) * R->ncols];
+			if (!row_ok(pp, row, vals))
+				continue;
+			if ((rc = emit(env, r, pp, row, vals, &st)))
+				goto done;
+		}
+	}
+done:
+	if (it) {
+		s->scanned += dl_iter_scanned(it);
+		dl_iter_close(it);
+	}
+	dl_rhash_free(&h);
+	if (rc < 0) {
+		dl_rel_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+typedef struct keyed {
+	dl_value k;  /* the key in storage form */
+	uint32_t row;
+} keyed;
+
+static int cmp_keyed(const void *x, const void *y)
+{
+	const keyed *a = x, *b = y;
+	int c = dl_value_compare(&a->k, &b->k);
+	return c ? c : (a->row > b->row) - (a->row < b->row);
+}
+
+/* The storage form of a row value at component kpos (for seeks): 1 ok,
+ * 0 the value cannot match (e.g. a string where an entity is expected). */
+static int key_store(dl_qenv *env, const pprog *pp, int kpos, const dl_value *v, dl_value *out)
+{
+	int64_t id;
+	int rc;
+	switch (kpos) {
+	case 0:
+		rc = dl_qenv_entity(env, v, &id);
+		if (rc > 0)
+			*out = dl_int(id);
+		return rc;
+	case 1:
+		if (v->type == DL_KEYWORD) {
+			id = dl_schema_entid(env->schema, v->u.id);
+			if (!id)
+				return 0;
+		} else if (v->type == DL_INT) {
+			id = v->u.i;
+		} else {
+			return 0;
+		}
+		*out = dl_int(id);
+		return 1;
+	default:
+		if (pp->rp.vref) {
+			rc = dl_qenv_entity(env, v, &id);
+			if (rc > 0)
+				*out = dl_ref(id);
+			return rc;
+		}
+		*out = *v;
+		return 1;
+	}
+}
+
+/* inl / merge: R's rows sorted by the key component, one cursor. */
+static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
+{
+	const dl_rel *R = pp->R;
+	int idx = s->index, plen = 0;
+	int p = 0;
+	while (p < 3 && pp->pos[(int)k_order[idx][p]] == P_C)
+		p++;
+	int kpos = k_order[idx][p];
+	assert(pp->pos[kpos] == P_J);
+	uint32_t vars[72];
+	uint32_t nc = new_cols(R, pp, vars);
+	dl_rel *r = dl_rel_new(env, nc, vars);
+	if (!r)
+		return DL_ENOMEM;
+	keyed *ks = dl_malloc((R->n ? R->n : 1) * sizeof *ks);
+	if (!ks) {
+		dl_rel_free(r);
+		return DL_ENOMEM;
+	}
+	size_t nks = 0;
+	int rc = 0;
+	dl_iter *it = NULL;
+	for (size_t i = 0; i < R->n; i++) {
+		rc = key_store(env, pp, kpos, &R->rows[i * R->ncols + pp->jcol[kpos]], &ks[nks].k);
+		if (rc < 0)
+			goto done;
+		if (rc > 0)
+			ks[nks++].row = (uint32_t)i;
+	}
+	rc = 0;
+	qsort(ks, nks, sizeof *ks, cmp_keyed);
+	if (pp->rp.never || nks == 0 || (rc = open_iter(&it, env, pp, idx, &plen)))
+		goto done;
+	assert(plen == p);
+	dl_datom d;
+	bool have = false, end = false;
+	dl_value vals[5];
+	/* merge walks a few datoms before seeking; how far adapts to the
+	 * data: keys close together walk, scattered keys seek at once */
+	int walk = s->strategy == ST_MERGE ? 2 : 0;
+	for (size_t g = 0; g < nks && !end;) {
+		size_t ge = g + 1;
+		while (ge < nks && dl_value_compare(&ks[ge].k, &ks[g].k) == 0)
+			ge++;
+		const dl_value *key = &ks[g].k;
+		/* position the cursor on the first datom with component >= key */
+		int steps = walk;
+		for (;;) {
+			if (have) {
+				dl_value c = comp_store(&d, kpos);
+				if (dl_value_compare(&c, key) >= 0)
+					break;
+			}
+			if (have && steps-- > 0) {
+				if ((rc = dl_iter_next(it, &d)) < 0)
+					goto done;
+				have = rc > 0;
+				if (!have) {
+					end = true;
+					break;
+				}
+				continue;
+			}
+			if (walk > 0 && steps < walk)
+				walk--; /* a walk did not reach it: seek sooner next time */
+			dl_datom sk = {.v = dl_nil()};
+			if (kpos == 0)
+				sk.e = key->u.i;
+			else if (kpos == 1)
+				sk.a = key->u.i;
+			else
+				sk.v = *key;
+			if ((rc = dl_iter_seek(it, &sk)) < 0)
+				goto done;
+			if ((rc = dl_iter_next(it, &d)) < 0)
+				goto done;
+			have = rc > 0;
+			if (!have)
+				end = true;
+			break;
+		}
+		if (s->strategy == ST_MERGE && steps > 0 && steps < walk && walk < 4)
+			walk++; /* a walk reached it: walk a little further next time */
+		/* the datoms of this key */
+		while (have) {
+			dl_value c = comp_store(&d, kpos);
+			if (dl_value_compare(&c, key) != 0)
+				break;
+			if (datom_ok(env, pp, &d, vals)) {
+				bool st = false;
+				for (size_t k = g; k < ge; k++) {
+					const dl_value *row = &R->rows[(size_t)ks[k].row * R->ncols];
+					if (!row_ok(pp, row, vals))
+						continue;
+					if ((rc = emit(env, r, pp, row, vals, &st)))
+						goto done;
+				}
+			}
+			if ((rc = dl_iter_next(it, &d)) < 0)
+				goto done;
+			have = rc > 0;
+			if (!have)
+				end = true;
+		}
+		g = ge;
+	}
+	rc = 0;
+done:
+	if (it) {
+		s->scanned += dl_iter_scanned(it);
+		dl_iter_close(it);
+	}
+	dl_free(ks);
+	if (rc < 0) {
+		dl_rel_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/* A pattern over a collection bound to a named source: each item is a
+ * tuple matched position by position. */
+static bool is_default_src(uint32_t sym)
+{
+	return dl_intern_name(sym, NULL, NULL)[1] == 0;
+}
+
+static int source_of(dl_qenv *env, uint32_t sym, const dl_value **out)
+{
+	if (env->dollar && is_default_src(sym)) {
+		*out = env->dollar;
+		return 0;
+	}
+	for (uint32_t i = 0; i < env->nsrc; i++)
+		if (env->src_sym[i] == sym) {
+			*out = env->src_val[i];
+			return 0;
+		}
+	return dl_error(DL_EINVAL, "source %s is not bound to a collection",
+			dl_intern_name(sym, NULL, NULL));
+}
+
+static int op_source(dl_qenv *env, const dl_clause *cl, dl_step *s)
+{
+	const dl_value *coll;
+	DL_TRY(source_of(env, cl->src, &coll));
+	uint32_t vars[5], nv = 0;
+	int vpos[5];
+	for (uint32_t i = 0; i < cl->u.pat.n; i++) {
+		const dl_term *t = &cl->u.pat.t[i];
+		if (t->kind != DL_T_VAR || env->vstate[t->var] == VS_CONST)
+			continue;
+		bool seen = false;
+		for (uint32_t k = 0; k < nv; k++)
+			seen |= vars[k] == t->var;
+		if (!seen) {
+			vpos[nv] = (int)i;
+			vars[nv++] = t->var;
+		}
+	}
+	dl_rel *r = dl_rel_new(env, nv, vars);
+	if (!r)
+		return DL_ENOMEM;
+	for (uint32_t j = 0; j < coll->len; j++) {
+		const dl_value *tup = coll->type == DL_MAP ? NULL : &coll->u.items[j];
+		if (!tup || (tup->type != DL_VECTOR && tup->type != DL_LIST) ||
+		    tup->len < cl->u.pat.n)
+			continue;
+		bool ok = true;
+		for (uint32_t i = 0; i < cl->u.pat.n && ok; i++) {
+			const dl_term *t = &cl->u.pat.t[i];
+			const dl_value *x = &tup->u.items[i];
+			if (t->kind == DL_T_CONST)
+				ok = dl_value_equal(x, &t->val);
+			else if (t->kind == DL_T_VAR && env->vstate[t->var] == VS_CONST)
+				ok = dl_value_equal(x, &env->vconst[t->var]);
+			else if (t->kind == DL_T_VAR)
+				for (uint32_t k = 0; k < i; k++)
+					if (cl->u.pat.t[k].kind == DL_T_VAR &&
+					    cl->u.pat.t[k].var == t->var)
+						ok &= dl_value_equal(x, &tup->u.items[k]);
+		}
+		if (!ok)
+			continue;
+		dl_value *o = dl_rel_push(env, r);
+		if (!o) {
+			dl_rel_free(r);
+			return dl_errcode_last();
+		}
+		for (uint32_t k = 0; k < nv; k++)
+			o[k] = tup->u.items[vpos[k]];
+	}
+	s->scanned += coll->len;
+	int rc = dl_rel_distinct(env, r);
+	if (rc) {
+		dl_rel_free(r);
+		return rc;
+	}
+	return dl_exec_absorb(env, r);
+}
+
+/* Bound values used where the pattern needs an entity (E, tx, V of a ref
+ * attribute) or an attribute become what the index holds: lookup refs and
+ * idents resolve to entity ids, attribute ids to their idents.  Rows whose
+ * value names nothing cannot match and go. */
+static int normalize_cols(dl_qenv *env, int ri, const dl_rpat *rp)
+{
+	dl_rel *R = env->rels[ri];
+	for (int i = 0; i < 4; i++) {
+		if (rp->kind[i] != DL_T_VAR || (i == 2 && !rp->vref))
+			continue;
+		int c = dl_rel_col(R, rp->var[i]);
+		if (c < 0)
+			continue;
+		bool need = false;
+		for (size_t r = 0; r < R->n && !need; r++) {
+			const dl_value *v = &R->rows[r * R->ncols + c];
+			need = i == 1 ? v->type == DL_INT : v->type != DL_INT;
+		}
+		if (!need)
+			continue;
+		size_t w = 0;
+		for (size_t r = 0; r < R->n; r++) {
+			dl_value *row = &R->rows[r * R->ncols];
+			dl_value *v = &row[c];
+			if (i == 1) {
+				if (v->type == DL_INT)
+					*v = attr_out(env, v->u.i);
+			} else if (v->type != DL_INT) {
+				int64_t e;
+				int rc = dl_qenv_entity(env, v, &e);
+				if (rc < 0)
+					return rc;
+				if (rc == 0)
+					continue;
+				*v = dl_int(e);
+			}
+			if (w != r)
+				memcpy(&R->rows[w * R->ncols], row, R->ncols * sizeof *row);
+			w++;
+		}
+		R->n = w;
+		if (!w)
+			env->empty = true;
+	}
+	return 0;
+}
+
+static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_clause *cl,
+		       dl_step *s)
+{
+	if ((cl->src_given && !is_default_src(cl->src)) || env->dollar) {
+		s->strategy = ST_SOURCE;
+		return op_source(env, cl, s);
+	}
+	pprog pp;
+	DL_TRY(dl_rpat_resolve(&pp.rp, env, cl));
+	dl_plan_range(&pp.rp, env, cls, n);
+	/* the relations holding the pattern's bound variables become one */
+	uint32_t jv[5], nj = 0;
+	for (int i = 0; i < 5; i++)
+		if (pp.rp.kind[i] == DL_T_VAR && env->vstate[pp.rp.var[i]] == VS_REL)
+			jv[nj++] = pp.rp.var[i];
+	int ri = -1;
+	if (nj)
+		DL_TRY(dl_exec_unify(env, jv, nj, &ri));
+	const dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	/* choose the algorithm again from the actual number of rows */
+	uint8_t *bound = dl_calloc(env->nvars ? env->nvars : 1, 1);
+	if (!bound)
+		return DL_ENOMEM;
+	for (uint32_t k = 0; k < nj; k++)
+		bound[jv[k]] = 1;
+	dl_step plan = *s;
+	int rc = dl_plan_pattern(&plan, env, &pp.rp, bound, R ? (double)R->n : 0);
+	dl_free(bound);
+	DL_TRY(rc);
+	s->strategy = plan.strategy;
+	s->index = plan.index;
+	s->ranged = plan.ranged;
+	if (R) {
+		DL_TRY(normalize_cols(env, ri, &pp.rp));
+		R = env->rels[ri];
+	}
+	pprog_init(&pp, env, R);
+	dl_rel *out = NULL;
+	switch (s->strategy) {
+	case ST_SCAN:
+	case ST_EXISTS:
+		DL_TRY(op_scan(env, &pp, s, &out));
+		if (s->strategy == ST_EXISTS) {
+			s->rows = out->n;
+			if (out->n == 0)
+				env->empty = true;
+			dl_rel_free(out);
+			return 0;
+		}
+		s->rows = out->n;
+		return dl_exec_absorb(env, out);
+	case ST_HASH:
+		DL_TRY(op_hash(env, &pp, s, &out));
+		break;
+	default:
+		DL_TRY(op_keyed(env, &pp, s, &out));
+		break;
+	}
+	s->rows = out->n;
+	set_rel(env, (uint32_t)ri, out);
+	return 0;
+}
+
+/* ---- predicates and functions ----------------------------------------------------- */
+
+/* The database hook of get-else, get-some and missing?. */
+static int fn_attr_value(void *db, const dl_value *e, const dl_value *attr, bool card_many_ok,
+			 dl_value *out, bool *found, dl_arena *a)
+{
+	dl_qenv *env = db;
+	*found = false;
+	int64_t eid, aid = 0;
+	if (attr->type == DL_KEYWORD)
+		aid = dl_schema_entid(env->schema, attr->u.id);
+	else if (attr->type == DL_INT)
+		aid = attr->u.i;
+	const dl_attr *at = aid ? dl_schema_attr(env->schema, aid) : NULL;
+	if (!at) {
+		dl_buf b = DL_BUF_INIT;
+		dl_edn_print(&b, attr);
+		int rc = dl_error(DL_ENOTFOUND, "unknown attribute %s", b.data ? b.data : "?");
+		dl_buf_free(&b);
+		return rc;
+	}
+	if (at->many && !card_many_ok) {
+		size_t n;
+		const char *name = dl_intern_name(at->ident, &n, NULL);
+		return dl_error(DL_EINVAL, "attribute :%.*s is cardinality many", (int)n, name);
+	}
+	int rc = dl_qenv_entity(env, e, &eid);
+	if (rc <= 0)
+		return rc;
+	dl_iter *it;
+	dl_datom pre = {.e = eid, .a = aid}, d;
+	DL_TRY(dl_iter_open(&it, env->snap, DL_EAVT, &env->view, &pre, 2));
+	rc = dl_iter_next(it, &d);
+	if (rc > 0) {
+		dl_value v = d.v;
+		if (v.type == DL_REF)
+			v.type = DL_INT;
+		rc = dl_value_copy(out, a, &v);
+		*found = rc == 0;
+	}
+	dl_iter_close(it);
+	return rc < 0 ? rc : 0;
+}
+
+typedef struct fnprog {
+	const dl_clause *cl;
+	const dl_builtin *b;
+	uint32_t nargs;
+	int col[MAX_ARGS];       /* column of a variable argument, or -1 */
+	dl_value cval[MAX_ARGS]; /* constant arguments */
+} fnprog;
+
+static int fnprog_init(fnprog *fp, dl_qenv *env, const dl_clause *cl, const dl_rel *R)
+{
+	fp->cl = cl;
+	if (cl->u.fn.f.kind != DL_T_SYM)
+		return dl_error(DL_EINVAL, "function position must name a function");
+	size_t nlen;
+	const char *name = dl_intern_name(cl->u.fn.f.sym, &nlen, NULL);
+	fp->b = dl_builtin_find(name, nlen);
+	if (!fp->b)
+		return dl_error(DL_ENOTFOUND, "unknown function '%.*s'", (int)nlen, name);
+	uint32_t first = 0;
+	if ((fp->b->flags & DL_BI_NEEDS_DB) && cl->u.fn.nargs > 0 &&
+	    cl->u.fn.args[0].kind == DL_T_SRC) {
+		if (dl_intern_name(cl->u.fn.args[0].sym, NULL, NULL)[1] != 0)
+			return dl_error(DL_EINVAL, "%.*s: only the default source $ is a database",
+					(int)nlen, name);
+		first = 1;
+	}
+	fp->nargs = cl->u.fn.nargs - first;
+	if (fp->nargs > MAX_ARGS)
+		return dl_error(DL_ELIMIT, "%.*s: more than %d arguments", (int)nlen, name, MAX_ARGS);
+	DL_TRY(dl_builtin_check_arity(fp->b, fp->nargs));
+	for (uint32_t i = 0; i < fp->nargs; i++) {
+		const dl_term *t = &cl->u.fn.args[first + i];
+		fp->col[i] = -1;
+		switch (t->kind) {
+		case DL_T_CONST:
+			fp->cval[i] = t->val;
+			break;
+		case DL_T_VAR:
+			if (env->vstate[t->var] == VS_CONST)
+				fp->cval[i] = env->vconst[t->var];
+			else if (R && dl_rel_col(R, t->var) >= 0)
+				fp->col[i] = dl_rel_col(R, t->var);
+			else
+				return dl_error(DL_EINVAL, "insufficient binding: %s is not bound",
+						env->q->vars[t->var].name);
+			break;
+		case DL_T_SYM: {
+			/* a symbol argument is passed as a symbol value */
+			dl_value v = {.type = DL_SYMBOL};
+			v.u.id = t->sym;
+			fp->cval[i] = v;
+			break;
+		}
+		default:
+			return dl_error(DL_EINVAL, "%.*s: a source or rules argument is not a value",
+					(int)nlen, name);
+		}
+	}
+	return 0;
+}
+
+static int fn_call(dl_qenv *env, const fnprog *fp, const dl_value *row, dl_value *out)
+{
+	dl_value args[MAX_ARGS];
+	for (uint32_t i = 0; i < fp->nargs; i++)
+		args[i] = fp->col[i] >= 0 ? row[fp->col[i]] : fp->cval[i];
+	return fp->b->fn(out, env->a, args, fp->nargs, env->fn);
+}
+
+/* Variables a clause reads (function args) and binds. */
+static uint32_t clause_vars(const dl_qenv *env, const dl_clause *cl, uint32_t *vars, uint32_t cap,
+			    bool with_bind)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < cl->u.fn.nargs && n < cap; i++)
+		if (cl->u.fn.args[i].kind == DL_T_VAR && env->vstate[cl->u.fn.args[i].var] == VS_REL)
+			vars[n++] = cl->u.fn.args[i].var;
+	if (with_bind)
+		for (uint32_t i = 0; i < cl->u.fn.bind.n && n < cap; i++)
+			if (cl->u.fn.bind.terms[i].kind == DL_T_VAR &&
+			    env->vstate[cl->u.fn.bind.terms[i].var] == VS_REL)
+				vars[n++] = cl->u.fn.bind.terms[i].var;
+	return n;
+}
+
+static int run_pred(dl_qenv *env, const dl_clause *cl, dl_step *s)
+{
+	uint32_t vars[MAX_ARGS];
+	uint32_t nv = clause_vars(env, cl, vars, MAX_ARGS, false);
+	int ri = -1;
+	DL_TRY(dl_exec_unify(env, vars, nv, &ri));
+	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	fnprog fp;
+	DL_TRY(fnprog_init(&fp, env, cl, R));
+	if (!R) {
+		/* constants only: true or false for the whole query */
+		dl_value v;
+		DL_TRY(fn_call(env, &fp, NULL, &v));
+		if (!dl_truthy(&v))
+			env->empty = true;
+		s->rows = dl_truthy(&v);
+		return 0;
+	}
+	size_t w = 0;
+	for (size_t i = 0; i < R->n; i++) {
+		dl_value *row = &R->rows[i * R->ncols], v;
+		DL_TRY(fn_call(env, &fp, row, &v));
+		DL_TRY(dl_qenv_tick(env));
+		if (!dl_truthy(&v))
+			continue;
+		if (w != i)
+			memcpy(&R->rows[w * R->ncols], row, R->ncols * sizeof *row);
+		w++;
+	}
+	R->n = w;
+	s->rows = w;
+	if (w == 0)
+		env->empty = true;
+	return 0;
+}
+
+/* Bind one function result to the binding form, appending rows to out
+ * (row ++ new vars) or filtering on already-bound output vars. */
+typedef struct bindprog {
+	const dl_binding *bd;
+	uint32_t nnew;
+	int newterm[16];   /* binding term index of each new column */
+	int boundcol[16];  /* per binding term: the row column if already bound, else -1 */
+	int dupof[16];     /* per term: an earlier term with the same new var */
+} bindprog;
+
+static int bindprog_init(bindprog *bp, dl_qenv *env, const dl_binding *bd, const dl_rel *R,
+			 uint32_t *vars, uint32_t *nc)
+{
+	bp->bd = bd;
+	bp->nnew = 0;
+	if (bd->n > 16)
+		return dl_error(DL_ELIMIT, "binding form with more than 16 variables");
+	for (uint32_t i = 0; i < bd->n; i++) {
+		const dl_term *t = &bd->terms[i];
+		bp->boundcol[i] = -1;
+		bp->dupof[i] = -1;
+		if (t->kind != DL_T_VAR)
+			continue;
+		if (env->vstate[t->var] == VS_CONST)
+			return dl_error(DL_EINVAL, "%s is an input: it cannot be bound by a function",
+					env->q->vars[t->var].name);
+		if (R && dl_rel_col(R, t->var) >= 0) {
+			bp->boundcol[i] = dl_rel_col(R, t->var);
+			continue;
+		}
+		for (uint32_t k = 0; k < i; k++)
+			if (bd->terms[k].kind == DL_T_VAR && bd->terms[k].var == t->var)
+				bp->dupof[i] = (int)k;
+		if (bp->dupof[i] >= 0)
+			continue;
+		bp->newterm[bp->nnew++] = (int)i;
+		vars[(*nc)++] = t->var;
+	}
+	return 0;
+}
+
+static bool seq_value(const dl_value *v)
+{
+	return v->type == DL_VECTOR || v->type == DL_LIST || v->type == DL_SET;
+}
+
+/* One tuple of values for the binding's terms: check bound/dup terms and
+ * push a row. */
+static int bind_tuple(dl_qenv *env, const bindprog *bp, dl_rel *out, const dl_value *row,
+		      uint32_t rcols, const dl_value *vals)
+{
+	for (uint32_t i = 0; i < bp->bd->n; i++) {
+		if (bp->boundcol[i] >= 0 && !dl_value_equal(&row[bp->boundcol[i]], &vals[i]))
+			return 0;
+		if (bp->dupof[i] >= 0 && !dl_value_equal(&vals[bp->dupof[i]], &vals[i]))
+			return 0;
+	}
+	dl_value *o = dl_rel_push(env, out);
+	if (!o)
+		return dl_errcode_last();
+	if (rcols)
+		memcpy(o, row, rcols * sizeof *o);
+	for (uint32_t k = 0; k < bp->nnew; k++)
+		o[rcols + k] = vals[bp->newterm[k]];
+	return dl_qenv_tick(env);
+}
+
+static int bind_result(dl_qenv *env, const bindprog *bp, dl_rel *out, const dl_value *row,
+		       uint32_t rcols, const dl_value *res)
+{
+	const dl_binding *bd = bp->bd;
+	if (res->type == DL_NIL)
+		return 0; /* nil binds nothing: the row is dropped */
+	switch (bd->kind) {
+	case DL_B_SCALAR:
+		return bind_tuple(env, bp, out, row, rcols, res);
+	case DL_B_TUPLE:
+		if (!seq_value(res))
+			return dl_error(DL_ETYPE, "tuple binding needs a collection result");
+		if (res->len < bd->n)
+			return dl_error(DL_EINVAL,
+					"tuple binding of %u variables got a collection of %u",
+					bd->n, res->len);
+		return bind_tuple(env, bp, out, row, rcols, res->u.items);
+	case DL_B_COLL:
+		if (!seq_value(res))
+			return dl_error(DL_ETYPE, "collection binding needs a collection result");
+		for (uint32_t j = 0; j < res->len; j++)
+			DL_TRY(bind_tuple(env, bp, out, row, rcols, &res->u.items[j]));
+		return 0;
+	default:
+		if (!seq_value(res))
+			return dl_error(DL_ETYPE, "relation binding needs a collection of tuples");
+		for (uint32_t j = 0; j < res->len; j++) {
+			const dl_value *t = &res->u.items[j];
+			if (!seq_value(t) || t->len < bd->n)
+				return dl_error(DL_EINVAL,
+						"relation binding of %u variables got an item that is not such a tuple",
+						bd->n);
+			DL_TRY(bind_tuple(env, bp, out, row, rcols, t->u.items));
+		}
+		return 0;
+	}
+}
+
+static int run_fn(dl_qenv *env, const dl_clause *cl, dl_step *s)
+{
+	uint32_t vars[MAX_ARGS + 16];
+	uint32_t nv = clause_vars(env, cl, vars, MAX_ARGS + 16, true);
+	int ri = -1;
+	DL_TRY(dl_exec_unify(env, vars, nv, &ri));
+	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	fnprog fp;
+	DL_TRY(fnprog_init(&fp, env, cl, R));
+	uint32_t ovars[MAX_ARGS + 80], nc = 0;
+	if (R) {
+		memcpy(ovars, R->vars, R->ncols * sizeof *ovars);
+		nc = R->ncols;
+	}
+	bindprog bp;
+	DL_TRY(bindprog_init(&bp, env, &cl->u.fn.bind, R, ovars, &nc));
+	dl_rel *out = dl_rel_new(env, nc, ovars);
+	if (!out)
+		return DL_ENOMEM;
+	int rc = 0;
+	size_t nrows = R ? R->n : 1;
+	for (size_t i = 0; i < nrows && !rc; i++) {
+		const dl_value *row = R ? &R->rows[i * R->ncols] : NULL;
+		dl_value v;
+		if ((rc = fn_call(env, &fp, row, &v)))
+			break;
+		rc = bind_result(env, &bp, out, row, R ? R->ncols : 0, &v);
+	}
+	if (rc) {
+		dl_rel_free(out);
+		return rc;
+	}
+	s->rows = out->n;
+	if (R) {
+		set_rel(env, (uint32_t)ri, out);
+		return 0;
+	}
+	return dl_exec_push(env, out);
+}
+
+/* ---- nested q ------------------------------------------------------------------------ */
+
+static int result_value(dl_value *out, dl_arena *a, const dl_qresult *r);
+
+/* The inputs of one nested-query call: the arguments after the query,
+ * skipping the database itself. */
+static int subq_inputs(dl_qenv *env, const dl_clause *cl, const dl_query *sub,
+		       const uint32_t *ivars, uint32_t ni, const dl_value *krow, dl_value *in,
+		       uint32_t *nin, const dl_value **dollar)
+{
+	*nin = 0;
+	*dollar = NULL;
+	for (uint32_t j = 1; j < cl->u.fn.nargs; j++) {
+		const dl_term *t = &cl->u.fn.args[j];
+		uint32_t qi = j - 1;
+		if (qi == 0 && qi < sub->nin && sub->in[0].kind == DL_IN_SRC &&
+		    is_default_src(sub->in[0].sym)) {
+			/* the nested query's $: this database, or a collection */
+			if (t->kind == DL_T_SRC && is_default_src(t->sym) && !env->dollar)
+				continue;
+			const dl_value *coll = NULL;
+			if (t->kind == DL_T_SRC)
+				DL_TRY(source_of(env, t->sym, &coll));
+			else if (t->kind == DL_T_CONST)
+				coll = &t->val;
+			else if (t->kind == DL_T_VAR && env->vstate[t->var] == VS_CONST)
+				coll = &env->vconst[t->var];
+			else
+				return dl_error(DL_EINVAL, "q: $ must be a database or a collection");
+			*dollar = coll;
+			continue;
+		}
+		if (t->kind == DL_T_CONST) {
+			in[(*nin)++] = t->val;
+		} else if (t->kind == DL_T_VAR && env->vstate[t->var] == VS_CONST) {
+			in[(*nin)++] = env->vconst[t->var];
+		} else if (t->kind == DL_T_VAR) {
+			for (uint32_t k = 0; k < ni; k++)
+				if (ivars[k] == t->var)
+					in[(*nin)++] = krow[k];
+		} else if (t->kind == DL_T_SRC) {
+			const dl_value *coll;
+			DL_TRY(source_of(env, t->sym, &coll));
+			in[(*nin)++] = *coll;
+		} else {
+			return dl_error(DL_EINVAL, "q: unsupported argument");
+		}
+	}
+	return 0;
+}
+
+/* Run the nested query for keys [from, to), binding results into res. */
+static int subq_range(dl_qenv *env, const dl_clause *cl, const dl_rel *keys,
+		      const uint32_t *ivars, uint32_t ni, const bindprog *bp, dl_rel *res,
+		      size_t from, size_t to)
+{
+	const dl_query *sub = cl->u.fn.sub;
+	dl_qopts o = *env->opts;
+	o.analyze = false;
+	for (size_t i = from; i < to; i++) {
+		const dl_value *krow = &keys->rows[i * ni];
+		dl_value in[MAX_ARGS];
+		uint32_t nin;
+		const dl_value *dollar;
+		DL_TRY(subq_inputs(env, cl, sub, ivars, ni, krow, in, &nin, &dollar));
+		dl_qresult qr;
+		DL_TRY(dl_query_run_nested(&qr, env->a, env, sub, in, nin, dollar, &o));
+		dl_value v;
+		DL_TRY(result_value(&v, env->a, &qr));
+		DL_TRY(bind_result(env, bp, res, krow, ni, &v));
+	}
+	return 0;
+}
+
+/* A worker of the pool: its own snapshot of the same committed state, its
+ * own arena and function context; the result rows it binds outlive it in
+ * the arena, which the query keeps until it ends. */
+typedef struct subq_worker {
+	pthread_t thread;
+	dl_qenv *env;       /* the caller's (read only here) */
+	const dl_clause *cl;
+	const dl_rel *keys;
+	const uint32_t *ivars;
+	uint32_t ni;
+	const bindprog *bp;
+	size_t from, to;
+	dl_rel *res;
+	dl_arena *arena;
+	int rc;
+	bool stale;         /* the database moved on: run this part serially */
+	char msg[512];
+	uint64_t scanned;
+} subq_worker;
+
+static void *subq_worker_main(void *p)
+{
+	subq_worker *w = p;
+	dl_qenv *env = w->env;
+	dl_snap *snap = NULL;
+	w->rc = dl_snap_begin(&snap, dl_snap_store(env->snap));
+	if (w->rc == 0 && dl_snap_id(snap) != dl_snap_id(env->snap))
+		w->stale = true;
+	if (w->rc == 0 && !w->stale) {
+		dl_fn_ctx fn;
+		dl_fn_ctx_init(&fn);
+		fn.seed = env->fn->seed;
+		fn.attr_value = env->fn->attr_value;
+		dl_qenv we = *env;
+		we.snap = snap;
+		we.a = w->arena;
+		we.fn = &fn;
+		fn.db = &we;
+		we.rels = NULL;
+		we.nrels = 0;
+		we.steps = NULL;
+		we.nsteps = 0;
+		we.nested_scanned = 0;
+		we.pool = NULL; /* no pools inside workers */
+		w->rc = subq_range(&we, w->cl, w->keys, w->ivars, w->ni, w->bp, w->res, w->from,
+				   w->to);
+		w->scanned = we.nested_scanned;
+		dl_fn_ctx_fini(&fn);
+	}
+	if (w->rc)
+		snprintf(w->msg, sizeof w->msg, "%s", dl_errmsg());
+	if (snap)
+		dl_snap_end(snap);
+	return NULL;
+}
+
+/* Split keys between worker threads; 0 when done, 1 when the pool could
+ * not be used (the caller runs serially). */
+static int subq_parallel(dl_qenv *env, const dl_clause *cl, const dl_rel *keys,
+			 const uint32_t *ivars, uint32_t ni, const bindprog *bp, dl_rel *res)
+{
+	int nw = env->pool ? env->pool->threads : 1;
+	if (nw > (int)(keys->n / 8))
+		nw = (int)(keys->n / 8);
+	if (nw < 2 || dl_snap_id(env->snap) == 0)
+		return 1;
+	subq_worker w[DL_MAX_THREADS];
+	memset(w, 0, sizeof w);
+	int rc = 0, started = 0;
+	for (int k = 0; k < nw; k++) {
+		w[k] = (subq_worker){.env = env, .cl = cl, .keys = keys, .ivars = ivars, .ni = ni,
+				     .bp = bp, .from = keys->n * (size_t)k / (size_t)nw,
+				     .to = keys->n * (size_t)(k + 1) / (size_t)nw};
+		w[k].res = dl_rel_new(NULL, res->ncols, res->vars);
+		w[k].arena = dl_calloc(1, sizeof *w[k].arena);
+		if (!w[k].res || !w[k].arena) {
+			rc = DL_ENOMEM;
+			break;
+		}
+		*w[k].arena = (dl_arena)DL_ARENA_INIT;
+		if (pthread_create(&w[k].thread, NULL, subq_worker_main, &w[k])) {
+			rc = dl_error(DL_EIO, "cannot start a worker thread");
+			break;
+		}
+		started++;
+	}
+	for (int k = 0; k < started; k++)
+		pthread_join(w[k].thread, NULL);
+	for (int k = 0; k < nw; k++) {
+		if (!rc && k < started && w[k].stale)
+			rc = subq_range(env, cl, keys, ivars, ni, bp, w[k].res, w[k].from, w[k].to);
+		else if (!rc && k < started && w[k].rc)
+			rc = dl_error(w[k].rc, "%s", w[k].msg);
+		env->nested_scanned += w[k].scanned;
+		for (size_t i = 0; !rc && w[k].res && i < w[k].res->n; i++) {
+			dl_value *o = dl_rel_push(env, res);
+			if (!o)
+				rc = dl_errcode_last();
+			else
+				memcpy(o, &w[k].res->rows[i * res->ncols], res->ncols * sizeof *o);
+		}
+		dl_rel_free(w[k].res);
+		if (w[k].arena && pool_keep(env->pool, w[k].arena) < 0) {
+			dl_arena_free(w[k].arena);
+			dl_free(w[k].arena);
+			if (!rc)
+				rc = DL_ENOMEM;
+		}
+	}
+	return rc;
+}
+
+/* (q query inputs...) bound per distinct binding of its input variables:
+ * the distinct inputs are collected, each runs once (split between the
+ * worker threads when there are enough), and the results are joined back,
+ * so repeated inputs cost nothing. */
+static int run_subq(dl_qenv *env, const dl_clause *cl, dl_step *s)
+{
+	const dl_query *sub = cl->u.fn.sub;
+	if (!sub)
+		return dl_error(DL_EINVAL, "q needs a literal query as its first argument");
+	if (env->depth >= MAX_DEPTH)
+		return dl_error(DL_ELIMIT, "nested q deeper than %d", MAX_DEPTH);
+	uint32_t ivars[MAX_ARGS], ni = 0;
+	for (uint32_t i = 1; i < cl->u.fn.nargs; i++) {
+		const dl_term *t = &cl->u.fn.args[i];
+		if (t->kind == DL_T_VAR && env->vstate[t->var] == VS_REL) {
+			bool seen = false;
+			for (uint32_t k = 0; k < ni; k++)
+				seen |= ivars[k] == t->var;
+			if (!seen && ni < MAX_ARGS)
+				ivars[ni++] = t->var;
+		}
+	}
+	int ri = -1;
+	DL_TRY(dl_exec_unify(env, ivars, ni, &ri));
+	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	/* distinct input tuples */
+	dl_rel *keys = dl_rel_new(env, ni, ivars), *res = NULL;
+	if (!keys)
+		return DL_ENOMEM;
+	int rc = 0;
+	size_t nrows = R ? R->n : 1;
+	int icol[MAX_ARGS];
+	for (uint32_t k = 0; k < ni; k++)
+		icol[k] = dl_rel_col(R, ivars[k]);
+	for (size_t i = 0; i < nrows; i++) {
+		dl_value *o = dl_rel_push(env, keys);
+		if (!o) {
+			rc = dl_errcode_last();
+			goto out;
+		}
+		for (uint32_t k = 0; k < ni; k++)
+			o[k] = R->rows[i * R->ncols + icol[k]];
+	}
+	if ((rc = dl_rel_distinct(env, keys)))
+		goto out;
+	/* run once per key, binding into key ++ outputs */
+	uint32_t ovars[MAX_ARGS + 16], nc = ni;
+	memcpy(ovars, ivars, ni * sizeof *ovars);
+	bindprog bp;
+	if ((rc = bindprog_init(&bp, env, &cl->u.fn.bind, keys, ovars, &nc)))
+		goto out;
+	res = dl_rel_new(env, nc, ovars);
+	if (!res) {
+		rc = DL_ENOMEM;
+		goto out;
+	}
+	rc = subq_parallel(env, cl, keys, ivars, ni, &bp, res);
+	if (rc == 1)
+		rc = subq_range(env, cl, keys, ivars, ni, &bp, res, 0, keys->n);
+	else
+		s->parallel = true;
+	if (rc)
+		goto out;
+	s->rows = res->n;
+	rc = dl_exec_absorb(env, res);
+	res = NULL;
+out:
+	dl_rel_free(res);
+	dl_rel_free(keys);
+	return rc;
+}
+
+/* ---- not / or ---------------------------------------------------------------------- */
+
+/* A child environment for a not / or body: same query, snapshot and
+ * budgets; constants inherited; `seed` (may be NULL) as its one relation. */
+static int child_env(dl_qenv *c, dl_qenv *env, dl_rel *seed)
+{
+	*c = *env;
+	c->rels = NULL;
+	c->nrels = 0;
+	c->empty = false;
+	c->steps = NULL;
+	c->nsteps = 0;
+	c->analyze = false;
+	c->vstate = dl_malloc(env->nvars ? env->nvars : 1);
+	if (!c->vstate) {
+		dl_rel_free(seed);
+		return DL_ENOMEM;
+	}
+	for (uint32_t v = 0; v < env->nvars; v++)
+		c->vstate[v] = env->vstate[v] == VS_CONST ? VS_CONST : VS_FREE;
+	if (seed)
+		return dl_exec_push(c, seed);
+	return 0;
+}
+
+void dl_exec_child_fini(dl_qenv *c, dl_qenv *env)
+{
+	for (uint32_t i = 0; i < c->nrels; i++)
+		dl_rel_free(c->rels[i]);
+	dl_free(c->rels);
+	dl_free(c->vstate);
+	dl_free(c->steps);
+	env->tick = c->tick;
+	env->bytes = c->bytes;
+	uint64_t n = c->nested_scanned;
+	for (uint32_t i = 0; i < c->nsteps; i++)
+		n += c->steps[i].scanned;
+	env->nested_scanned += n;
+}
+
+/* R projected onto vars (distinct); R may be NULL (one empty row). */
+int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars, uint32_t n)
+{
+	dl_rel *p = dl_rel_new(env, n, vars);
+	if (!p)
+		return DL_ENOMEM;
+	int col[64];
+	for (uint32_t k = 0; k < n; k++)
+		col[k] = R ? dl_rel_col(R, vars[k]) : -1;
+	size_t rows = R ? R->n : 1;
+	for (size_t i = 0; i < rows; i++) {
+		dl_value *o = dl_rel_push(env, p);
+		if (!o) {
+			dl_rel_free(p);
+			return dl_errcode_last();
+		}
+		for (uint32_t k = 0; k < n; k++)
+			o[k] = col[k] >= 0 ? R->rows[i * R->ncols + col[k]] : env->vconst[vars[k]];
+	}
+	int rc = dl_rel_distinct(env, p);
+	if (rc) {
+		dl_rel_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Run a body in a child seeded with seed and return its bindings of
+ * vars[0..n) (distinct).  An empty body answer gives an empty relation. */
+static int run_body(dl_qenv *env, dl_rel *seed, const dl_clause *cls, uint32_t ncl,
+		    const uint32_t *vars, uint32_t n, dl_rel **out)
+{
+	dl_qenv c;
+	int rc = child_env(&c, env, seed);
+	if (!rc)
+		rc = dl_exec_conj(&c, cls, ncl);
+	if (!rc) {
+		int ri = -1;
+		rc = dl_exec_unify(&c, vars, n, &ri);
+		if (!rc) {
+			/* a body relation not holding any of vars only has to be non-empty */
+			for (uint32_t i = 0; i < c.nrels; i++)
+				if (c.rels[i]->n == 0)
+					c.empty = true;
+			for (uint32_t k = 0; k < n && !rc && !c.empty; k++)
+				if (c.vstate[vars[k]] == VS_FREE)
+					rc = dl_error(DL_EINVAL, "variable %s is not bound in this branch",
+						      env->q->vars[vars[k]].name);
+		}
+		if (!rc) {
+			rc = dl_exec_project(&c, out, ri >= 0 ? c.rels[ri] : NULL, vars, n);
+			if (!rc && c.empty)
+				(*out)->n = 0;
+		}
+	}
+	dl_exec_child_fini(&c, env);
+	return rc;
+}
+
+/* The clause's variables that are bound now (in relations). */
+static uint32_t bound_vars_of(dl_qenv *env, const dl_clause *cl, uint32_t *vars, uint32_t cap,
+			      bool declared_only)
+{
+	uint8_t *mark = dl_calloc(env->nvars ? env->nvars : 1, 1);
+	uint32_t n = 0;
+	if (!mark)
+		return 0;
+	if (declared_only) {
+		for (uint32_t i = 0; i < cl->u.sub.nvars; i++)
+			if (cl->u.sub.vars[i].kind == DL_T_VAR)
+				mark[cl->u.sub.vars[i].var] = 1;
+	} else {
+		dl_clause_vars(cl, mark);
+	}
+	for (uint32_t v = 0; v < env->nvars && n < cap; v++)
+		if (mark[v] && env->vstate[v] == VS_REL)
+			vars[n++] = v;
+	dl_free(mark);
+	return n;
+}
+
+static int run_not(dl_qenv *env, const dl_clause *cl, dl_step *s)
+{
+	uint32_t jv[64];
+	uint32_t nj = bound_vars_of(env, cl, jv, 64, cl->kind == DL_C_NOT_JOIN);
+	int ri = -1;
+	DL_TRY(dl_exec_unify(env, jv, nj, &ri));
+	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	dl_rel *seed = NULL, *match = NULL;
+	DL_TRY(dl_exec_project(env, &seed, R, jv, nj));
+	/* rule calls under a not see complete answers: their own evaluation */
+	dl_rctx *rc_save = env->rctx;
+	env->rctx = NULL;
+	int brc = run_body(env, seed, cl->u.sub.items, cl->u.sub.n, jv, nj, &match);
+	env->rctx = rc_save;
+	DL_TRY(brc);
+	int rc = 0;
+	if (!R) {
+		/* nothing bound: the not holds iff its body has no answer */
+		if (match->n)
+			env->empty = true;
+		s->rows = match->n ? 0 : 1;
+		dl_rel_free(match);
+		return 0;
+	}
+	/* anti-join: keep R's rows whose bindings the body did not match */
+	uint32_t mk[64], rk[64];
+	for (uint32_t k = 0; k < nj; k++) {
+		mk[k] = k;
+		rk[k] = (uint32_t)dl_rel_col(R, jv[k]);
+	}
+	dl_rhash h;
+	if ((rc = dl_rhash_build(&h, match, mk, nj))) {
+		dl_rel_free(match);
+		return rc;
+	}
+	size_t w = 0;
+	for (size_t i = 0; i < R->n; i++) {
+		dl_value *row = &R->rows[i * R->ncols];
+		if (dl_rhash_find(&h, match, row, rk, dl_row_hash(row, rk, nj)))
+			continue;
+		if (w != i)
+			memcpy(&R->rows[w * R->ncols], row, R->ncols * sizeof *row);
+		w++;
+	}
+	R->n = w;
+	if (!w)
+		env->empty = true;
+	s->rows = w;
+	dl_rhash_free(&h);
+	dl_rel_free(match);
+	return 0;
+}
+
+static int run_or(dl_qenv *env, const dl_clause *cl, dl_step *s)
+{
+	/* output variables: or-join's declared ones, or every branch variable */
+	uint8_t *mark = dl_calloc(env->nvars ? env->nvars : 1, 1);
+	if (!mark)
+		return DL_ENOMEM;
+	if (cl->kind == DL_C_OR_JOIN) {
+		for (uint32_t i = 0; i < cl->u.sub.nvars; i++)
+			if (cl->u.sub.vars[i].kind == DL_T_VAR)
+				mark[cl->u.sub.vars[i].var] = 1;
+	} else {
+		dl_clause_vars(cl, mark);
+	}
+	uint32_t ov[64], no = 0, jv[64], nj = 0;
+	for (uint32_t v = 0; v < env->nvars; v++) {
+		if (!mark[v] || env->vstate[v] == VS_CONST)
+			continue;
+		if (no < 64)
+			ov[no++] = v;
+		if (env->vstate[v] == VS_REL && nj < 64)
+			jv[nj++] = v;
+	}
+	dl_free(mark);
+	int ri = -1;
+	DL_TRY(dl_exec_unify(env, jv, nj, &ri));
+	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	dl_rel *U = NULL;
+	int rc = 0;
+	for (uint32_t b = 0; b < cl->u.sub.n && !rc; b++) {
+		const dl_clause *br = &cl->u.sub.items[b];
+		const dl_clause *body = br->kind == DL_C_AND ? br->u.sub.items : br;
+		uint32_t nbody = br->kind == DL_C_AND ? br->u.sub.n : 1;
+		dl_rel *seed = NULL, *got = NULL;
+		if (nj && (rc = dl_exec_project(env, &seed, R, jv, nj)))
+			break;
+		int naive = env->rnaive;
+		env->rnaive = 1; /* rule calls in a branch read whole tables */
+		rc = run_body(env, seed, body, nbody, ov, no, &got);
+		env->rnaive = naive;
+		if (rc)
+			break;
+		if (!U) {
+			U = got;
+			continue;
+		}
+		for (size_t i = 0; i < got->n && !rc; i++) {
+			dl_value *o = dl_rel_push(env, U);
+			if (!o)
+				rc = dl_errcode_last();
+			else
+				memcpy(o, &got->rows[i * got->ncols], got->ncols * sizeof *o);
+		}
+		dl_rel_free(got);
+	}
+	if (!rc && U)
+		rc = dl_rel_distinct(env, U);
+	if (rc) {
+		dl_rel_free(U);
+		return rc;
+	}
+	s->rows = U->n;
+	return dl_exec_absorb(env, U);
+}
+
+/* ---- the conjunction ---------------------------------------------------------------- */
+
+static int run_step(dl_qenv *env, const dl_clause *cls, uint32_t n, dl_step *s)
+{
+	const dl_clause *cl = &cls[s->clause];
+	env->nested_scanned = 0;
+	double t0 = env->analyze ? now_ms() : 0;
+	int rc;
+	switch (cl->kind) {
+	case DL_C_PATTERN:
+		rc = run_pattern(env, cls, n, cl, s);
+		break;
+	case DL_C_PRED:
+		rc = run_pred(env, cl, s);
+		break;
+	case DL_C_FN:
+		rc = s->strategy == ST_SUBQ ? run_subq(env, cl, s) : run_fn(env, cl, s);
+		break;
+	case DL_C_NOT:
+	case DL_C_NOT_JOIN:
+		rc = run_not(env, cl, s);
+		break;
+	case DL_C_OR:
+	case DL_C_OR_JOIN:
+		rc = run_or(env, cl, s);
+		break;
+	case DL_C_RULE:
+		rc = dl_rule_call(env, cl, s);
+		break;
+	default:
+		rc = dl_error(DL_EINVAL, "internal: unexpected clause");
+	}
+	s->ran = true;
+	s->scanned += env->nested_scanned;
+	env->nested_scanned = 0;
+	if (env->analyze)
+		s->ms = now_ms() - t0;
+	return dl_exec_at_clause(env, cl, rc);
+}
+
+/* Current bindings as a planner state. */
+static int state_from_env(dl_plan_state *st, dl_qenv *env, bool *done, uint8_t *bound)
+{
+	st->nvars = env->nvars;
+	st->bound = bound;
+	st->done = done;
+	double card = 1;
+	for (uint32_t v = 0; v < env->nvars; v++)
+		bound[v] = env->vstate[v] == VS_REL;
+	for (uint32_t i = 0; i < env->nrels; i++)
+		card = fmax(card, (double)env->rels[i]->n);
+	st->card = card;
+	return 0;
+}
+
+int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
+{
+	bool *done = dl_calloc(n ? n : 1, sizeof *done);
+	uint8_t *bound = dl_calloc(env->nvars ? env->nvars : 1, 1);
+	dl_step *steps = dl_calloc(n ? n : 1, sizeof *steps);
+	uint32_t ns = 0;
+	int rc = DL_ENOMEM;
+	if (!done || !bound || !steps)
+		goto out;
+	dl_plan_state st;
+	state_from_env(&st, env, done, bound);
+	if ((rc = dl_plan_all(steps, &ns, env, cls, n, &st)))
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		if (!done[i]) {
+			rc = dl_exec_at_clause(env, &cls[i],
+				       dl_error(DL_EINVAL, "insufficient binding: this clause's inputs are never bound"));
+			goto out;
+		}
+	memset(done, 0, n * sizeof *done);
+	for (uint32_t k = 0; k < ns; k++) {
+		if (env->empty)
+			break; /* nothing can match any more */
+		dl_step *s = &steps[k];
+		if ((rc = run_step(env, cls, n, s)))
+			goto out;
+		done[s->clause] = true;
+		/* adaptive: re-plan the rest when the estimate was far off */
+		double est = fmax(s->est_rows, 1), act = fmax((double)s->rows, 1);
+		if (k + 1 < ns && (act > est * 8 || est > act * 8) && fmax(est, act) > 256) {
+			state_from_env(&st, env, done, bound);
+			uint32_t nk = k + 1;
+			if ((rc = dl_plan_all(steps, &nk, env, cls, n, &st)))
+				goto out;
+			memset(done, 0, n * sizeof *done);
+			for (uint32_t j = 0; j <= k; j++)
+				done[steps[j].clause] = true;
+			if (nk != ns) {
+				rc = dl_error(DL_EINVAL, "internal: re-planning lost a clause");
+				goto out;
+			}
+			steps[k + 1].replanned = true;
+		}
+	}
+	rc = 0;
+out:
+	if (env->steps == NULL && rc == 0) {
+		env->steps = steps;
+		env->nsteps = ns;
+		steps = NULL;
+	}
+	dl_free(steps);
+	dl_free(done);
+	dl_free(bound);
+	return rc;
+}
+
+/* ---- inputs ------------------------------------------------------------------------ */
+
+static int bind_input(dl_qenv *env, const dl_input *in, const dl_value *v)
+{
+	const dl_binding *bd = &in->bind;
+	switch (bd->kind) {
+	case DL_B_SCALAR:
+		if (bd->terms[0].kind == DL_T_VAR) {
+			env->vstate[bd->terms[0].var] = VS_CONST;
+			env->vconst[bd->terms[0].var] = *v;
+		}
+		return 0;
+	case DL_B_TUPLE:
+		if (!seq_value(v) || v->len != bd->n)
+			return dl_error(DL_EINVAL, "input for tuple binding must have %u items", bd->n);
+		for (uint32_t i = 0; i < bd->n; i++)
+			if (bd->terms[i].kind == DL_T_VAR) {
+				env->vstate[bd->terms[i].var] = VS_CONST;
+				env->vconst[bd->terms[i].var] = v->u.items[i];
+			}
+		return 0;
+	default: {
+		if (!seq_value(v))
+			return dl_error(DL_EINVAL, "input for %s binding must be a collection",
+					bd->kind == DL_B_COLL ? "collection" : "relation");
+		bindprog bp;
+		uint32_t vars[16], nc = 0;
+		DL_TRY(bindprog_init(&bp, env, bd, NULL, vars, &nc));
+		dl_rel *r = dl_rel_new(env, nc, vars);
+		if (!r)
+			return DL_ENOMEM;
+		int rc = bind_result(env, &bp, r, NULL, 0, v);
+		if (!rc)
+			rc = dl_rel_distinct(env, r);
+		if (rc) {
+			dl_rel_free(r);
+			return rc;
+		}
+		return dl_exec_absorb(env, r);
+	}
+	}
+}
+
+static int bind_inputs(dl_qenv *env, const dl_value *inputs, size_t ninputs)
+{
+	const dl_query *q = env->q;
+	uint32_t first = q->nin && q->in[0].kind == DL_IN_SRC &&
+				 dl_intern_name(q->in[0].sym, NULL, NULL)[1] == 0
+			 ? 1
+			 : 0;
+	size_t want = q->nin - first;
+	if (ninputs != want)
+		return dl_error(DL_EINVAL, "%s: query takes %zu input%s after $ (:in), got %zu",
+				q->source, want, want == 1 ? "" : "s", ninputs);
+	for (uint32_t i = first; i < q->nin; i++) {
+		const dl_input *in = &q->in[i];
+		const dl_value *v = &inputs[i - first];
+		int rc = 0;
+		if (in->kind == DL_IN_SRC) {
+			if (!seq_value(v)) {
+				rc = dl_error(DL_EINVAL, "source %s must be a collection of tuples",
+					      dl_intern_name(in->sym, NULL, NULL));
+			} else {
+				uint32_t *s = dl_realloc(env->src_sym, (env->nsrc + 1) * sizeof *s);
+				const dl_value **p =
+					s ? dl_realloc(env->src_val, (env->nsrc + 1) * sizeof *p) : NULL;
+				if (s)
+					env->src_sym = s;
+				if (!p)
+					return DL_ENOMEM;
+				env->src_val = p;
+				env->src_sym[env->nsrc] = in->sym;
+				env->src_val[env->nsrc++] = v;
+			}
+		} else if (in->kind == DL_IN_RULES) {
+			dl_ruleset *rs;
+			rc = dl_rules_parse(&rs, env->a, v, "<rules>");
+			if (!rc)
+				rc = dl_query_check_rules(q, rs);
+			if (!rc)
+				env->rules = rs;
+		} else {
+			rc = bind_input(env, in, v);
+		}
+		if (rc < 0) {
+			if (in->pos.line)
+				dl_error_prefix("%s:%u:%u", q->source, in->pos.line, in->pos.col);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- find ------------------------------------------------------------------------ */
+
+typedef struct aggcol {
+	const dl_aggregate *agg;
+	dl_value params[4];
+	size_t nparams;
+} aggcol;
+
+static int find_setup(dl_qenv *env, aggcol *aggs, bool *has_agg)
+{
+	const dl_query *q = env->q;
+	*has_agg = false;
+	for (uint32_t i = 0; i < q->nfind; i++) {
+		const dl_find_elem *fe = &q->find[i];
+		if (fe->kind == DL_FE_PULL)
+			return dl_error(DL_EINVAL, "%s:%u:%u: pull in :find is not supported by this version's executor",
+					q->source, fe->pos.line, fe->pos.col);
+		if (fe->kind != DL_FE_AGG)
+			continue;
+		*has_agg = true;
+		size_t n;
+		const char *name = dl_intern_name(fe->fn, &n, NULL);
+		aggs[i].agg = dl_aggregate_find(name, n);
+		if (!aggs[i].agg)
+			return dl_error(DL_ENOTFOUND, "%s:%u:%u: unknown aggregate '%.*s'", q->source,
+					fe->pos.line, fe->pos.col, (int)n, name);
+		aggs[i].nparams = fe->nargs ? fe->nargs - 1 : 0;
+		if (aggs[i].nparams > 4)
+			return dl_error(DL_EINVAL, "%s:%u:%u: too many arguments to %.*s", q->source,
+					fe->pos.line, fe->pos.col, (int)n, name);
+		for (size_t k = 0; k < aggs[i].nparams; k++) {
+			const dl_term *t = &fe->args[k];
+			if (t->kind == DL_T_CONST)
+				aggs[i].params[k] = t->val;
+			else if (t->kind == DL_T_VAR && env->vstate[t->var] == VS_CONST)
+				aggs[i].params[k] = env->vconst[t->var];
+			else
+				return dl_error(DL_EINVAL,
+						"%s:%u:%u: %.*s: a parameter must be a constant or an input",
+						q->source, t->pos.line, t->pos.col, (int)n, name);
+		}
+		if ((int)aggs[i].nparams < aggs[i].agg->min_params ||
+		    (int)aggs[i].nparams > aggs[i].agg->max_params)
+			return dl_error(DL_EINVAL, "%s:%u:%u: wrong number of arguments to %.*s",
+					q->source, fe->pos.line, fe->pos.col, (int)n, name);
+	}
+	return 0;
+}
+
+/* The relation of find and with variables: one relation, distinct. */
+static int find_relation(dl_qenv *env, dl_rel **out, uint32_t *cols_of_find)
+{
+	const dl_query *q = env->q;
+	uint32_t vars[128], nv = 0;
+	for (uint32_t i = 0; i < q->nfind + q->nwith; i++) {
+		uint32_t v = i < q->nfind ? q->find[i].var : q->with[i - q->nfind].var;
+		uint32_t k = 0;
+		while (k < nv && vars[k] != v)
+			k++;
+		if (k == nv) {
+			if (nv == 128)
+				return dl_error(DL_ELIMIT, "more than 128 find variables");
+			vars[nv++] = v;
+		}
+		if (i < q->nfind)
+			cols_of_find[i] = k;
+	}
+	/* a relation none of whose variables is needed only has to be non-empty */
+	for (uint32_t i = 0; i < env->nrels;) {
+		bool needed = false;
+		for (uint32_t k = 0; k < nv && !needed; k++)
+			needed = dl_rel_col(env->rels[i], vars[k]) >= 0;
+		if (!needed) {
+			if (env->rels[i]->n == 0)
+				env->empty = true;
+			drop_rel(env, i);
+		} else {
+			i++;
+		}
+	}
+	for (uint32_t k = 0; k < nv && !env->empty; k++)
+		if (env->vstate[vars[k]] == VS_FREE)
+			return dl_error(DL_EINVAL, "%s: find variable %s is not bound", q->source,
+					q->vars[vars[k]].name);
+	int ri = -1;
+	DL_TRY(dl_exec_unify(env, vars, nv, &ri));
+	dl_rel *r = dl_rel_new(env, nv, vars);
+	if (!r)
+		return DL_ENOMEM;
+	const dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	size_t nrows = env->empty ? 0 : R ? R->n : 1;
+	int col[128];
+	for (uint32_t k = 0; k < nv; k++)
+		col[k] = R ? dl_rel_col(R, vars[k]) : -1;
+	for (size_t i = 0; i < nrows; i++) {
+		dl_value *o = dl_rel_push(env, r);
+		if (!o) {
+			dl_rel_free(r);
+			return dl_errcode_last();
+		}
+		for (uint32_t k = 0; k < nv; k++)
+			o[k] = col[k] >= 0 ? R->rows[i * R->ncols + col[k]] : env->vconst[vars[k]];
+	}
+	int rc = dl_rel_distinct(env, r);
+	if (rc) {
+		dl_rel_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/* Group by the non-aggregate find elements and run the aggregates. */
+static int aggregate(dl_qenv *env, const dl_rel *P, const uint32_t *fcol, const aggcol *aggs,
+		     dl_rel **out)
+{
+	const dl_query *q = env->q;
+	uint32_t gk[128], ng = 0;
+	uint32_t ovars[128];
+	for (uint32_t i = 0; i < q->nfind; i++) {
+		ovars[i] = i; /* result columns are find positions */
+		if (q->find[i].kind != DL_FE_AGG)
+			gk[ng++] = fcol[i];
+	}
+	dl_rel *r = dl_rel_new(env, q->nfind, ovars);
+	if (!r)
+		return DL_ENOMEM;
+	/* group number of each row, through a hash on the group columns */
+	dl_rhash h;
+	int rc = dl_rhash_build(&h, P, gk, ng);
+	if (rc) {
+		dl_rel_free(r);
+		return rc;
+	}
+	uint32_t *gid = dl_malloc((P->n ? P->n : 1) * sizeof *gid);
+	void **states = NULL;
+	size_t ngroups = 0;
+	if (!gid) {
+		rc = DL_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < P->n; i++) {
+		const dl_value *row = &P->rows[i * P->ncols];
+		uint32_t first = dl_rhash_find(&h, P, row, gk, h.hash[i]);
+		if (first - 1 < i)
+			gid[i] = gid[first - 1];
+		else
+			gid[i] = (uint32_t)ngroups++;
+	}
+	states = dl_calloc((ngroups ? ngroups : 1) * q->nfind, sizeof *states);
+	if (!states) {
+		rc = DL_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < P->n && !rc; i++) {
+		const dl_value *row = &P->rows[i * P->ncols];
+		size_t g = gid[i];
+		if (g == r->n) {
+			/* a new group: its key values from its first row */
+			dl_value *o = dl_rel_push(env, r);
+			if (!o) {
+				rc = dl_errcode_last();
+				break;
+			}
+			for (uint32_t f = 0; f < q->nfind; f++)
+				o[f] = aggs[f].agg ? dl_nil() : row[fcol[f]];
+		}
+		for (uint32_t f = 0; f < q->nfind && !rc; f++) {
+			if (!aggs[f].agg)
+				continue;
+			void **sp = &states[g * q->nfind + f];
+			if (!*sp) {
+				size_t sz = aggs[f].agg->state_size;
+				*sp = dl_arena_alloc(env->a, sz ? sz : 1);
+				if (!*sp) {
+					rc = DL_ENOMEM;
+					break;
+				}
+				if ((rc = aggs[f].agg->init(*sp, env->a, aggs[f].params, aggs[f].nparams,
+							   env->fn)))
+					break;
+			}
+			rc = aggs[f].agg->step(*sp, &row[fcol[f]]);
+		}
+		if (!rc)
+			rc = dl_qenv_tick(env);
+	}
+	/* groups were pushed in first-row order, which is group-number order */
+	for (size_t g = 0; g < ngroups && !rc; g++)
+		for (uint32_t f = 0; f < q->nfind && !rc; f++)
+			if (aggs[f].agg) {
+				void *sp = states[g * q->nfind + f];
+				rc = aggs[f].agg->finish(&r->rows[g * q->nfind + f], env->a, sp);
+			}
+out:
+	dl_free(states);
+	dl_free(gid);
+	dl_rhash_free(&h);
+	if (rc) {
+		dl_rel_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+static int result_value(dl_value *out, dl_arena *a, const dl_qresult *r)
+{
+	switch (r->find_spec) {
+	case DL_FIND_SCALAR:
+		*out = r->nrows ? r->rows[0] : dl_nil();
+		return 0;
+	case DL_FIND_TUPLE:
+		if (!r->nrows) {
+			*out = dl_nil();
+			return 0;
+		}
+		*out = (dl_value){.type = DL_VECTOR, .len = r->ncols};
+		out->u.items = r->rows;
+		return 0;
+	case DL_FIND_COLL:
+		*out = (dl_value){.type = DL_VECTOR, .len = (uint32_t)r->nrows};
+		out->u.items = r->rows;
+		return 0;
+	default: {
+		dl_value *items = DL_ARENA_NEW(a, r->nrows ? r->nrows : 1, dl_value);
+		if (!items)
+			return DL_ENOMEM;
+		for (size_t i = 0; i < r->nrows; i++) {
+			items[i] = (dl_value){.type = DL_VECTOR, .len = r->ncols};
+			items[i].u.items = &r->rows[i * r->ncols];
+		}
+		*out = (dl_value){.type = DL_VECTOR, .len = (uint32_t)r->nrows};
+		out->u.items = items;
+		return 0;
+	}
+	}
+}
+
+static _Thread_local const dl_query *t_order_q;
+
+static int cmp_order(const void *x, const void *y)
+{
+	const dl_value *a = x, *b = y;
+	const dl_query *q = t_order_q;
+	for (uint32_t i = 0; i < q->norder; i++) {
+		int c = dl_value_compare(&a[q->order[i].col], &b[q->order[i].col]);
+		if (c)
+			return q->order[i].desc ? -c : c;
+	}
+	return 0;
+}
+
+static int col_name(dl_buf *b, const dl_query *q, const dl_find_elem *fe)
+{
+	switch (fe->kind) {
+	case DL_FE_VAR:
+		return dl_buf_puts(b, q->vars[fe->var].name);
+	case DL_FE_AGG:
+		DL_TRY(dl_buf_printf(b, "(%s", dl_intern_name(fe->fn, NULL, NULL)));
+		for (uint32_t i = 0; i < fe->nargs; i++) {
+			DL_TRY(dl_buf_puts(b, " "));
+			if (fe->args[i].kind == DL_T_CONST)
+				DL_TRY(dl_edn_print(b, &fe->args[i].val));
+			else
+				DL_TRY(dl_buf_puts(b, dl_intern_name(fe->args[i].sym, NULL, NULL)));
+		}
+		return dl_buf_puts(b, ")");
+	default:
+		return dl_buf_printf(b, "(pull %s)", q->vars[fe->var].name);
+	}
+}
+
+static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a)
+{
+	const dl_query *q = env->q;
+	aggcol aggs[128];
+	if (q->nfind > 128)
+		return dl_error(DL_ELIMIT, "more than 128 find elements");
+	memset(aggs, 0, q->nfind * sizeof *aggs);
+	bool has_agg;
+	DL_TRY(find_setup(env, aggs, &has_agg));
+	uint32_t fcol[128];
+	dl_rel *P = NULL;
+	DL_TRY(find_relation(env, &P, fcol));
+	dl_rel *F = NULL;
+	int rc = 0;
+	if (has_agg) {
+		rc = aggregate(env, P, fcol, aggs, &F);
+	} else {
+		uint32_t ov[128];
+		for (uint32_t i = 0; i < q->nfind; i++)
+			ov[i] = i;
+		F = dl_rel_new(env, q->nfind, ov);
+		if (!F)
+			rc = DL_ENOMEM;
+		for (size_t i = 0; !rc && i < P->n; i++) {
+			dl_value *o = dl_rel_push(env, F);
+			if (!o) {
+				rc = dl_errcode_last();
+				break;
+			}
+			for (uint32_t f = 0; f < q->nfind; f++)
+				o[f] = P->rows[i * P->ncols + fcol[f]];
+		}
+		/* with :with the projection keeps its repeats: a bag, as in
+		 * Datomic ([:find ?age :with ?p] gives one age per person) */
+	}
+	dl_rel_free(P);
+	if (rc) {
+		dl_rel_free(F);
+		return rc;
+	}
+	if (q->find_spec == DL_FIND_COLL && q->nwith)
+		rc = dl_rel_distinct(env, F);
+	/* order: :order-by, else a canonical sort so answers print stably */
+	if (q->norder) {
+		t_order_q = q;
+		qsort(F->rows, F->n, F->ncols * sizeof(dl_value), cmp_order);
+	} else if (F->ncols) {
+		uint32_t all[128];
+		for (uint32_t i = 0; i < F->ncols; i++)
+			all[i] = i;
+		dl_rel_sort(F, all, F->ncols);
+	}
+	size_t from = 0, to = F->n;
+	if (q->offset > 0)
+		from = (size_t)q->offset < to ? (size_t)q->offset : to;
+	if (q->limit >= 0 && (size_t)q->limit < to - from)
+		to = from + (size_t)q->limit;
+	if ((q->find_spec == DL_FIND_SCALAR || q->find_spec == DL_FIND_TUPLE) && to > from + 1)
+		to = from + 1;
+	/* copy out */
+	memset(out, 0, sizeof *out);
+	out->find_spec = q->find_spec;
+	out->ordered = q->norder || q->limit >= 0 || q->offset >= 0;
+	out->bag = !has_agg && q->nwith > 0 && q->find_spec == DL_FIND_REL;
+	out->keys_kind = q->keys_kind;
+	out->ncols = q->nfind;
+	out->nrows = to - from;
+	out->rows = DL_ARENA_NEW(a, out->nrows * out->ncols + 1, dl_value);
+	out->colnames = DL_ARENA_NEW(a, out->ncols + 1, const char *);
+	if (!out->rows || !out->colnames) {
+		dl_rel_free(F);
+		return DL_ENOMEM;
+	}
+	for (size_t i = 0; i < out->nrows * out->ncols && !rc; i++)
+		rc = dl_value_copy(&out->rows[i], a, &F->rows[from * F->ncols + i]);
+	dl_rel_free(F);
+	dl_buf b = DL_BUF_INIT;
+	for (uint32_t i = 0; i < q->nfind && !rc; i++) {
+		b.len = 0;
+		if ((rc = col_name(&b, q, &q->find[i])))
+			break;
+		out->colnames[i] = dl_arena_strndup(a, b.data, b.len);
+		if (!out->colnames[i])
+			rc = DL_ENOMEM;
+	}
+	dl_buf_free(&b);
+	if (!rc && q->keys_kind) {
+		out->keys = DL_ARENA_NEW(a, q->nkeys + 1, const char *);
+		if (!out->keys)
+			return DL_ENOMEM;
+		for (uint32_t i = 0; i < q->nkeys; i++) {
+			size_t n;
+			const char *k = dl_intern_name(q->keys[i], &n, NULL);
+			out->keys[i] = dl_arena_strndup(a, k, n);
+			if (!out->keys[i])
+				return DL_ENOMEM;
+		}
+	}
+	return rc;
+}
+
+/* ---- EXPLAIN ------------------------------------------------------------------------ */
+
+static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t ns, bool analyze,
+			double total_ms, size_t nresult)
+{
+	const dl_query *q = env->q;
+	DL_TRY(dl_buf_printf(b, "%-4s %-18s %-5s %10s %10s", "step", "strategy", "index", "est.rows",
+			     "est.cost"));
+	if (analyze)
+		DL_TRY(dl_buf_printf(b, " %10s %10s %9s", "rows", "scanned", "ms"));
+	DL_TRY(dl_buf_puts(b, "  clause\n"));
+	dl_buf cb = DL_BUF_INIT;
+	for (uint32_t i = 0; i < ns; i++) {
+		const dl_step *s = &steps[i];
+		const dl_clause *cl = &q->where[s->clause];
+		bool pat = cl->kind == DL_C_PATTERN && s->strategy != ST_SOURCE;
+		char strat[40];
+		snprintf(strat, sizeof strat, "%s%s", dl_strategy_name(s->strategy),
+			 s->ranged ? " range" : s->parallel ? " parallel" : "");
+		DL_TRY(dl_buf_printf(b, "%-4u %-18s %-5s %10.0f %10.0f", i + 1, strat,
+				     pat ? dl_index_name(s->index) : "-", s->est_rows, s->est_cost));
+		if (analyze) {
+			if (s->ran)
+				DL_TRY(dl_buf_printf(b, " %10llu %10llu %9.3f",
+						     (unsigned long long)s->rows,
+						     (unsigned long long)s->scanned, s->ms));
+			else
+				DL_TRY(dl_buf_printf(b, " %10s %10s %9s", "-", "-", "-"));
+		}
+		cb.len = 0;
+		int rc = dl_clause_print(&cb, cl);
+		if (rc) {
+			dl_buf_free(&cb);
+			return rc;
+		}
+		DL_TRY(dl_buf_printf(b, "  %.*s%s", (int)cb.len, cb.data,
+				     s->replanned ? "   (re-planned)" : ""));
+		if (analyze && s->ran && cl->kind == DL_C_RULE)
+			DL_TRY(dl_buf_printf(b, "   (%llu tuples derived in %u rounds)",
+					     (unsigned long long)s->derived, s->rounds));
+		DL_TRY(dl_buf_puts(b, "\n"));
+	}
+	dl_buf_free(&cb);
+	if (analyze) {
+		uint64_t scanned = 0;
+		for (uint32_t i = 0; i < ns; i++)
+			scanned += steps[i].scanned;
+		DL_TRY(dl_buf_printf(b, "result: %zu rows, %llu datoms scanned, %.3f ms\n", nresult,
+				     (unsigned long long)scanned, total_ms));
+	}
+	return 0;
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+static int env_init(dl_qenv *env, dl_snap *snap, const dl_query *q, const dl_qopts *opts,
+		    dl_arena *scratch, dl_fn_ctx *fn)
+{
+	memset(env, 0, sizeof *env);
+	env->snap = snap;
+	env->view = opts->view;
+	env->q = q;
+	env->a = scratch;
+	env->fn = fn;
+	env->opts = opts;
+	env->rdelta = -1;
+	env->analyze = opts->analyze;
+	env->cancel = opts->cancel;
+	env->max_rows = opts->max_rows ? opts->max_rows : DEFAULT_MAX_ROWS;
+	env->max_bytes = opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
+	int64_t t = opts->timeout_ms;
+	if (q->timeout_ms > 0 && (t <= 0 || q->timeout_ms < t))
+		t = q->timeout_ms;
+	if (t > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &env->deadline);
+		env->deadline.tv_sec += t / 1000;
+		env->deadline.tv_nsec += (t % 1000) * 1000000;
+		if (env->deadline.tv_nsec >= 1000000000) {
+			env->deadline.tv_sec++;
+			env->deadline.tv_nsec -= 1000000000;
+		}
+		env->has_deadline = true;
+	}
+	DL_TRY(dl_schema_get(&env->schema, snap));
+	env->nvars = q->nvars;
+	env->vstate = dl_calloc(q->nvars ? q->nvars : 1, 1);
+	env->vconst = dl_calloc(q->nvars ? q->nvars : 1, sizeof *env->vconst);
+	if (!env->vstate || !env->vconst)
+		return DL_ENOMEM;
+	return 0;
+}
+
+static void env_fini(dl_qenv *env)
+{
+	for (uint32_t i = 0; i < env->nrels; i++)
+		dl_rel_free(env->rels[i]);
+	dl_free(env->rels);
+	dl_free(env->vstate);
+	dl_free(env->vconst);
+	dl_free(env->src_sym);
+	dl_free(env->src_val);
+	dl_free(env->steps);
+}
+
+static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *inputs,
+	       size_t ninputs, dl_buf *explain, bool execute)
+{
+	const dl_query *q = env->q;
+	double t0 = now_ms();
+	DL_TRY(bind_inputs(env, inputs, ninputs));
+	if (!execute) {
+		/* plan only */
+		uint32_t n = q->nwhere;
+		bool *done = dl_calloc(n ? n : 1, sizeof *done);
+		uint8_t *bound = dl_calloc(env->nvars ? env->nvars : 1, 1);
+		dl_step *steps = dl_calloc(n ? n : 1, sizeof *steps);
+		int rc = DL_ENOMEM;
+		if (done && bound && steps) {
+			dl_plan_state st;
+			state_from_env(&st, env, done, bound);
+			uint32_t ns = 0;
+			rc = dl_plan_all(steps, &ns, env, q->where, n, &st);
+			if (!rc)
+				rc = explain_text(explain, env, steps, ns, false, 0, 0);
+		}
+		dl_free(done);
+		dl_free(bound);
+		dl_free(steps);
+		return rc;
+	}
+	DL_TRY(dl_exec_conj(env, q->where, q->nwhere));
+	DL_TRY(finish(env, out, a));
+	if (explain)
+		DL_TRY(explain_text(explain, env, env->steps, env->nsteps, env->analyze,
+				    now_ms() - t0, out->nrows));
+	return 0;
+}
+
+int dl_query_run_nested(dl_qresult *out, dl_arena *a, dl_qenv *outer, const dl_query *q,
+			const dl_value *inputs, size_t ninputs, const dl_value *dollar,
+			const dl_qopts *opts)
+{
+	dl_qenv env;
+	int rc = env_init(&env, outer->snap, q, opts, outer->a, outer->fn);
+	if (!rc && dollar && dollar->type != DL_VECTOR && dollar->type != DL_LIST &&
+	    dollar->type != DL_SET)
+		rc = dl_error(DL_EINVAL, "q: $ must be a database or a collection of tuples");
+	if (!rc) {
+		env.dollar = dollar;
+		env.depth = outer->depth + 1;
+		env.deadline = outer->deadline;
+		env.has_deadline = outer->has_deadline;
+		env.bytes = outer->bytes;
+		rc = run(out, a, &env, inputs, ninputs, NULL, true);
+		uint64_t n = env.nested_scanned;
+		for (uint32_t i = 0; i < env.nsteps; i++)
+			n += env.steps[i].scanned;
+		outer->nested_scanned += n;
+		outer->tick = env.tick;
+	}
+	env_fini(&env);
+	return rc;
+}
+
+int dl_query_run(dl_qresult *out, dl_arena *a, dl_snap *snap, const dl_query *q,
+		 const dl_value *inputs, size_t ninputs, const dl_qopts *opts, dl_buf *explain)
+{
+	assert(out && a && snap && q);
+	dl_qopts def = DL_QOPTS_INIT;
+	if (!opts)
+		opts = &def;
+	dl_arena scratch = DL_ARENA_INIT;
+	dl_fn_ctx fn;
+	dl_fn_ctx_init(&fn);
+	fn.seed = opts->seed;
+	fn.attr_value = fn_attr_value;
+	dl_qenv env;
+	dl_qpool pool = {.threads = opts->threads};
+	if (pool.threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		pool.threads = n < 1 ? 1 : n > DL_MAX_THREADS ? DL_MAX_THREADS : (int)n;
+	}
+	if (pool.threads > DL_MAX_THREADS)
+		pool.threads = DL_MAX_THREADS;
+	int rc = env_init(&env, snap, q, opts, &scratch, &fn);
+	fn.db = &env;
+	env.pool = &pool;
+	if (!rc)
+		rc = run(out, a, &env, inputs, ninputs, explain, true);
+	env_fini(&env);
+	pool_fini(&pool);
+	dl_fn_ctx_fini(&fn);
+	dl_arena_free(&scratch);
+	return rc;
+}
+
+int dl_query_explain(dl_buf *out, dl_snap *snap, const dl_query *q, const dl_value *inputs,
+		     size_t ninputs, const dl_qopts *opts)
+{
+	dl_qopts def = DL_QOPTS_INIT;
+	if (!opts)
+		opts = &def;
+	dl_arena scratch = DL_ARENA_INIT;
+	dl_fn_ctx fn;
+	dl_fn_ctx_init(&fn);
+	dl_qenv env;
+	int rc = env_init(&env, snap, q, opts, &scratch, &fn);
+	fn.db = &env;
+	fn.attr_value = fn_attr_value;
+	if (!rc)
+		rc = run(NULL, NULL, &env, inputs, ninputs, out, false);
+	env_fini(&env);
+	dl_fn_ctx_fini(&fn);
+	dl_arena_free(&scratch);
+	return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * query/exec: run a parsed query (ast.h) against a read snapshot.
+ *
+ * The planner (plan.c) orders the :where clauses by cost from the storage
+ * statistics and chooses, per step, the index and the join algorithm; the
+ * executor (exec.c) runs the steps over in-memory relations (columns of
+ * dl_value, one per bound variable), re-planning the remaining steps when
+ * a step's actual size is far from its estimate.  The result is a
+ * materialized, de-duplicated (or ordered) table of find values.
+ *
+ * Entity ids are plain DL_INT values inside the executor and in results
+ * (as in DataScript and Datomic, where they are longs).
+ *
+ * Ownership: everything in a dl_qresult (rows, strings, column names)
+ * lives in the arena passed to dl_query_run and is independent of the
+ * snapshot, so the snapshot may end before the result is read.
+ */
+#ifndef DL_QUERY_EXEC_H
+#define DL_QUERY_EXEC_H
+
+#include "query/ast.h"
+#include "storage/store.h"
+
+#include <stdatomic.h>
+
+typedef struct dl_qopts {
+	dl_view view;            /* current, as-of, since or history */
+	int64_t timeout_ms;      /* 0: none (the query's :timeout also applies; the smaller wins) */
+	uint64_t max_rows;       /* budget on any intermediate relation; 0: default (50M) */
+	uint64_t max_bytes;      /* budget on query memory; 0: default (4 GiB) */
+	atomic_bool *cancel;     /* set from another thread to cancel; may be NULL */
+	uint64_t seed;           /* for rand/sample */
+	bool analyze;            /* collect per-step figures for EXPLAIN ANALYZE */
+	int threads;             /* worker threads for parallel work: 0 = one per
+				    processor (at most 16), 1 = none */
+} dl_qopts;
+
+#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0}
+
+typedef struct dl_qresult {
+	uint8_t find_spec;       /* dl_find_spec: REL, SCALAR, COLL or TUPLE */
+	bool ordered;            /* :order-by, :limit or :offset given: keep row order
+				    (print a relation as a vector, not a set) */
+	bool bag;                /* :with without aggregates: rows may repeat (print
+				    as a vector, compare as a multiset) */
+	uint8_t keys_kind;       /* dl_keys_kind: rows print as maps when != NONE */
+	uint32_t ncols;
+	const char **colnames;   /* "?a", "(sum ?x)", ... (NUL-terminated) */
+	const char **keys;       /* the :keys/:strs/:syms names (without ':'), or NULL */
+	size_t nrows;            /* SCALAR / TUPLE: 0 or 1 */
+	dl_value *rows;          /* nrows * ncols, row-major */
+} dl_qresult;
+
+/* Inputs for the :in entries after the default `$`: one value per :in
+ * entry in order, skipping only a leading `$` (so `:in $ ?x [?y ...] %`
+ * takes three values: ?x's, the collection, and the rules vector).  A
+ * source other than the first `$` takes a collection of tuples. */
+
+/** Run q on snap.  On success *out is filled (memory in `a`).  When
+ *  `explain` is not NULL the plan is appended to it as text: with
+ *  opts->analyze, after running, with actual figures per step. Errors:
+ *  DL_EINVAL for a query that cannot run (unbound variable, bad input...),
+ *  DL_ETIMEOUT, DL_ECANCELED, DL_ELIMIT for budgets, with a message naming
+ *  the clause and its line:col. */
+int dl_query_run(dl_qresult *out, dl_arena *a, dl_snap *snap, const dl_query *q,
+		 const dl_value *inputs, size_t ninputs, const dl_qopts *opts,
+		 dl_buf *explain);
+
+/** Plan q without running it: the EXPLAIN text (estimates only). */
+int dl_query_explain(dl_buf *out, dl_snap *snap, const dl_query *q,
+		     const dl_value *inputs, size_t ninputs, const dl_qopts *opts);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * query/exec_int.h: what the planner (plan.c), the relation operators
+ * (rel.c) and the executor (exec.c) share.  Not an interface for anyone
+ * else: the rest of the library uses exec.h.
+ *
+ * Model.  While a query runs, every variable is in one of three states:
+ * unbound, bound to a constant (scalar inputs are inlined this way), or a
+ * column of one relation.  Relations are sets of rows of dl_value words
+ * (24 bytes each: scalars inline, strings pointing into the query arena).
+ * Variables that never met in a clause live in different relations, so a
+ * Cartesian product is only built when a clause or the find spec needs it.
+ */
+#ifndef DL_QUERY_EXEC_INT_H
+#define DL_QUERY_EXEC_INT_H
+
+#include "query/builtins.h"
+#include "query/exec.h"
+#include "tx/tx.h"
+
+#include <time.h>
+
+/* ---- relations (rel.c) --------------------------------------------------- */
+
+typedef struct dl_rel {
+	uint32_t ncols;
+	uint32_t *vars;  /* variable of each column */
+	size_t n, cap;   /* rows */
+	dl_value *rows;  /* n * ncols (dl_malloc'd) */
+} dl_rel;
+
+/* A hash index over some columns of a relation: a chained multimap from
+ * the key to row numbers, sized from the row count. */
+typedef struct dl_rhash {
+	uint32_t nkeys;
+	const uint32_t *keys; /* columns */
+	size_t mask;
+	uint32_t *head;       /* bucket -> row+1 */
+	uint32_t *next;       /* row -> next row+1 in its chain */
+	uint64_t *hash;       /* row -> hash */
+} dl_rhash;
+
+struct dl_qenv;
+
+dl_rel *dl_rel_new(struct dl_qenv *env, uint32_t ncols, const uint32_t *vars);
+void dl_rel_free(dl_rel *r);
+/* Append a row slot (uninitialized) and return it; NULL on a budget or
+ * allocation failure (error set). */
+dl_value *dl_rel_push(struct dl_qenv *env, dl_rel *r);
+int dl_rel_col(const dl_rel *r, uint32_t var); /* column of var or -1 */
+uint64_t dl_row_hash(const dl_value *row, const uint32_t *cols, uint32_t n);
+bool dl_row_eq(const dl_value *a, const uint32_t *ca, const dl_value *b, const uint32_t *cb,
+	       uint32_t n);
+int dl_rhash_build(dl_rhash *h, const dl_rel *r, const uint32_t *keys, uint32_t nkeys);
+void dl_rhash_free(dl_rhash *h);
+/* First row (+1) whose key equals key[] (columns kc of `row`); 0 if none.
+ * dl_rhash_next continues the chain. */
+uint32_t dl_rhash_find(const dl_rhash *h, const dl_rel *r, const dl_value *row,
+		       const uint32_t *kc, uint64_t hash);
+uint32_t dl_rhash_next(const dl_rhash *h, const dl_rel *r, uint32_t at, const dl_value *row,
+		       const uint32_t *kc, uint64_t hash);
+/* Join a and b on their common variables (a product when none); a hash
+ * table is built on the smaller side.  Frees neither. */
+int dl_rel_join(dl_rel **out, struct dl_qenv *env, const dl_rel *a, const dl_rel *b);
+/* Remove duplicate rows in place. */
+int dl_rel_distinct(struct dl_qenv *env, dl_rel *r);
+/* Sort rows by the given columns (stable order not promised). */
+void dl_rel_sort(dl_rel *r, const uint32_t *cols, uint32_t n);
+
+/* ---- the running query --------------------------------------------------- */
+
+enum { VS_FREE = 0, VS_CONST, VS_REL };
+
+typedef enum dl_strategy {
+	ST_SCAN = 1, /* read the index range the constants select: a new relation */
+	ST_INL,      /* index nested loop: sorted distinct keys, one seek each */
+	ST_HASH,     /* one scan of the constant range, probing a hash of the bindings */
+	ST_MERGE,    /* bindings sorted like the index: walk both, seek over gaps */
+	ST_FILTER,   /* a predicate */
+	ST_FN,       /* a function binding new variables */
+	ST_SUBQ,     /* a nested q, per distinct binding of its inputs */
+	ST_SOURCE,   /* a pattern over a collection bound to $name */
+	ST_EXISTS,   /* a pattern with no variables: does any datom match? */
+	ST_ANTI,     /* not / not-join: remove the rows the body matches */
+	ST_UNION,    /* or / or-join: the union of the branches, joined in */
+	ST_RULE      /* a rule call: demand-driven semi-naive evaluation */
+} dl_strategy;
+
+/* A data pattern with its constants resolved against the schema. */
+typedef struct dl_rpat {
+	const dl_clause *cl;
+	uint8_t kind[5];    /* DL_T_CONST, DL_T_VAR or DL_T_BLANK per e a v tx added */
+	uint32_t var[5];
+	dl_value c[5];      /* constants: e, tx as DL_INT ids; a as DL_INT attribute id;
+			       v in storage form (DL_REF for a ref attribute) */
+	bool never;         /* a constant names nothing: the pattern matches nothing */
+	const dl_attr *attr;/* a constant attribute's schema, if known */
+	bool vref;          /* V is a ref (VAET usable, ints become refs) */
+	/* a value range pushed down from comparisons on V */
+	bool range, lo_set, hi_set, lo_incl, hi_incl;
+	dl_value lo, hi;
+} dl_rpat;
+
+/* One planned step. */
+typedef struct dl_step {
+	uint32_t clause;     /* index in the conjunction */
+	uint8_t strategy;    /* dl_strategy */
+	uint8_t index;       /* dl_index for pattern steps */
+	bool ranged;         /* reads a value range (a pushed-down comparison) */
+	double est_rows;     /* rows after the step */
+	double est_cost;     /* datoms expected to be read */
+	/* EXPLAIN ANALYZE */
+	uint64_t rows, scanned;
+	uint64_t derived;    /* rule calls: tuples derived */
+	uint32_t rounds;     /* rule calls: fixpoint rounds */
+	double ms;
+	bool ran, replanned, parallel;
+} dl_step;
+
+typedef struct dl_rctx dl_rctx; /* a rule evaluation (rules.c) */
+
+/* The worker pool of one query: how many threads, and the arenas of
+ * finished workers, whose values the answer may hold. */
+#define DL_MAX_THREADS 16
+typedef struct dl_qpool {
+	int threads;
+	dl_arena **arenas;
+	uint32_t narenas;
+} dl_qpool;
+
+typedef struct dl_qenv {
+	dl_snap *snap;
+	dl_view view;
+	const dl_schema *schema;
+	const dl_query *q;
+	dl_arena *a;          /* values copied out of the snapshot, results */
+	dl_fn_ctx *fn;
+	const dl_value *dollar; /* $ itself is a collection (a nested q was given one) */
+	/* sources other than the default: name -> collection of tuples */
+	uint32_t nsrc;
+	uint32_t *src_sym;
+	const dl_value **src_val;
+	/* variable states */
+	uint32_t nvars;
+	uint8_t *vstate;
+	dl_value *vconst;
+	dl_rel **rels;        /* live relations; a var in VS_REL is in exactly one */
+	uint32_t nrels;
+	bool empty;           /* some clause matched nothing: the answer is empty */
+	/* budgets */
+	uint64_t max_rows, max_bytes, bytes;
+	struct timespec deadline;
+	bool has_deadline;
+	atomic_bool *cancel;
+	uint32_t tick;
+	int depth;            /* nesting of q subqueries */
+	uint64_t nested_scanned; /* datoms read by nested queries and bodies */
+	dl_qpool *pool;       /* NULL: no parallel work (nested queries, workers) */
+	const dl_ruleset *rules; /* the % input, or NULL */
+	dl_rctx *rctx;        /* the rule evaluation this env runs a body of, or NULL */
+	int rdelta;           /* in a body run: the rule call reading deltas (-1: none) */
+	int rnaive;           /* in a body run: read whole tables everywhere */
+	/* the plan of the top conjunction */
+	dl_step *steps;
+	uint32_t nsteps;
+	bool analyze;
+	uint64_t seed;
+	const dl_qopts *opts;
+} dl_qenv;
+
+/* Check time, cancellation and memory every so often; nonzero to stop. */
+int dl_qenv_tick_slow(dl_qenv *env);
+static inline int dl_qenv_tick(dl_qenv *env)
+{
+	if (DL_LIKELY((++env->tick & 1023) != 0))
+		return 0;
+	return dl_qenv_tick_slow(env);
+}
+int dl_qenv_charge(dl_qenv *env, size_t bytes);
+
+/* The relation holding var, or -1. */
+int dl_qenv_rel_of(const dl_qenv *env, uint32_t var);
+
+/* ---- executor pieces shared with rules.c (exec.c) ----------------------- */
+
+/* Position a clause's error message ("source:line:col: ..."). */
+int dl_exec_at_clause(dl_qenv *env, const dl_clause *cl, int rc);
+/* Add a relation (takes it); dl_exec_absorb joins it with every relation
+ * sharing a variable first. */
+int dl_exec_push(dl_qenv *env, dl_rel *r);
+int dl_exec_absorb(dl_qenv *env, dl_rel *r);
+/* Join the relations holding vars into one; *out its index or -1. */
+int dl_exec_unify(dl_qenv *env, const uint32_t *vars, uint32_t n, int *out);
+/* R (NULL: one empty row) projected onto vars, distinct. */
+int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
+		    uint32_t n);
+/* Plan and run a conjunction in env. */
+int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n);
+/* Release a child environment, handing its counters back to env. */
+void dl_exec_child_fini(dl_qenv *c, dl_qenv *env);
+
+/* ---- rules (rules.c) ------------------------------------------------------ */
+
+/* Run a rule call clause: demand from the current bindings, evaluation to
+ * a fixpoint (or, inside one, the tables as they stand), join. */
+int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s);
+void dl_rctx_free(dl_rctx *c);
+
+/* ---- planner (plan.c) ---------------------------------------------------- */
+
+/* Resolve a pattern's constants (idents, lookup refs) against the schema. */
+int dl_rpat_resolve(dl_rpat *rp, dl_qenv *env, const dl_clause *cl);
+/* Choose the next step among clauses not yet done, from the current
+ * bindings (sizes: actual relation sizes, or estimates in simulation). */
+typedef struct dl_plan_state {
+	uint32_t nvars;
+	uint8_t *bound;      /* per var: 0 free, 1 bound */
+	double card;         /* estimated rows of the bindings so far */
+	bool *done;          /* per clause */
+} dl_plan_state;
+int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
+		 const dl_plan_state *st);
+/* Plan the whole conjunction from `st` (updated as steps are taken). */
+int dl_plan_all(dl_step *steps, uint32_t *nsteps, dl_qenv *env, const dl_clause *cls,
+		uint32_t n, dl_plan_state *st);
+/* Mark the variables a clause binds in st and update the estimate. */
+void dl_plan_apply(dl_plan_state *st, const dl_clause *cl, const dl_step *s);
+/* Choose the join strategy and index for a pattern given `nkeys` distinct
+ * binding rows (0: no bound variable); fills s. */
+int dl_plan_pattern(dl_step *s, dl_qenv *env, const dl_rpat *rp, const uint8_t *bound,
+		    double nkeys);
+/* Find comparisons [(< ?v c)] in cls that bound rp's V and record the range. */
+void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n);
+
+/* Mark every variable a clause mentions (recursively). */
+void dl_clause_vars(const dl_clause *cl, uint8_t *mark);
+
+const char *dl_strategy_name(int s);
+const char *dl_index_name(int idx);
+
+#endif

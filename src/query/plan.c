@@ -1,0 +1,780 @@
+/*
+ * query/plan: the cost-based planner.
+ *
+ * Planning is greedy over the clauses of one conjunction: at each point the
+ * cheapest runnable clause goes next.  Predicates and functions run as soon
+ * as their inputs are bound (they only shrink or extend rows); nested q
+ * subqueries wait until no connected pattern remains, so they run once per
+ * surviving binding.  Among data patterns the one with the fewest estimated
+ * output rows wins, its cost breaking ties.
+ *
+ * Estimates come from the storage statistics (per-attribute datoms,
+ * distinct values and entities, and value histograms for ranges).  For a
+ * pattern joined to K bound rows the join algorithm is chosen by cost, in
+ * datoms read:
+ *   index nested loop  K * (SEEK + m)          (m: matches per key)
+ *   merge              min(S, K * (SEEK + m))  (S: datoms the constants select)
+ *   hash               S
+ * The index nested loop wins for a few keys; merge when the bindings can be
+ * sorted like the index (it walks the index and seeks over gaps, so it
+ * reads no more than either of the others); hash when the join variable is
+ * not the index's next key component.
+ *
+ * The executor calls the planner again after every step whose actual size
+ * is far from its estimate, so the rest of the plan adapts.
+ */
+#include "exec_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#define SEEK_COST 6.0  /* one B-tree descent, in sequential datom reads */
+#define INL_MAX_KEYS 64.0
+
+const char *dl_strategy_name(int s)
+{
+	switch (s) {
+	case ST_SCAN: return "scan";
+	case ST_INL: return "index-nested-loop";
+	case ST_HASH: return "scan+hash-probe";
+	case ST_MERGE: return "merge";
+	case ST_FILTER: return "filter";
+	case ST_FN: return "function";
+	case ST_SUBQ: return "subquery";
+	case ST_SOURCE: return "collection";
+	case ST_EXISTS: return "exists";
+	case ST_ANTI: return "anti-join";
+	case ST_UNION: return "union";
+	case ST_RULE: return "rule";
+	default: return "?";
+	}
+}
+
+const char *dl_index_name(int idx)
+{
+	static const char *const n[] = {"EAVT", "AEVT", "AVET", "VAET"};
+	return idx >= 0 && idx < DL_INDEX_COUNT ? n[idx] : "-";
+}
+
+/* ---- resolving constants ----------------------------------------------- */
+
+/* Resolve an entity reference (id, ident keyword, lookup ref) to an id:
+ * 1 found, 0 names nothing. */
+static int entity_of(dl_qenv *env, const dl_value *v, int64_t *out);
+
+static int lookup_ref(dl_qenv *env, const dl_value *v, int64_t *out)
+{
+	const dl_value *av = &v->u.items[0], *vv = &v->u.items[1];
+	int64_t a = 0;
+	if (av->type == DL_KEYWORD)
+		a = dl_schema_entid(env->schema, av->u.id);
+	else if (av->type == DL_INT)
+		a = av->u.i;
+	const dl_attr *at = a ? dl_schema_attr(env->schema, a) : NULL;
+	if (!at)
+		return 0;
+	dl_value key = *vv;
+	if (at->vtype == DL_VT_REF) {
+		int64_t e;
+		int rc = entity_of(env, vv, &e);
+		if (rc <= 0)
+			return rc;
+		key = dl_ref(e);
+	}
+	dl_iter *it;
+	dl_datom pre = {.a = a, .v = key}, d;
+	DL_TRY(dl_iter_open(&it, env->snap, DL_AVET, &env->view, &pre, 2));
+	int rc = dl_iter_next(it, &d);
+	if (rc > 0)
+		*out = d.e;
+	dl_iter_close(it);
+	return rc;
+}
+
+static int entity_of(dl_qenv *env, const dl_value *v, int64_t *out)
+{
+	switch (v->type) {
+	case DL_INT:
+	case DL_REF:
+		if (v->u.i < 0)
+			return 0;
+		*out = v->u.i;
+		return 1;
+	case DL_KEYWORD:
+		*out = dl_schema_entid(env->schema, v->u.id);
+		return *out != 0;
+	case DL_VECTOR:
+	case DL_LIST:
+		if (v->len == 2)
+			return lookup_ref(env, v, out);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out);
+int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out)
+{
+	return entity_of(env, v, out);
+}
+
+int dl_rpat_resolve(dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
+{
+	memset(rp, 0, sizeof *rp);
+	rp->cl = cl;
+	for (int i = 0; i < 5; i++) {
+		const dl_term *t = &cl->u.pat.t[i];
+		if (i >= (int)cl->u.pat.n || t->kind == DL_T_BLANK) {
+			rp->kind[i] = DL_T_BLANK;
+		} else if (t->kind == DL_T_VAR && env->vstate[t->var] != VS_CONST) {
+			rp->kind[i] = DL_T_VAR;
+			rp->var[i] = t->var;
+		} else {
+			rp->kind[i] = DL_T_CONST;
+			rp->c[i] = t->kind == DL_T_VAR ? env->vconst[t->var] : t->val;
+		}
+	}
+	/* attribute first: it decides how V is stored */
+	if (rp->kind[1] == DL_T_CONST) {
+		const dl_value *av = &rp->c[1];
+		int64_t a = 0;
+		if (av->type == DL_KEYWORD)
+			a = dl_schema_entid(env->schema, av->u.id);
+		else if (av->type == DL_INT || av->type == DL_REF)
+			a = av->u.i;
+		rp->attr = a > 0 ? dl_schema_attr(env->schema, a) : NULL;
+		if (!rp->attr)
+			rp->never = true;
+		rp->c[1] = dl_int(a);
+		rp->vref = rp->attr && rp->attr->vtype == DL_VT_REF;
+	}
+	if (rp->kind[0] == DL_T_CONST) {
+		int64_t e = 0;
+		int rc = entity_of(env, &rp->c[0], &e);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			rp->never = true;
+		rp->c[0] = dl_int(e);
+	}
+	if (rp->kind[2] == DL_T_CONST) {
+		if (rp->vref) {
+			int64_t e = 0;
+			int rc = entity_of(env, &rp->c[2], &e);
+			if (rc < 0)
+				return rc;
+			if (rc == 0)
+				rp->never = true;
+			rp->c[2] = dl_ref(e);
+		} else if (rp->kind[1] != DL_T_CONST && rp->c[2].type == DL_REF) {
+			rp->vref = true;
+		}
+	}
+	if (rp->kind[3] == DL_T_CONST) {
+		int64_t t = 0;
+		int rc = entity_of(env, &rp->c[3], &t);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			rp->never = true;
+		rp->c[3] = dl_int(t);
+	}
+	if (rp->kind[4] == DL_T_CONST && rp->c[4].type != DL_BOOL)
+		rp->never = true;
+	return 0;
+}
+
+/* ---- ranges from comparisons -------------------------------------------- */
+
+static bool numeric(const dl_value *v) { return v->type == DL_INT || v->type == DL_DOUBLE; }
+
+/* A constant argument of a comparison: a literal, or a variable bound to
+ * a constant (an inlined input). */
+static bool const_arg(dl_qenv *env, const dl_term *t, dl_value *out)
+{
+	if (t->kind == DL_T_CONST) {
+		*out = t->val;
+		return true;
+	}
+	if (t->kind == DL_T_VAR && env->vstate[t->var] == VS_CONST) {
+		*out = env->vconst[t->var];
+		return true;
+	}
+	return false;
+}
+
+static void range_lo(dl_rpat *rp, const dl_value *v, bool incl)
+{
+	int c = rp->lo_set ? dl_value_compare(v, &rp->lo) : 1;
+	if (c > 0 || (c == 0 && !incl)) {
+		rp->lo = *v;
+		rp->lo_incl = incl;
+		rp->lo_set = true;
+	}
+}
+
+static void range_hi(dl_rpat *rp, const dl_value *v, bool incl)
+{
+	int c = rp->hi_set ? dl_value_compare(v, &rp->hi) : -1;
+	if (c < 0 || (c == 0 && !incl)) {
+		rp->hi = *v;
+		rp->hi_incl = incl;
+		rp->hi_set = true;
+	}
+}
+
+void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n)
+{
+	if (rp->kind[1] != DL_T_CONST || rp->kind[2] != DL_T_VAR || rp->vref || rp->never)
+		return;
+	uint32_t v = rp->var[2];
+	for (uint32_t i = 0; i < n; i++) {
+		const dl_clause *cl = &cls[i];
+		if (cl->kind != DL_C_PRED || cl->u.fn.f.kind != DL_T_SYM || cl->u.fn.nargs != 2 ||
+		    cl->src_given)
+			continue;
+		const char *name = dl_intern_name(cl->u.fn.f.sym, NULL, NULL);
+		const dl_term *x = &cl->u.fn.args[0], *y = &cl->u.fn.args[1];
+		dl_value c;
+		bool var_left;
+		if (x->kind == DL_T_VAR && x->var == v && const_arg(env, y, &c))
+			var_left = true;
+		else if (y->kind == DL_T_VAR && y->var == v && const_arg(env, x, &c))
+			var_left = false;
+		else
+			continue;
+		/* Only numbers and strings: comparisons across types are not
+		 * ranges of one type in the index. */
+		if (!numeric(&c) && c.type != DL_STRING && c.type != DL_INST)
+			continue;
+		int op; /* 0 <, 1 <=, 2 >, 3 >=, 4 = */
+		if (!strcmp(name, "<"))
+			op = 0;
+		else if (!strcmp(name, "<="))
+			op = 1;
+		else if (!strcmp(name, ">"))
+			op = 2;
+		else if (!strcmp(name, ">="))
+			op = 3;
+		else if (!strcmp(name, "="))
+			op = 4;
+		else
+			continue;
+		if (!var_left && op < 4)
+			op ^= 2; /* (< c ?v) is (> ?v c) */
+		if (op == 0 || op == 1 || op == 4)
+			range_hi(rp, &c, op != 0);
+		if (op == 2 || op == 3 || op == 4)
+			range_lo(rp, &c, op != 2);
+		rp->range = true;
+	}
+	if (!rp->range)
+		return;
+	/* Close the open side within the constant's type family, so the range
+	 * does not run into values of other types. */
+	const dl_value *k = rp->lo_set ? &rp->lo : &rp->hi;
+	if (numeric(k)) {
+		if (!rp->lo_set)
+			rp->lo = dl_double(-INFINITY), rp->lo_incl = rp->lo_set = true;
+		if (!rp->hi_set)
+			rp->hi = dl_double(INFINITY), rp->hi_incl = rp->hi_set = true;
+	} else if (k->type == DL_INST) {
+		if (!rp->lo_set)
+			rp->lo = dl_inst(INT64_MIN), rp->lo_incl = rp->lo_set = true;
+		if (!rp->hi_set)
+			rp->hi = dl_inst(INT64_MAX), rp->hi_incl = rp->hi_set = true;
+	} else if (!rp->lo_set) {
+		rp->lo = dl_string("", 0), rp->lo_incl = rp->lo_set = true;
+	}
+	/* (strings with no upper bound stay open above; the predicate still
+	 * filters, so the range only has to contain the answers) */
+}
+
+/* ---- estimates ------------------------------------------------------------ */
+
+typedef struct pstats {
+	double D, V, E; /* datoms, distinct values, entities of the attribute */
+} pstats;
+
+static int pattern_stats(pstats *ps, dl_qenv *env, const dl_rpat *rp)
+{
+	if (rp->kind[1] == DL_T_CONST && !rp->never) {
+		dl_attr_stats st;
+		DL_TRY(dl_snap_attr_stats(env->snap, rp->c[1].u.i, &st));
+		ps->D = (double)st.datoms;
+		ps->V = st.values ? (double)st.values : 1;
+		ps->E = st.entities ? (double)st.entities : 1;
+	} else {
+		dl_store_stats st;
+		DL_TRY(dl_snap_stats(env->snap, &st));
+		ps->D = (double)st.datoms;
+		ps->E = ps->D / 8 + 1;
+		ps->V = ps->D / 2 + 1;
+	}
+	return 0;
+}
+
+/* Position states: C constant, J bound variable, F free. */
+enum { P_F = 0, P_C, P_J };
+
+static void positions(uint8_t pos[5], const dl_rpat *rp, const uint8_t *bound)
+{
+	for (int i = 0; i < 5; i++)
+		pos[i] = rp->kind[i] == DL_T_CONST ? P_C
+			 : rp->kind[i] == DL_T_VAR && bound && bound[rp->var[i]] ? P_J
+										 : P_F;
+}
+
+static const char k_order[DL_INDEX_COUNT][3] = {
+	{0, 1, 2}, /* EAVT */
+	{1, 0, 2}, /* AEVT */
+	{1, 2, 0}, /* AVET */
+	{2, 1, 0}  /* VAET */
+};
+
+/* The index whose leading components are all constants, longest first. */
+static int scan_index(const dl_rpat *rp, const uint8_t pos[5], int *plen)
+{
+	int best = DL_EAVT, bestp = -1;
+	for (int idx = 0; idx < DL_INDEX_COUNT; idx++) {
+		if (idx == DL_VAET && !rp->vref)
+			continue;
+		int p = 0;
+		while (p < 3 && pos[(int)k_order[idx][p]] == P_C)
+			p++;
+		/* a value range needs V next after the prefix */
+		int score = p * 4;
+		if (rp->range && p < 3 && k_order[idx][p] == 2)
+			score += 2;
+		if (idx == DL_AEVT && p == 1)
+			score += 1; /* entity order: a later merge join can use it */
+		if (score > bestp) {
+			bestp = score;
+			best = idx;
+			*plen = p;
+		}
+	}
+	return best;
+}
+
+/* The index whose constant prefix is followed by a bound variable: the
+ * join key component for nested-loop and merge joins; -1 if none. */
+static int key_index(const dl_rpat *rp, const uint8_t pos[5], int *plen, int *kpos)
+{
+	int best = -1, bests = -1;
+	for (int idx = 0; idx < DL_INDEX_COUNT; idx++) {
+		if (idx == DL_VAET)
+			continue; /* AVET serves keyed reads by value for refs too */
+		int p = 0;
+		while (p < 3 && pos[(int)k_order[idx][p]] == P_C)
+			p++;
+		if (p == 3 || pos[(int)k_order[idx][p]] != P_J)
+			continue;
+		int s = p * 4;
+		for (int q = p + 1; q < 3 && pos[(int)k_order[idx][q]] != P_F; q++)
+			s += 2;
+		if (s > bests) {
+			bests = s;
+			best = idx;
+			*plen = p;
+			*kpos = k_order[idx][p];
+		}
+	}
+	return best;
+}
+
+int dl_plan_pattern(dl_step *s, dl_qenv *env, const dl_rpat *rp, const uint8_t *bound,
+		    double nkeys)
+{
+	uint8_t pos[5];
+	positions(pos, rp, bound);
+	s->ranged = false;
+	if (rp->never) {
+		s->strategy = ST_SCAN;
+		s->index = DL_EAVT;
+		s->est_rows = 0;
+		s->est_cost = 1;
+		return 0;
+	}
+	pstats ps;
+	DL_TRY(pattern_stats(&ps, env, rp));
+	double D = ps.D, perE = D / ps.E, perV = D / ps.V;
+	/* S: datoms the constants alone select */
+	double S;
+	bool eC = pos[0] == P_C, aC = pos[1] == P_C, vC = pos[2] == P_C;
+	if (aC && eC && vC)
+		S = 1;
+	else if (aC && eC)
+		S = perE;
+	else if (aC && vC) {
+		uint64_t n = 0;
+		DL_TRY(dl_snap_estimate_range(env->snap, rp->c[1].u.i, &rp->c[2], &rp->c[2], &n));
+		/* a histogram resolves ranges, not single values: for one value
+		 * take the uniform figure unless the histogram knows better */
+		S = fmax((double)n, perV);
+	} else if (aC && rp->range) {
+		uint64_t n = 0;
+		DL_TRY(dl_snap_estimate_range(env->snap, rp->c[1].u.i, rp->lo_set ? &rp->lo : NULL,
+					      rp->hi_set ? &rp->hi : NULL, &n));
+		S = (double)n;
+	} else if (aC)
+		S = D;
+	else if (eC)
+		S = 8;
+	else if (vC && rp->vref)
+		S = 4;
+	else
+		S = D;
+	int plen = 0;
+	int sidx = scan_index(rp, pos, &plen);
+	bool anyJ = pos[0] == P_J || pos[1] == P_J || pos[2] == P_J || pos[3] == P_J ||
+		    pos[4] == P_J;
+	if (!anyJ) {
+		s->strategy = ST_SCAN;
+		s->index = (uint8_t)sidx;
+		s->est_cost = S + SEEK_COST;
+		s->est_rows = S;
+		s->ranged = rp->range && aC && plen < 3 && k_order[sidx][plen] == 2;
+		bool anyvar = false;
+		for (int i = 0; i < 5; i++)
+			anyvar |= rp->kind[i] == DL_T_VAR;
+		if (!anyvar) {
+			s->strategy = ST_EXISTS;
+			s->est_cost = SEEK_COST;
+			s->est_rows = nkeys > 0 ? nkeys : 1;
+		}
+		return 0;
+	}
+	/* matches per bound row */
+	double m;
+	if (pos[0] != P_F && pos[2] != P_F)
+		m = fmin(1, fmin(perE, perV));
+	else if (pos[0] != P_F)
+		m = aC ? perE : 8;
+	else if (pos[2] != P_F)
+		m = aC ? perV : 4;
+	else
+		m = S;
+	if (rp->range && pos[2] == P_F && D > 0)
+		m *= fmin(1, S / D);
+	double K = nkeys < 1 ? 1 : nkeys;
+	s->est_rows = K * m;
+	if (s->est_rows > K * S && S >= 1)
+		s->est_rows = K * S;
+	double inl = K * (SEEK_COST + m);
+	double hash = S + K * 0.5;
+	int kplen = 0, kpos = 0;
+	int kidx = key_index(rp, pos, &kplen, &kpos);
+	if (kidx >= 0) {
+		double merge = fmin(S, inl) + K * 0.05 * log2(K + 1);
+		if (K <= INL_MAX_KEYS && inl <= hash) {
+			s->strategy = ST_INL;
+			s->est_cost = inl;
+		} else if (merge <= hash) {
+			s->strategy = ST_MERGE;
+			s->est_cost = merge;
+		} else {
+			s->strategy = ST_HASH;
+			s->est_cost = hash;
+			s->index = (uint8_t)sidx;
+			s->ranged = rp->range && aC && plen < 3 && k_order[sidx][plen] == 2;
+			return 0;
+		}
+		s->index = (uint8_t)kidx;
+		return 0;
+	}
+	s->strategy = ST_HASH;
+	s->index = (uint8_t)sidx;
+	s->est_cost = hash;
+	s->ranged = rp->range && aC && plen < 3 && k_order[sidx][plen] == 2;
+	return 0;
+}
+
+/* ---- choosing the next clause ------------------------------------------- */
+
+static bool term_bound(const dl_qenv *env, const dl_plan_state *st, const dl_term *t)
+{
+	if (t->kind != DL_T_VAR)
+		return true;
+	return env->vstate[t->var] == VS_CONST || st->bound[t->var];
+}
+
+static bool is_subquery(const dl_clause *cl)
+{
+	if (cl->u.fn.f.kind != DL_T_SYM)
+		return false;
+	size_t n;
+	const char *name = dl_intern_name(cl->u.fn.f.sym, &n, NULL);
+	return n == 1 && name[0] == 'q';
+}
+
+static bool fn_ready(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cl)
+{
+	if (!term_bound(env, st, &cl->u.fn.f))
+		return false;
+	for (uint32_t i = 0; i < cl->u.fn.nargs; i++)
+		if (!term_bound(env, st, &cl->u.fn.args[i]))
+			return false;
+	return true;
+}
+
+static void mark_terms(uint8_t *mark, const dl_term *t, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (t[i].kind == DL_T_VAR)
+			mark[t[i].var] = 1;
+}
+
+void dl_clause_vars(const dl_clause *cl, uint8_t *mark)
+{
+	switch (cl->kind) {
+	case DL_C_PATTERN:
+		mark_terms(mark, cl->u.pat.t, cl->u.pat.n);
+		break;
+	case DL_C_PRED:
+	case DL_C_FN:
+		mark_terms(mark, &cl->u.fn.f, 1);
+		mark_terms(mark, cl->u.fn.args, cl->u.fn.nargs);
+		mark_terms(mark, cl->u.fn.bind.terms, cl->u.fn.bind.n);
+		break;
+	case DL_C_RULE:
+		mark_terms(mark, cl->u.rule.args, cl->u.rule.nargs);
+		break;
+	case DL_C_NOT_JOIN:
+	case DL_C_OR_JOIN:
+		mark_terms(mark, cl->u.sub.vars, cl->u.sub.nvars);
+		break;
+	default: /* not, or, and */
+		for (uint32_t i = 0; i < cl->u.sub.n; i++)
+			dl_clause_vars(&cl->u.sub.items[i], mark);
+		break;
+	}
+}
+
+/* Variables clause cl can bind (what it makes available to others). */
+static void clause_binds(const dl_clause *cl, uint8_t *mark)
+{
+	switch (cl->kind) {
+	case DL_C_PATTERN:
+		mark_terms(mark, cl->u.pat.t, cl->u.pat.n);
+		break;
+	case DL_C_FN:
+		mark_terms(mark, cl->u.fn.bind.terms, cl->u.fn.bind.n);
+		break;
+	case DL_C_RULE:
+		mark_terms(mark, cl->u.rule.args, cl->u.rule.nargs);
+		break;
+	case DL_C_OR:
+	case DL_C_OR_JOIN:
+		dl_clause_vars(cl, mark);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A not / not-join is ready when every variable it shares with the rest
+ * of the conjunction is bound. */
+static bool not_ready(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
+		      uint32_t n, uint32_t self)
+{
+	const dl_clause *cl = &cls[self];
+	if (cl->kind == DL_C_NOT_JOIN) {
+		for (uint32_t i = 0; i < cl->u.sub.nvars; i++)
+			if (!term_bound(env, st, &cl->u.sub.vars[i]))
+				return false;
+		return true;
+	}
+	uint8_t *mine = dl_calloc(st->nvars ? st->nvars : 1, 1);
+	uint8_t *other = dl_calloc(st->nvars ? st->nvars : 1, 1);
+	bool ok = mine && other;
+	if (ok) {
+		dl_clause_vars(cl, mine);
+		for (uint32_t i = 0; i < n; i++)
+			if (i != self && !st->done[i])
+				clause_binds(&cls[i], other);
+		for (uint32_t v = 0; v < st->nvars && ok; v++)
+			if (mine[v] && other[v] && !st->bound[v] && env->vstate[v] != VS_CONST)
+				ok = false;
+	}
+	dl_free(mine);
+	dl_free(other);
+	return ok;
+}
+
+/* Does the clause touch a bound variable (or have no variables at all)? */
+static bool connected(const dl_qenv *env, const dl_plan_state *st, const dl_rpat *rp)
+{
+	bool anyvar = false;
+	for (int i = 0; i < 5; i++)
+		if (rp->kind[i] == DL_T_VAR) {
+			anyvar = true;
+			if (st->bound[rp->var[i]])
+				return true;
+		}
+	DL_UNUSED(env);
+	return !anyvar;
+}
+
+int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
+		 const dl_plan_state *st)
+{
+	int best = -1;
+	dl_step bs = {0};
+	int best_rank = 99;
+	bool any_bound = false;
+	for (uint32_t v = 0; v < st->nvars && !any_bound; v++)
+		any_bound = st->bound[v] != 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (st->done[i])
+			continue;
+		const dl_clause *cl = &cls[i];
+		dl_step s = {.clause = i};
+		int rank;
+		switch (cl->kind) {
+		case DL_C_PRED:
+			if (!fn_ready(env, st, cl))
+				continue;
+			s.strategy = ST_FILTER;
+			s.est_rows = st->card / 2;
+			s.est_cost = 0;
+			rank = 0;
+			break;
+		case DL_C_FN:
+			if (!fn_ready(env, st, cl))
+				continue;
+			if (is_subquery(cl)) {
+				s.strategy = ST_SUBQ;
+				s.est_rows = st->card;
+				s.est_cost = st->card * 100;
+				rank = 3;
+			} else {
+				s.strategy = ST_FN;
+				s.est_rows = st->card;
+				s.est_cost = st->card;
+				rank = 1;
+			}
+			break;
+		case DL_C_PATTERN: {
+			dl_rpat rp;
+			DL_TRY(dl_rpat_resolve(&rp, env, cl));
+			bool named = cl->src_given && dl_intern_name(cl->src, NULL, NULL)[1] != 0;
+			if (named) {
+				s.strategy = ST_SOURCE;
+				s.est_rows = st->card;
+				s.est_cost = st->card;
+				rank = 2;
+				break;
+			}
+			dl_plan_range(&rp, env, cls, n);
+			bool conn = connected(env, st, &rp);
+			DL_TRY(dl_plan_pattern(&s, env, &rp, st->bound, conn ? st->card : 0));
+			/* a pattern sharing nothing with the bindings so far waits
+			 * (it would be a product) unless nothing is bound yet */
+			rank = conn || !any_bound ? 2 : 4;
+			break;
+		}
+		case DL_C_NOT:
+		case DL_C_NOT_JOIN:
+			if (!not_ready(env, st, cls, n, i))
+				continue;
+			s.strategy = ST_ANTI;
+			s.est_rows = st->card / 2;
+			s.est_cost = st->card;
+			rank = 1;
+			break;
+		case DL_C_OR:
+		case DL_C_OR_JOIN: {
+			bool ready = true;
+			for (uint32_t k = 0; k < cl->u.sub.nreq && ready; k++)
+				ready = term_bound(env, st, &cl->u.sub.vars[k]);
+			if (!ready)
+				continue;
+			s.strategy = ST_UNION;
+			s.est_rows = st->card;
+			s.est_cost = st->card * cl->u.sub.n;
+			rank = 3;
+			break;
+		}
+		case DL_C_RULE: {
+			/* bound arguments restrict the evaluation: run once the
+			 * connected patterns have bound what they can */
+			bool ready = true;
+			const dl_rule *r = env->rules ? dl_ruleset_find(env->rules, cl->u.rule.name) : NULL;
+			for (uint32_t k = 0; r && k < r->nreq && k < cl->u.rule.nargs && ready; k++)
+				ready = term_bound(env, st, &cl->u.rule.args[k]);
+			if (!ready)
+				continue;
+			bool any = false;
+			for (uint32_t k = 0; k < cl->u.rule.nargs; k++)
+				any |= cl->u.rule.args[k].kind == DL_T_CONST ||
+				       (cl->u.rule.args[k].kind == DL_T_VAR &&
+					term_bound(env, st, &cl->u.rule.args[k]));
+			s.strategy = ST_RULE;
+			s.est_rows = st->card * 4;
+			s.est_cost = st->card * 16;
+			rank = any ? 3 : 4;
+			break;
+		}
+		default:
+			continue;
+		}
+		bool better = best < 0 || rank < best_rank ||
+			      (rank == best_rank && (s.est_rows < bs.est_rows ||
+						     (s.est_rows == bs.est_rows && s.est_cost < bs.est_cost)));
+		if (better) {
+			best = (int)i;
+			bs = s;
+			best_rank = rank;
+		}
+	}
+	if (best < 0)
+		return 0;
+	*out = bs;
+	return 1;
+}
+
+static void mark_bound(dl_plan_state *st, const dl_term *t, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (t[i].kind == DL_T_VAR)
+			st->bound[t[i].var] = 1;
+}
+
+void dl_plan_apply(dl_plan_state *st, const dl_clause *cl, const dl_step *s)
+{
+	st->done[s->clause] = true;
+	if (cl->kind == DL_C_PATTERN)
+		mark_bound(st, cl->u.pat.t, cl->u.pat.n);
+	else if (cl->kind == DL_C_FN)
+		mark_bound(st, cl->u.fn.bind.terms, cl->u.fn.bind.n);
+	else if (cl->kind == DL_C_OR || cl->kind == DL_C_OR_JOIN)
+		dl_clause_vars(cl, st->bound);
+	else if (cl->kind == DL_C_RULE)
+		mark_bound(st, cl->u.rule.args, cl->u.rule.nargs);
+	if (s->strategy == ST_SCAN && st->card > 1)
+		st->card *= s->est_rows; /* a separate relation: joined later */
+	else
+		st->card = s->est_rows;
+	if (st->card < 1)
+		st->card = 1;
+}
+
+int dl_plan_all(dl_step *steps, uint32_t *nsteps, dl_qenv *env, const dl_clause *cls,
+		uint32_t n, dl_plan_state *st)
+{
+	uint32_t k = *nsteps;
+	for (;;) {
+		dl_step s;
+		int rc = dl_plan_next(&s, env, cls, n, st);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+		steps[k++] = s;
+		dl_plan_apply(st, &cls[s.clause], &s);
+	}
+	*nsteps = k;
+	return 0;
+}
