@@ -177,6 +177,8 @@ typedef enum dl_type {
  * equality or hashing. */
 #define DL_VF_BIGINT 0x01 /* written with an N suffix */
 #define DL_VF_BIGDEC 0x02 /* written with an M suffix */
+#define DL_VF_PINNED 0x04 /* (read from storage) the bytes are in a read
+			     snapshot's pages: valid until the snapshot ends */
 
 typedef struct dl_value dl_value;
 struct dl_value {

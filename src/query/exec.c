@@ -17,6 +17,7 @@
  * the result is deep-copied into the caller's arena.
  */
 #include "exec_int.h"
+#include "pull.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -221,6 +222,12 @@ static int stable(dl_qenv *env, dl_value *v)
 		return 0;
 	case DL_STRING:
 	case DL_BYTES:
+		if (v->flags & DL_VF_PINNED) {
+			/* in the snapshot's pages, which outlive the query */
+			v->flags &= (uint8_t)~DL_VF_PINNED;
+			return 0;
+		}
+		/* fall through */
 	case DL_VECTOR:
 	case DL_LIST:
 	case DL_SET:
@@ -443,6 +450,8 @@ static int op_scan(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	dl_datom d;
 	dl_value vals[5];
 	while ((rc = dl_iter_next(it, &d)) > 0) {
+		if ((rc = dl_qenv_tick(env)))
+			break;
 		if (!datom_ok(env, pp, &d, vals))
 			continue;
 		if (s->strategy == ST_EXISTS) {
@@ -504,6 +513,8 @@ static int op_hash(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	dl_datom d;
 	dl_value vals[5], kv[5];
 	while ((rc = dl_iter_next(it, &d)) > 0) {
+		if ((rc = dl_qenv_tick(env)))
+			break;
 		if (!datom_ok(env, pp, &d, vals))
 			continue;
 		for (uint32_t k = 0; k < nk; k++)
@@ -683,6 +694,8 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 			if ((rc = dl_iter_next(it, &d)) < 0)
 				goto done;
 			have = rc > 0;
+			if ((rc = dl_qenv_tick(env)) < 0)
+				goto done;
 			if (!have)
 				end = true;
 		}
@@ -1505,10 +1518,12 @@ void dl_exec_child_fini(dl_qenv *c, dl_qenv *env)
 /* R projected onto vars (distinct); R may be NULL (one empty row). */
 int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars, uint32_t n)
 {
+	int col[128];
+	if (n > 128)
+		return dl_error(DL_ELIMIT, "more than 128 variables");
 	dl_rel *p = dl_rel_new(env, n, vars);
 	if (!p)
 		return DL_ENOMEM;
-	int col[64];
 	for (uint32_t k = 0; k < n; k++)
 		col[k] = R ? dl_rel_col(R, vars[k]) : -1;
 	size_t rows = R ? R->n : 1;
@@ -1909,6 +1924,7 @@ static int bind_inputs(dl_qenv *env, const dl_value *inputs, size_t ninputs)
 /* ---- find ------------------------------------------------------------------------ */
 
 typedef struct aggcol {
+	dl_pull_pattern *pull; /* a (pull ?e pattern) element */
 	const dl_aggregate *agg;
 	dl_value params[4];
 	size_t nparams;
@@ -1920,9 +1936,33 @@ static int find_setup(dl_qenv *env, aggcol *aggs, bool *has_agg)
 	*has_agg = false;
 	for (uint32_t i = 0; i < q->nfind; i++) {
 		const dl_find_elem *fe = &q->find[i];
-		if (fe->kind == DL_FE_PULL)
-			return dl_error(DL_EINVAL, "%s:%u:%u: pull in :find is not supported by this version's executor",
-					q->source, fe->pos.line, fe->pos.col);
+		if (fe->kind == DL_FE_PULL) {
+			if (fe->src_given && !is_default_src(fe->src))
+				return dl_error(DL_EINVAL, "%s:%u:%u: pull reads the database $ only",
+						q->source, fe->pos.line, fe->pos.col);
+			const dl_value *pat = &fe->pattern.val;
+			if (fe->pattern.kind == DL_T_VAR) {
+				if (env->vstate[fe->pattern.var] != VS_CONST)
+					return dl_error(DL_EINVAL, "%s:%u:%u: the pull pattern %s is not an input",
+							q->source, fe->pos.line, fe->pos.col,
+							q->vars[fe->pattern.var].name);
+				pat = &env->vconst[fe->pattern.var];
+			}
+			int rc = dl_pull_compile(&aggs[i].pull, env->a, pat, env->snap, q->source);
+			if (rc < 0) {
+				/* "source: problem": give it the element's position */
+				size_t n = strlen(q->source);
+				const char *m = dl_errmsg();
+				if (fe->pos.line && !strncmp(m, q->source, n) && !strncmp(m + n, ": ", 2)) {
+					char msg[1024];
+					snprintf(msg, sizeof msg, "%s", m + n + 2);
+					dl_error(rc, "%s:%u:%u: %s", q->source, fe->pos.line, fe->pos.col, msg);
+				}
+				return rc;
+			}
+			dl_pull_set_max_maps(aggs[i].pull, env->max_rows);
+			continue;
+		}
 		if (fe->kind != DL_FE_AGG)
 			continue;
 		*has_agg = true;
@@ -1992,29 +2032,9 @@ static int find_relation(dl_qenv *env, dl_rel **out, uint32_t *cols_of_find)
 					q->vars[vars[k]].name);
 	int ri = -1;
 	DL_TRY(dl_exec_unify(env, vars, nv, &ri));
-	dl_rel *r = dl_rel_new(env, nv, vars);
-	if (!r)
-		return DL_ENOMEM;
-	const dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
-	size_t nrows = env->empty ? 0 : R ? R->n : 1;
-	int col[128];
-	for (uint32_t k = 0; k < nv; k++)
-		col[k] = R ? dl_rel_col(R, vars[k]) : -1;
-	for (size_t i = 0; i < nrows; i++) {
-		dl_value *o = dl_rel_push(env, r);
-		if (!o) {
-			dl_rel_free(r);
-			return dl_errcode_last();
-		}
-		for (uint32_t k = 0; k < nv; k++)
-			o[k] = col[k] >= 0 ? R->rows[i * R->ncols + col[k]] : env->vconst[vars[k]];
-	}
-	int rc = dl_rel_distinct(env, r);
-	if (rc) {
-		dl_rel_free(r);
-		return rc;
-	}
-	*out = r;
+	DL_TRY(dl_exec_project(env, out, ri >= 0 ? env->rels[ri] : NULL, vars, nv));
+	if (env->empty)
+		(*out)->n = 0;
 	return 0;
 }
 
@@ -2221,11 +2241,14 @@ static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a)
 	}
 	if (q->find_spec == DL_FIND_COLL && q->nwith)
 		rc = dl_rel_distinct(env, F);
-	/* order: :order-by, else a canonical sort so answers print stably */
+	/* :order-by; otherwise the answer is a set, in no particular order
+	 * (dl_qresult_sort gives a canonical one for printing) */
 	if (q->norder) {
 		t_order_q = q;
 		qsort(F->rows, F->n, F->ncols * sizeof(dl_value), cmp_order);
-	} else if (F->ncols) {
+	} else if (q->limit >= 0 || q->offset >= 0 || q->find_spec == DL_FIND_SCALAR ||
+		   q->find_spec == DL_FIND_TUPLE) {
+		/* which rows a limit keeps must not depend on hashing */
 		uint32_t all[128];
 		for (uint32_t i = 0; i < F->ncols; i++)
 			all[i] = i;
@@ -2238,6 +2261,24 @@ static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a)
 		to = from + (size_t)q->limit;
 	if ((q->find_spec == DL_FIND_SCALAR || q->find_spec == DL_FIND_TUPLE) && to > from + 1)
 		to = from + 1;
+	/* pull the entities of pull elements (only the rows kept) */
+	for (uint32_t f = 0; f < q->nfind && !rc; f++) {
+		if (!aggs[f].pull)
+			continue;
+		for (size_t i = from; i < to && !rc; i++) {
+			dl_value *v = &F->rows[i * F->ncols + f];
+			int64_t e = 0;
+			rc = dl_qenv_entity(env, v, &e);
+			if (rc > 0)
+				rc = dl_pull_run(v, env->a, env->snap, &env->view, aggs[f].pull, e);
+			else if (rc == 0)
+				*v = dl_nil();
+		}
+	}
+	if (rc) {
+		dl_rel_free(F);
+		return rc;
+	}
 	/* copy out */
 	memset(out, 0, sizeof *out);
 	out->find_spec = q->find_spec;
@@ -2278,6 +2319,17 @@ static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a)
 		}
 	}
 	return rc;
+}
+
+void dl_qresult_sort(dl_qresult *r)
+{
+	if (r->ordered || r->nrows < 2 || r->ncols == 0 || r->ncols > 128)
+		return;
+	dl_rel tmp = {.ncols = r->ncols, .n = r->nrows, .rows = r->rows};
+	uint32_t all[128];
+	for (uint32_t i = 0; i < r->ncols; i++)
+		all[i] = i;
+	dl_rel_sort(&tmp, all, r->ncols);
 }
 
 /* ---- EXPLAIN ------------------------------------------------------------------------ */

@@ -66,6 +66,10 @@ int dl_query_run(dl_qresult *out, dl_arena *a, dl_snap *snap, const dl_query *q,
 		 const dl_value *inputs, size_t ninputs, const dl_qopts *opts,
 		 dl_buf *explain);
 
+/** Sort an unordered answer's rows by value (a relation is a set: the
+ *  engine returns it in no particular order; printing wants a stable one). */
+void dl_qresult_sort(dl_qresult *r);
+
 /** Plan q without running it: the EXPLAIN text (estimates only). */
 int dl_query_explain(dl_buf *out, dl_snap *snap, const dl_query *q,
 		     const dl_value *inputs, size_t ninputs, const dl_qopts *opts);

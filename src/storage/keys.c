@@ -81,6 +81,7 @@ int dl_value_decode_fast(dl_value *out, dl_arena *a, const uint8_t *p, size_t n,
 			size_t len = (size_t)(e - s);
 			*out = p[0] == TAG_STRING ? dl_string((const char *)s, len)
 						  : dl_bytes(s, len);
+			out->flags |= DL_VF_PINNED;
 			return 0;
 		}
 	}

@@ -415,6 +415,7 @@ uint64_t dl_value_hash(const dl_value *v)
 int dl_value_copy(dl_value *out, dl_arena *a, const dl_value *v)
 {
 	*out = *v;
+	out->flags &= (uint8_t)~DL_VF_PINNED; /* a copy lives in the arena */
 	switch ((dl_type)v->type) {
 	case DL_STRING:
 	case DL_BYTES:
