@@ -293,6 +293,376 @@ int dl_edn_reader_next(dl_edn_reader *r, dl_value *out, dl_arena *a);
  *  value, and printing that gives the same text. */
 int dl_edn_print(dl_buf *out, const dl_value *v);
 
+/* ------------------------------------------------------------------------ */
+/* Databases                                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A database is one file (plus LMDB's "<file>-lock" beside it) holding
+ * datoms [e a v tx added]: entity ids are int64, attributes are entities
+ * named by their :db/ident keyword, and every transaction is an entity too
+ * (its id is the `tx` of the datoms it wrote).  Schema is data, as in
+ * Datomic; an attribute used without a declaration takes any scalar.
+ *
+ * Handles:
+ *   dl_db         an open database;
+ *   dl_tx_result  what one transaction did (plain data, the caller's);
+ *   dl_snapshot   one committed state of the database seen through a view
+ *                 (current, as-of, since or history) that never changes
+ *                 while it is open;
+ *   dl_datoms     an iterator over one index of a snapshot.
+ *
+ * Thread safety: one dl_db may be shared by any number of threads, and the
+ * file opened by other processes at the same time.  Reads run concurrently
+ * and never wait for a writer; transactions are serialised (one writer at a
+ * time: dl_db_transact waits while another transaction of any thread or
+ * process is being written).  A dl_snapshot, and the iterators opened on
+ * it, are used by one thread at a time (they may be handed to another
+ * thread between calls); take one snapshot per thread.  A dl_tx_result may
+ * be read from any thread.
+ *
+ * Lifetimes: close every iterator before ending its snapshot, and end every
+ * snapshot before closing its database.
+ */
+typedef struct dl_db dl_db;
+
+typedef struct dl_db_opts {
+	bool read_only;  /* no transactions (they fail with DL_EINVAL) */
+	bool create;     /* create the file if it is missing (not with read_only) */
+	size_t map_size; /* the most the file may grow to, in bytes; 0: 64 GiB.
+			    Transactions fail with DL_EFULL beyond it. */
+	int sync;        /* 1: a transaction is on disk when it returns (fsync);
+			    0: no fsync: faster, and a crash may lose the last
+			    transactions but never damages the file */
+} dl_db_opts;
+
+#define DL_DB_OPTS_INIT {false, true, 0, 1}
+
+/** Open the database file `path` (opts NULL: DL_DB_OPTS_INIT).  *out is the
+ *  caller's, released with dl_db_close().  Errors: DL_ENOTFOUND (missing and
+ *  not created), DL_ECORRUPT (not a datalite database, or a newer format),
+ *  DL_EBUSY (locked), DL_EIO. */
+int dl_db_open(dl_db **out, const char *path, const dl_db_opts *opts);
+/** Close the database (NULL is a no-op).  Its snapshots must have ended;
+ *  tx results stay valid. */
+void dl_db_close(dl_db *db);
+/** The path the database was opened with (valid until dl_db_close). */
+const char *dl_db_path(const dl_db *db);
+
+/** A datom as the API hands it out. */
+typedef struct dl_db_datom {
+	int64_t e;
+	dl_value a;   /* the attribute's :db/ident keyword (DL_INT: its id, if
+			 the attribute has lost its ident) */
+	dl_value v;   /* a reference is DL_REF */
+	int64_t tx;   /* the transaction that asserted (or retracted) it */
+	bool added;   /* false for a retraction (history views, tx results) */
+	int64_t aid;  /* the attribute's entity id */
+} dl_db_datom;
+
+/* ---- transactions -------------------------------------------------------- */
+
+typedef struct dl_tx_result dl_tx_result;
+
+/** Run one transaction given as EDN text: one vector (or list) of tx forms,
+ *  as in Datomic: [:db/add e a v], [:db/retract e a v], [:db/retract e a],
+ *  [:db/retractEntity e], [:db/cas e a old new] and entity maps, with
+ *  tempids (strings, negative ints), lookup refs and idents.  `source`
+ *  (NULL: "<tx-data>") names the text in error messages, which read
+ *  "source:line:col: problem".  A transaction is atomic: on any error
+ *  nothing was written.  On success, if `out` is not NULL, *out receives the
+ *  result (the caller's; dl_tx_result_free).  Errors: DL_ESYNTAX (the
+ *  text), DL_EINVAL, DL_ETYPE, DL_ENOTFOUND, DL_ECONFLICT (the tx-data),
+ *  DL_EFULL, DL_EIO, DL_EBUSY (the database). */
+int dl_db_transact(dl_tx_result **out, dl_db *db, const char *edn, size_t len,
+		   const char *source);
+/** The same with tx-data built in C (a DL_VECTOR or DL_LIST of forms).  The
+ *  value is only read; nothing of it is kept. */
+int dl_db_transact_value(dl_tx_result **out, dl_db *db, const dl_value *tx_data,
+			 const char *source);
+
+/** The transaction's entity id (its `tx`). */
+int64_t dl_tx_result_tx(const dl_tx_result *r);
+/** The last transaction before this one (0 if it was the first). */
+int64_t dl_tx_result_basis(const dl_tx_result *r);
+/** How many tempids the transaction resolved. */
+size_t dl_tx_result_ntempids(const dl_tx_result *r);
+/** The i-th tempid as written (a string or negative int; borrowed from r)
+ *  and, in *e, the entity it resolved to. */
+dl_value dl_tx_result_tempid(const dl_tx_result *r, size_t i, int64_t *e);
+/** The entity a string tempid resolved to, or 0 if the transaction had no
+ *  such tempid. */
+int64_t dl_tx_result_entid(const dl_tx_result *r, const char *tempid);
+/** Datoms written, the transaction's own :db/txInstant included. */
+size_t dl_tx_result_ndatoms(const dl_tx_result *r);
+/** The i-th datom written (i < ndatoms), in the order written; its value
+ *  is borrowed from r.  Retractions (a replaced cardinality-one value, ...)
+ *  have added == false. */
+dl_db_datom dl_tx_result_datom(const dl_tx_result *r, size_t i);
+/** Release a result and everything borrowed from it (NULL is a no-op). */
+void dl_tx_result_free(dl_tx_result *r);
+
+/* ---- bulk import ----------------------------------------------------------- */
+
+typedef struct dl_import_stat {
+	uint64_t bytes_done, bytes_total; /* of the text */
+	uint64_t datoms;        /* datoms written so far (txInstants included) */
+	uint64_t pending;       /* datoms read but not yet written (progress only) */
+	uint64_t transactions;  /* transactions committed so far */
+	uint64_t bulk_datoms;   /* of the datoms, those written by the bulk path */
+	double seconds;         /* since the import began */
+} dl_import_stat;
+
+typedef struct dl_import_opts {
+	const char *source;  /* names the text in error messages; NULL: "<import>" */
+	size_t batch;        /* datoms per bulk transaction; 0: 1M */
+	/* Called about ten times a second (and once at the end) on the
+	 * importing thread; may be NULL. */
+	void (*progress)(void *ud, const dl_import_stat *st);
+	void *ud;
+} dl_import_opts;
+
+#define DL_IMPORT_OPTS_INIT {NULL, 0, NULL, NULL}
+
+/** Apply a text of any number of tx-data vectors, in order, fast.
+ *
+ *  Vectors that only assert new entities (maps whose :db/id is absent or a
+ *  tempid, with declared attributes, refs given as ids, idents, lookup refs
+ *  or tempids of the same vector, unique values that exist nowhere yet) go
+ *  through the bulk path: several such vectors share one transaction of
+ *  about opts->batch datoms, and a longer vector is still one transaction.
+ *  Any other vector runs as dl_db_transact would run it.  Entities get the
+ *  ids dl_db_transact would give them.
+ *
+ *  The whole text is read once for syntax before anything is written, so
+ *  malformed EDN changes nothing.  When a vector fails, nothing of it or
+ *  after it is written; transactions committed before it stay
+ *  (out->transactions says how many).  `out` (may be NULL) receives the
+ *  figures, on failure too.  A second thread reads the EDN while the
+ *  calling thread writes; it has ended when the call returns.  Memory grows
+ *  with the batch, not with the text (but a vector is one transaction, and
+ *  a transaction keeps its log in memory until it commits: some 16 bytes
+ *  a datom). */
+int dl_db_import(dl_import_stat *out, dl_db *db, const char *edn, size_t len,
+		 const dl_import_opts *opts);
+
+/* ---- snapshots: database values -------------------------------------------- */
+
+typedef enum dl_db_view_kind {
+	DL_DB_CURRENT = 0, /* the current datoms */
+	DL_DB_AS_OF,       /* the database as it was right after transaction t */
+	DL_DB_SINCE,       /* the current datoms asserted after transaction t */
+	DL_DB_HISTORY      /* every assertion and retraction ever made */
+} dl_db_view_kind;
+
+typedef struct dl_db_view {
+	dl_db_view_kind kind;
+	int64_t t;      /* AS_OF, SINCE: a transaction's entity id or its number
+			   (1 is the first transaction); with t_is_inst, ms since
+			   the epoch: the last transaction at or before then */
+	bool t_is_inst;
+} dl_db_view;
+
+#define DL_DB_VIEW_INIT {DL_DB_CURRENT, 0, false}
+
+typedef struct dl_snapshot dl_snapshot;
+
+/** Take a snapshot of the last committed state through `view` (NULL: the
+ *  current datoms).  *out is the caller's; end it with dl_snapshot_end().
+ *  Everything a snapshot hands out is borrowed from it. */
+int dl_db_snapshot(dl_snapshot **out, dl_db *db, const dl_db_view *view);
+/** End a snapshot (NULL is a no-op); its iterators must be closed. */
+void dl_snapshot_end(dl_snapshot *s);
+/** The last transaction committed when the snapshot was taken (0: none). */
+int64_t dl_snapshot_basis(const dl_snapshot *s);
+/** The snapshot's view, with t resolved to a transaction entity id (0 when
+ *  an as-of time falls before the first transaction). */
+dl_db_view dl_snapshot_view(const dl_snapshot *s);
+/** Resolve an entity reference: an entity id (DL_INT or DL_REF), an ident
+ *  keyword, or a lookup ref [attribute value] (a DL_VECTOR).  *out is 0
+ *  when nothing matches (not an error). */
+int dl_snapshot_entid(int64_t *out, dl_snapshot *s, const dl_value *ref);
+
+typedef enum dl_db_index {
+	DL_DB_EAVT = 0, /* by entity, attribute, value */
+	DL_DB_AEVT,     /* by attribute, entity, value */
+	DL_DB_AVET,     /* by attribute, value, entity */
+	DL_DB_VAET      /* reverse references: referenced entity, attribute, entity */
+} dl_db_index;
+
+typedef struct dl_datoms dl_datoms;
+
+/** Iterate the datoms of index `idx` whose leading components equal
+ *  components[0..n) (n = 0..4), given in the index's order: for EAVT e, a,
+ *  v, tx.  An entity (e, or v in VAET) is an id, ident or lookup ref as in
+ *  dl_snapshot_entid; an attribute is its ident keyword or id; a value is
+ *  a value (for a ref attribute also an id, ident or lookup ref); tx is an
+ *  id.  Names that match nothing give an empty iteration; an unknown
+ *  attribute is DL_ENOTFOUND.  *out is the caller's (dl_datoms_close). */
+int dl_db_datoms(dl_datoms **out, dl_snapshot *s, dl_db_index idx,
+		 const dl_value *components, size_t n);
+/** The next datom: 1 with *d set, 0 at the end, or a negative error.  The
+ *  datom and the memory of its value are borrowed until the next call on
+ *  this iterator or its close (copy the value with dl_value_copy to keep
+ *  it).  In a history snapshot, retractions come with added == false. */
+int dl_datoms_next(dl_datoms *it, const dl_db_datom **d);
+/** Close an iterator (NULL is a no-op). */
+void dl_datoms_close(dl_datoms *it);
+
+/* ---- schema and statistics --------------------------------------------------- */
+
+typedef enum dl_db_unique {
+	DL_DB_UNIQUE_NONE = 0,
+	DL_DB_UNIQUE_VALUE,   /* :db.unique/value */
+	DL_DB_UNIQUE_IDENTITY /* :db.unique/identity (upserts) */
+} dl_db_unique;
+
+/** An attribute and its statistics. */
+typedef struct dl_db_attr {
+	int64_t id;
+	dl_value ident;      /* keyword */
+	dl_value value_type; /* :db.type/... keyword; nil when undeclared */
+	dl_value doc;        /* :db/doc string, or nil */
+	bool many;           /* :db.cardinality/many */
+	bool component, no_history, indexed;
+	bool declared;       /* false: only used, never declared */
+	bool builtin;        /* one of the :db/... attributes */
+	uint8_t unique;      /* dl_db_unique */
+	/* counts in the current state (whatever the snapshot's view): */
+	uint64_t datoms, values, entities;
+} dl_db_attr;
+
+/** Every attribute (built-ins first, then by id) in *out, borrowed until
+ *  the snapshot ends; *n receives the count. */
+int dl_snapshot_attrs(const dl_db_attr **out, size_t *n, dl_snapshot *s);
+
+typedef struct dl_db_stat {
+	uint64_t datoms;       /* current datoms */
+	uint64_t history;      /* retracted datoms kept in the history */
+	uint64_t transactions;
+	uint64_t file_bytes;
+	int64_t basis;         /* the last transaction (0: none) */
+} dl_db_stat;
+
+/** Totals of the snapshot's committed state. */
+int dl_snapshot_stat(dl_db_stat *out, dl_snapshot *s);
+/** The same for the last committed state. */
+int dl_db_stats(dl_db_stat *out, dl_db *db);
+
+/** Verify that every index, the history and the log agree.  Each problem
+ *  found is passed to `report` (may be NULL) as a sentence valid during the
+ *  call.  Returns 0, DL_ECORRUPT if any problem was found, or another error
+ *  if the check itself could not run. */
+int dl_db_check(dl_db *db, void (*report)(void *ud, const char *problem), void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Queries                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A prepared query, as in sqlite3_prepare/bind/step/column: the text is
+ * parsed once; each execution plans afresh (plans depend on the bound
+ * inputs, which are inlined as constants, and on the statistics of the
+ * snapshot it runs on) and runs to a materialized answer whose rows
+ * dl_stmt_step then walks.
+ *
+ *     dl_stmt *st;
+ *     dl_stmt_prepare(&st, "[:find ?n :in $ ?min :where [?e :age ?a]"
+ *                          " [(> ?a ?min)] [?e :name ?n]]", len, "<q>");
+ *     dl_value min = dl_int(30);
+ *     dl_stmt_bind(st, 0, &min);
+ *     while ((rc = dl_stmt_step(st, snap)) == DL_ROW)
+ *             printf("%s\n", dl_stmt_column_text(st, 0, NULL));
+ *     dl_stmt_finalize(st);
+ *
+ * Inputs are numbered from 0 in :in order, skipping a leading $; a % input
+ * takes the rules vector, a $name input a collection of tuples.
+ *
+ * Ownership: the statement is the caller's (dl_stmt_finalize).  Values it
+ * hands out (columns, names) are borrowed from it until the next
+ * dl_stmt_reset, execution or finalize; they do not depend on the snapshot.
+ *
+ * Threads: a statement is used by one thread at a time; dl_stmt_cancel may
+ * be called from any thread while it runs.  Many statements may run on
+ * many threads at once, each on its own snapshot.
+ */
+typedef struct dl_stmt dl_stmt;
+
+/** dl_stmt_step results besides errors. */
+#define DL_ROW 1  /* a row is ready: read it with dl_stmt_column* */
+#define DL_DONE 0 /* no more rows */
+
+/** The shape of the answer, from the find spec. */
+typedef enum dl_stmt_shape {
+	DL_SHAPE_REL = 0, /* :find ?a ?b      a set of rows */
+	DL_SHAPE_SCALAR,  /* :find ?a .       0 or 1 row of one column */
+	DL_SHAPE_COLL,    /* :find [?a ...]   rows of one column */
+	DL_SHAPE_TUPLE    /* :find [?a ?b]    0 or 1 row */
+} dl_stmt_shape;
+
+/** Parse query text (vector or map form).  Errors (DL_ESYNTAX, DL_EINVAL)
+ *  name "source:line:col".  *out is the caller's. */
+int dl_stmt_prepare(dl_stmt **out, const char *text, size_t len, const char *source);
+/** The number of inputs the query takes after $. */
+unsigned dl_stmt_ninputs(const dl_stmt *st);
+/** Bind input i to a copy of v (the statement keeps it across resets). */
+int dl_stmt_bind(dl_stmt *st, unsigned i, const dl_value *v);
+/** Bind input i to the value of EDN text. */
+int dl_stmt_bind_edn(dl_stmt *st, unsigned i, const char *edn, size_t len);
+/** A time budget for each execution (0: none; the query's :timeout also
+ *  applies, the smaller wins).  Exceeding it fails with DL_ETIMEOUT. */
+void dl_stmt_set_timeout(dl_stmt *st, int64_t ms);
+/** The first call runs the query on `snap` (its view: current, as-of,
+ *  since, history) and, like every later call, moves to the next row:
+ *  DL_ROW, DL_DONE, or a negative error (DL_ETIMEOUT, DL_ECANCELED,
+ *  DL_ELIMIT for the row and memory budgets, DL_EINVAL...).  `snap` is only
+ *  read by the first call; it may end once that returns. */
+int dl_stmt_step(dl_stmt *st, dl_snapshot *snap);
+/** Forget the answer so the next step runs again (bindings are kept). */
+int dl_stmt_reset(dl_stmt *st);
+/** Ask a running step to stop with DL_ECANCELED (any thread). */
+void dl_stmt_cancel(dl_stmt *st);
+/** The answer's shape, its size (after the first step), and its columns:
+ *  the find elements as written ("?a", "(sum ?x)") or the :keys names. */
+dl_stmt_shape dl_stmt_find_shape(const dl_stmt *st);
+size_t dl_stmt_nrows(const dl_stmt *st);
+unsigned dl_stmt_ncols(const dl_stmt *st);
+const char *dl_stmt_colname(const dl_stmt *st, unsigned i);
+/** Column i of the current row (nil outside a row).  Entity ids are
+ *  DL_INT.  The typed readers convert numbers and give 0 / NULL for other
+ *  types; dl_stmt_column_text gives strings' and bytes' bytes and
+ *  keywords' and symbols' names (not NUL-terminated; *len their length). */
+const dl_value *dl_stmt_column(const dl_stmt *st, unsigned i);
+dl_type dl_stmt_column_type(const dl_stmt *st, unsigned i);
+int64_t dl_stmt_column_int(const dl_stmt *st, unsigned i);
+double dl_stmt_column_double(const dl_stmt *st, unsigned i);
+const char *dl_stmt_column_text(const dl_stmt *st, unsigned i, size_t *len);
+/** EXPLAIN (the plan with estimates) or, with analyze, EXPLAIN ANALYZE
+ *  (runs the query: its rows can then be stepped) as text appended to out. */
+int dl_stmt_explain(dl_stmt *st, dl_snapshot *snap, bool analyze, dl_buf *out);
+/** Release a statement (NULL is a no-op). */
+void dl_stmt_finalize(dl_stmt *st);
+
+/* ------------------------------------------------------------------------ */
+/* Pull and entities                                                        */
+/* ------------------------------------------------------------------------ */
+
+/** Pull `ref` (an entity id, ident or lookup ref) with `pattern` (a pull
+ *  pattern as data: [:a {:b [:c]} *], options :as :limit :default,
+ *  recursion ... or a depth) through the snapshot's view.  *out is a map
+ *  in arena a (nil when the entity has no datoms); entity ids are DL_INT,
+ *  refs not pulled further come as {:db/id n}.  DL_ENOTFOUND when `ref`
+ *  names no entity; DL_EINVAL/DL_ENOTFOUND for a bad pattern. */
+int dl_snapshot_pull(dl_value *out, dl_arena *a, dl_snapshot *s, const dl_value *pattern,
+		     const dl_value *ref);
+/** dl_snapshot_pull for refs[0..n): out[i] for refs[i]. */
+int dl_snapshot_pull_many(dl_value *out, dl_arena *a, dl_snapshot *s, const dl_value *pattern,
+			  const dl_value *refs, size_t n);
+/** Entity navigation: every attribute of `ref` as a map in arena a
+ *  ({:db/id n, :attr value or #{values}}); a ref value is {:db/id m}, to be
+ *  followed lazily with another dl_snapshot_entity call. */
+int dl_snapshot_entity(dl_value *out, dl_arena *a, dl_snapshot *s, const dl_value *ref);
+
 #ifdef __cplusplus
 }
 #endif

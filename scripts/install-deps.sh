@@ -7,7 +7,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config liblmdb-dev lmdb-utils libxxhash-dev
-      libedit-dev libcmocka-dev valgrind)
+      libedit-dev libcmocka-dev valgrind nodejs npm)
 for arg in "$@"; do
   case "$arg" in
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
@@ -18,7 +18,8 @@ done
 
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  # (or its command is there: nodesource's nodejs provides npm, and conflicts with Debian's)
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || command -v "$p" >/dev/null || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -20,6 +20,7 @@ struct cli_command {
 	int (*run)(const cli_command *self, int argc, char **argv); /* argv[0] = name */
 	const char *usage;
 	const char *help;
+	const char *details; /* more for `--help` (options, formats), or NULL */
 };
 
 /* Print "datalite NAME: msg" and the usage line; returns CLI_EXIT_USAGE. */
@@ -32,6 +33,24 @@ char *cli_read_file(const char *path, size_t *len);
 
 int cli_cmd_demo(const cli_command *self, int argc, char **argv);
 int cli_cmd_edn(const cli_command *self, int argc, char **argv);
+int cli_cmd_query(const cli_command *self, int argc, char **argv);
+int cli_cmd_explain(const cli_command *self, int argc, char **argv);
+int cli_cmd_pull(const cli_command *self, int argc, char **argv);
+extern const char cli_help_query[], cli_help_explain[], cli_help_pull[];
 int cli_cmd_gen(const cli_command *self, int argc, char **argv);
+
+/* cmd_db.c: the database commands */
+int cli_cmd_transact(const cli_command *self, int argc, char **argv);
+int cli_cmd_stats(const cli_command *self, int argc, char **argv);
+int cli_cmd_check(const cli_command *self, int argc, char **argv);
+int cli_cmd_export(const cli_command *self, int argc, char **argv);
+int cli_cmd_import(const cli_command *self, int argc, char **argv);
+extern const char cli_help_transact[], cli_help_stats[], cli_help_check[],
+	cli_help_export[], cli_help_import[];
+/* Open the database at path for a command, printing the error; returns 0
+ * or the exit code.  `write`: create it if missing and allow transactions. */
+int cli_open_db(dl_db **out, const char *path, bool write);
+/* The exit code for error rc (3 for database errors, 1 otherwise). */
+int cli_exit_code(int rc);
 
 #endif

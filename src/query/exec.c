@@ -2436,12 +2436,54 @@ static void env_fini(dl_qenv *env)
 	dl_free(env->steps);
 }
 
+/* Every function a clause calls must exist, whether or not a row ever
+ * reaches it (the answer must not depend on the data). */
+static int check_fns(const char *source, const dl_clause *cls, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const dl_clause *cl = &cls[i];
+		switch (cl->kind) {
+		case DL_C_PRED:
+		case DL_C_FN: {
+			if (cl->u.fn.f.kind != DL_T_SYM)
+				break;
+			size_t len;
+			const char *name = dl_intern_name(cl->u.fn.f.sym, &len, NULL);
+			if (cl->u.fn.sub)
+				break; /* q: its own clauses are checked when it runs */
+			if (!dl_builtin_find(name, len))
+				return dl_error(DL_ENOTFOUND, "%s:%u:%u: unknown function '%.*s'", source,
+						cl->pos.line, cl->pos.col, (int)len, name);
+			break;
+		}
+		case DL_C_NOT:
+		case DL_C_NOT_JOIN:
+		case DL_C_OR:
+		case DL_C_OR_JOIN:
+		case DL_C_AND:
+			DL_TRY(check_fns(source, cl->u.sub.items, cl->u.sub.n));
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
 static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *inputs,
 	       size_t ninputs, dl_buf *explain, bool execute)
 {
 	const dl_query *q = env->q;
 	double t0 = now_ms();
+	DL_TRY(check_fns(q->source, q->where, q->nwhere));
 	DL_TRY(bind_inputs(env, inputs, ninputs));
+	if (env->rules)
+		for (uint32_t r = 0; r < env->rules->n; r++)
+			for (uint32_t b = 0; b < env->rules->rules[r].nbodies; b++) {
+				const dl_rule_body *body = &env->rules->rules[r].bodies[b];
+				DL_TRY(check_fns(env->rules->source ? env->rules->source : "<rules>",
+						 body->clauses, body->n));
+			}
 	if (!execute) {
 		/* plan only */
 		uint32_t n = q->nwhere;

@@ -135,7 +135,9 @@ static int ordered_cmp(const char *fn, const dl_value *x, const dl_value *y, int
 	}
 	if (x->type == y->type && x->type != DL_NIL && x->type != DL_SET &&
 	    x->type != DL_MAP) {
-		*res = dl_value_compare(x, y);
+		/* only the sign: any other value could be DL_FN_UNORDERED */
+		int c = dl_value_compare(x, y);
+		*res = (c > 0) - (c < 0);
 		return 0;
 	}
 	return dl_error(DL_ETYPE, "%s: cannot compare %s with %s", fn,
