@@ -84,29 +84,3 @@ int cli_cmd_edn(const cli_command *self, int argc, char **argv)
 	return rc ? cli_report_error(rc) : CLI_EXIT_OK;
 }
 
-static const char k_demo_edn[] =
-	";; A few tickers with one-minute price bars, as EDN tx-data.\n"
-	"[{:db/id \"nvda\" :symbol/ticker \"NVDA\" :symbol/name \"NVIDIA Corp.\"}\n"
-	" {:db/id \"aapl\" :symbol/ticker \"AAPL\" :symbol/name \"Apple Inc.\"}\n"
-	" {:price/symbol \"nvda\" :price/time #inst \"2026-11-02T14:30:00Z\"\n"
-	"  :price/open 140.25 :price/high 141.5 :price/low 139.875 :price/close 141.0\n"
-	"  :price/volume 1200000 :price/minute-of-day 570}\n"
-	" {:price/symbol \"aapl\" :price/time #inst \"2026-11-02T14:30:00.000-00:00\"\n"
-	"  :price/open 225.5, :price/high 226.0, :price/low 225.125, :price/close 225.75\n"
-	"  :price/volume 830000 :price/minute-of-day 570}]\n"
-	";; and a query over them\n"
-	"[:find ?t (max ?h) :in $ [?t ...] :where [?s :symbol/ticker ?t]\n"
-	" [?b :price/symbol ?s] [?b :price/high ?h]]\n"
-	"#{\"tab\\tand unicode \\u00e9\\u4e2d\" \\c #uuid \"6f1c2b6e-0d4a-4c53-9d2e-3c1f7a8b9e01\"}\n";
-
-int cli_cmd_demo(const cli_command *self, int argc, char **argv)
-{
-	(void)argv;
-	if (argc > 1)
-		return cli_usage_error(self, "demo takes no arguments");
-	printf("datalite %s demo: EDN round trip (storage and queries arrive with "
-	       "the next milestones)\n\n--- input ---\n%s\n--- read and printed back ---\n",
-	       dl_version(), k_demo_edn);
-	int rc = print_forms(stdout, k_demo_edn, sizeof k_demo_edn - 1, "<demo>");
-	return rc ? cli_report_error(rc) : CLI_EXIT_OK;
-}

@@ -31,7 +31,6 @@
 #define MAX_DEPTH 16
 #define MAX_ARGS 64
 
-int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out);
 int dl_query_run_nested(dl_qresult *out, dl_arena *a, dl_qenv *outer, const dl_query *q,
 			const dl_value *inputs, size_t ninputs, const dl_value *dollar,
 			const dl_qopts *opts);
@@ -97,16 +96,33 @@ int dl_qenv_rel_of(const dl_qenv *env, uint32_t var)
 	return -1;
 }
 
+/* Does a message already start with "source:line:col: "? */
+bool dl_exec_positioned(const char *m)
+{
+	const char *p = strstr(m, ": ");
+	if (!p)
+		return false;
+	/* walk back over ":digits:digits" before the ": " */
+	const char *q = p;
+	int groups = 0;
+	while (groups < 2) {
+		const char *d = q;
+		while (d > m && d[-1] >= '0' && d[-1] <= '9')
+			d--;
+		if (d == q || d == m || d[-1] != ':')
+			return false;
+		q = d - 1;
+		groups++;
+	}
+	return q > m;
+}
+
 /* Prefix the thread's message with the clause position. */
 int dl_exec_at_clause(dl_qenv *env, const dl_clause *cl, int rc)
 {
 	if (rc < 0 && cl->pos.line && rc != DL_ETIMEOUT && rc != DL_ECANCELED && rc != DL_ELIMIT &&
-	    rc != DL_ENOMEM) {
-		const char *m = dl_errmsg();
-		/* don't position a message twice */
-		if (strncmp(m, env->q->source, strlen(env->q->source)) != 0)
-			dl_error_prefix("%s:%u:%u", env->q->source, cl->pos.line, cl->pos.col);
-	}
+	    rc != DL_ENOMEM && !dl_exec_positioned(dl_errmsg()))
+		dl_error_prefix("%s:%u:%u", env->q->source, cl->pos.line, cl->pos.col);
 	return rc;
 }
 
@@ -1771,6 +1787,40 @@ static int state_from_env(dl_plan_state *st, dl_qenv *env, bool *done, uint8_t *
 	return 0;
 }
 
+/* Why a clause could never run: the first of its inputs nothing binds. */
+static int unbound_error(dl_qenv *env, const dl_clause *cl, const uint8_t *bound)
+{
+	const dl_term *args = NULL;
+	uint32_t nargs = 0;
+	const char *what = "clause";
+	if (cl->kind == DL_C_PRED || cl->kind == DL_C_FN) {
+		args = cl->u.fn.args;
+		nargs = cl->u.fn.nargs;
+		what = dl_intern_name(cl->u.fn.f.sym, NULL, NULL);
+	} else if (cl->kind == DL_C_RULE) {
+		args = cl->u.rule.args;
+		nargs = cl->u.rule.nargs;
+		what = dl_intern_name(cl->u.rule.name, NULL, NULL);
+		const dl_rule *r = env->rules ? dl_ruleset_find(env->rules, cl->u.rule.name) : NULL;
+		for (uint32_t k = 0; r && k < r->nreq && k < nargs; k++)
+			if (args[k].kind == DL_T_VAR && env->vstate[args[k].var] != VS_CONST &&
+			    !bound[args[k].var])
+				return dl_error(DL_EINVAL,
+						"insufficient binding: rule %s requires %s (argument %u) to be bound",
+						what, env->q->vars[args[k].var].name, k + 1);
+	} else if (cl->kind == DL_C_OR_JOIN || cl->kind == DL_C_NOT_JOIN) {
+		args = cl->u.sub.vars;
+		nargs = cl->kind == DL_C_OR_JOIN ? cl->u.sub.nreq : cl->u.sub.nvars;
+		what = cl->kind == DL_C_OR_JOIN ? "or-join" : "not-join";
+	}
+	for (uint32_t k = 0; k < nargs; k++)
+		if (args[k].kind == DL_T_VAR && env->vstate[args[k].var] != VS_CONST &&
+		    !bound[args[k].var])
+			return dl_error(DL_EINVAL, "insufficient binding: %s, used by %s, is never bound",
+					env->q->vars[args[k].var].name, what);
+	return dl_error(DL_EINVAL, "insufficient binding: this %s's variables are never bound", what);
+}
+
 int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 {
 	bool *done = dl_calloc(n ? n : 1, sizeof *done);
@@ -1786,8 +1836,7 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 		goto out;
 	for (uint32_t i = 0; i < n; i++)
 		if (!done[i]) {
-			rc = dl_exec_at_clause(env, &cls[i],
-				       dl_error(DL_EINVAL, "insufficient binding: this clause's inputs are never bound"));
+			rc = dl_exec_at_clause(env, &cls[i], unbound_error(env, &cls[i], bound));
 			goto out;
 		}
 	memset(done, 0, n * sizeof *done);
@@ -1913,7 +1962,7 @@ static int bind_inputs(dl_qenv *env, const dl_value *inputs, size_t ninputs)
 			rc = bind_input(env, in, v);
 		}
 		if (rc < 0) {
-			if (in->pos.line)
+			if (in->pos.line && !dl_exec_positioned(dl_errmsg()))
 				dl_error_prefix("%s:%u:%u", q->source, in->pos.line, in->pos.col);
 			return rc;
 		}

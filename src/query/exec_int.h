@@ -108,6 +108,7 @@ typedef struct dl_step {
 	bool ranged;         /* reads a value range (a pushed-down comparison) */
 	double est_rows;     /* rows after the step */
 	double est_cost;     /* datoms expected to be read */
+	double score;        /* what the planner minimized (cost, rows, lookahead) */
 	/* EXPLAIN ANALYZE */
 	uint64_t rows, scanned;
 	uint64_t derived;    /* rule calls: tuples derived */
@@ -157,6 +158,7 @@ typedef struct dl_qenv {
 	dl_qpool *pool;       /* NULL: no parallel work (nested queries, workers) */
 	const dl_ruleset *rules; /* the % input, or NULL */
 	dl_rctx *rctx;        /* the rule evaluation this env runs a body of, or NULL */
+	dl_rctx *rstack;      /* the innermost evaluation under way (kept inside not) */
 	int rdelta;           /* in a body run: the rule call reading deltas (-1: none) */
 	int rnaive;           /* in a body run: read whole tables everywhere */
 	/* the plan of the top conjunction */
@@ -177,11 +179,17 @@ static inline int dl_qenv_tick(dl_qenv *env)
 }
 int dl_qenv_charge(dl_qenv *env, size_t bytes);
 
+/* Resolve an entity reference (id, ident, lookup ref) in env's snapshot:
+ * 1 and *out, or 0 when it names nothing. */
+int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out);
+
 /* The relation holding var, or -1. */
 int dl_qenv_rel_of(const dl_qenv *env, uint32_t var);
 
 /* ---- executor pieces shared with rules.c (exec.c) ----------------------- */
 
+/* Does a message already start with "source:line:col: "? */
+bool dl_exec_positioned(const char *msg);
 /* Position a clause's error message ("source:line:col: ..."). */
 int dl_exec_at_clause(dl_qenv *env, const dl_clause *cl, int rc);
 /* Add a relation (takes it); dl_exec_absorb joins it with every relation

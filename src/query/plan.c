@@ -113,7 +113,6 @@ static int entity_of(dl_qenv *env, const dl_value *v, int64_t *out)
 	}
 }
 
-int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out);
 int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out)
 {
 	return entity_of(env, v, out);
@@ -617,6 +616,49 @@ static bool connected(const dl_qenv *env, const dl_plan_state *st, const dl_rpat
 	return !anyvar;
 }
 
+static void mark_bound(dl_plan_state *st, const dl_term *t, uint32_t n);
+
+/* The cheapest pattern step (cost + rows) after clause `self` ran as s. */
+static int lookahead(double *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
+		     const dl_plan_state *st, uint32_t self, const dl_step *s)
+{
+	*out = 0;
+	uint8_t *bound = dl_malloc(st->nvars ? st->nvars : 1);
+	if (!bound)
+		return DL_ENOMEM;
+	memcpy(bound, st->bound, st->nvars);
+	dl_plan_state next = *st;
+	next.bound = bound;
+	mark_bound(&next, cls[self].u.pat.t, cls[self].u.pat.n);
+	next.card = s->strategy == ST_SCAN && st->card > 1 ? st->card * s->est_rows : s->est_rows;
+	if (next.card < 1)
+		next.card = 1;
+	double best = -1;
+	int rc = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		if (i == self || st->done[i] || cls[i].kind != DL_C_PATTERN)
+			continue;
+		dl_rpat rp;
+		if ((rc = dl_rpat_resolve(&rp, env, &cls[i])))
+			break;
+		bool conn = false;
+		for (int k = 0; k < 5; k++)
+			conn |= rp.kind[k] == DL_T_VAR && bound[rp.var[k]];
+		if (!conn)
+			continue;
+		dl_plan_range(&rp, env, cls, n);
+		dl_step t = {.clause = i};
+		if ((rc = dl_plan_pattern(&t, env, &rp, bound, next.card)))
+			break;
+		double w = t.est_cost + t.est_rows;
+		if (best < 0 || w < best)
+			best = w;
+	}
+	dl_free(bound);
+	*out = best < 0 ? 0 : best;
+	return rc;
+}
+
 int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 		 const dl_plan_state *st)
 {
@@ -720,9 +762,19 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 		default:
 			continue;
 		}
+		/* patterns: the work of this step and of the cheapest step it
+		 * enables, so a small result that makes the next join explode
+		 * loses to a slightly larger one that keeps it small */
+		if (rank == 2 && cl->kind == DL_C_PATTERN && s.strategy != ST_SOURCE) {
+			double next;
+			DL_TRY(lookahead(&next, env, cls, n, st, i, &s));
+			s.score = s.est_cost + s.est_rows + next;
+		} else {
+			s.score = s.est_cost + s.est_rows;
+		}
 		bool better = best < 0 || rank < best_rank ||
-			      (rank == best_rank && (s.est_rows < bs.est_rows ||
-						     (s.est_rows == bs.est_rows && s.est_cost < bs.est_cost)));
+			      (rank == best_rank && (s.score < bs.score ||
+						     (s.score == bs.score && s.est_rows < bs.est_rows)));
 		if (better) {
 			best = (int)i;
 			bs = s;

@@ -102,6 +102,7 @@ typedef struct rtable {
 } rtable;
 
 struct dl_rctx {
+	const dl_rctx *parent; /* the evaluation this one runs inside (through a not) */
 	const dl_ruleset *rules;
 	rtable **t;
 	uint32_t n;
@@ -230,6 +231,7 @@ static int run_body(dl_qenv *env, dl_rctx *c, rtable *t, uint32_t b, size_t d0, 
 	ch.nsteps = 0;
 	ch.analyze = false;
 	ch.rctx = c;
+	ch.rstack = c;
 	ch.rdelta = rdelta;
 	ch.rnaive = naive;
 	ch.nested_scanned = 0;
@@ -305,9 +307,13 @@ static int run_body(dl_qenv *env, dl_rctx *c, rtable *t, uint32_t b, size_t d0, 
 		if (j == nh)
 			hv[nh++] = v;
 		if (ch.vstate[v] == VS_FREE) {
-			rc = dl_error(DL_EINVAL, "%s:%u:%u: rule %s: head variable %s is not bound by its body",
-				      bq->source, body->pos.line, body->pos.col,
-				      dl_intern_name(rule->name, NULL, NULL), body->vars[v].name);
+			if (body->pos.line)
+				rc = dl_error(DL_EINVAL, "%s:%u:%u: rule %s: head variable %s is not bound by its body",
+					      bq->source, body->pos.line, body->pos.col,
+					      dl_intern_name(rule->name, NULL, NULL), body->vars[v].name);
+			else
+				rc = dl_error(DL_EINVAL, "rule %s: head variable %s is not bound by its body",
+					      dl_intern_name(rule->name, NULL, NULL), body->vars[v].name);
 			goto out;
 		}
 	}
@@ -417,6 +423,35 @@ static int solve(dl_qenv *env, dl_rctx *c)
 
 /* ---- the call ---------------------------------------------------------------- */
 
+/* A rule argument that is a lookup ref ([unique-attr value]) stands for
+ * its entity: rule answers hold entity ids, so resolve it (a lookup ref
+ * that finds nothing cannot match). */
+static bool lookup_shaped(const dl_qenv *env, const dl_value *v)
+{
+	if ((v->type != DL_VECTOR && v->type != DL_LIST) || v->len != 2 ||
+	    v->u.items[0].type != DL_KEYWORD)
+		return false;
+	int64_t a = dl_schema_entid(env->schema, v->u.items[0].u.id);
+	const dl_attr *at = a ? dl_schema_attr(env->schema, a) : NULL;
+	return at && at->unique != DL_UNIQUE_NONE;
+}
+
+static int resolve_arg(dl_qenv *env, dl_value *v, bool *none)
+{
+	*none = false;
+	if (!lookup_shaped(env, v))
+		return 0;
+	int64_t e;
+	int rc = dl_qenv_entity(env, v, &e);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		*none = true;
+	else
+		*v = dl_int(e);
+	return 0;
+}
+
 int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s)
 {
 	if (!env->rules)
@@ -457,17 +492,59 @@ int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	}
 	int ri = -1;
 	DL_TRY(dl_exec_unify(env, bvars, nbv, &ri));
-	const dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	/* lookup refs among the bound arguments become entity ids */
+	bool nomatch = false;
+	for (uint32_t i = 0; i < n; i++) {
+		bool none;
+		if ((adorn >> i & 1) && cl->u.rule.args[i].kind != DL_T_VAR) {
+			DL_TRY(resolve_arg(env, &cval[i], &none));
+			nomatch |= none;
+		} else if ((adorn >> i & 1) && env->vstate[cl->u.rule.args[i].var] == VS_CONST) {
+			DL_TRY(resolve_arg(env, &cval[i], &none));
+			nomatch |= none;
+		}
+	}
+	for (uint32_t j = 0; R && j < nbv; j++) {
+		int c = dl_rel_col(R, bvars[j]);
+		size_t w = 0;
+		for (size_t r = 0; r < R->n; r++) {
+			dl_value *row = &R->rows[r * R->ncols];
+			bool none;
+			DL_TRY(resolve_arg(env, &row[c], &none));
+			if (none)
+				continue;
+			if (w != r)
+				memcpy(&R->rows[w * R->ncols], row, R->ncols * sizeof *row);
+			w++;
+		}
+		R->n = w;
+	}
+	if (nomatch || (R && R->n == 0)) {
+		env->empty = true;
+		s->rows = 0;
+		return 0;
+	}
 	/* the evaluation: the one this body belongs to, or a new one */
 	dl_rctx *c = env->rctx;
 	bool own = c == NULL;
 	if (own) {
+		/* a rule whose evaluation is under way further out (we are
+		 * inside a not of its body) depends on itself through negation */
+		for (const dl_rctx *o = env->rstack; o; o = o->parent)
+			for (uint32_t i = 0; i < o->n; i++)
+				if (o->t[i]->rule == rule)
+					return dl_error(DL_EINVAL,
+							"rule %s depends on itself through not: "
+							"negation must be stratified",
+							dl_intern_name(rule->name, NULL, NULL));
 		if (env->depth >= 16)
-			return dl_error(DL_ELIMIT, "rules nested too deeply (recursion through not?)");
+			return dl_error(DL_ELIMIT, "rules nested more than 16 deep");
 		c = dl_calloc(1, sizeof *c);
 		if (!c)
 			return DL_ENOMEM;
 		c->rules = env->rules;
+		c->parent = env->rstack;
 	}
 	rtable *t;
 	int rc = table_get(&t, env, c, rule, adorn);
@@ -495,6 +572,7 @@ int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	if (own) {
 		dl_qenv inner = *env;
 		inner.depth = env->depth + 1;
+		inner.rstack = c;
 		if ((rc = solve(&inner, c)))
 			goto out;
 		env->tick = inner.tick;
