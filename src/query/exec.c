@@ -1522,13 +1522,13 @@ void dl_exec_child_fini(dl_qenv *c, dl_qenv *env)
 		dl_rel_free(c->rels[i]);
 	dl_free(c->rels);
 	dl_free(c->vstate);
-	dl_free(c->steps);
 	env->tick = c->tick;
 	env->bytes = c->bytes;
 	uint64_t n = c->nested_scanned;
 	for (uint32_t i = 0; i < c->nsteps; i++)
 		n += c->steps[i].scanned;
 	env->nested_scanned += n;
+	dl_free(c->steps);
 }
 
 /* R projected onto vars (distinct); R may be NULL (one empty row). */
