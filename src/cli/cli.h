@@ -39,6 +39,12 @@ int cli_cmd_pull(const cli_command *self, int argc, char **argv);
 extern const char cli_help_query[], cli_help_explain[], cli_help_pull[];
 int cli_cmd_gen(const cli_command *self, int argc, char **argv);
 
+/* repl.c: `datalite DB`, the interactive shell; argv[0] is the database.
+ * cli_repl_wants: whether a first argument that is no command is meant as
+ * a database (it has a '/' or a '.', or names an existing file). */
+int cli_repl(int argc, char **argv);
+bool cli_repl_wants(const char *arg);
+
 /* cmd_db.c: the database commands */
 int cli_cmd_transact(const cli_command *self, int argc, char **argv);
 int cli_cmd_stats(const cli_command *self, int argc, char **argv);

@@ -47,6 +47,7 @@ static void usage(FILE *f)
 		else
 			fprintf(f, "  %-28s %s\n", c->usage, c->help);
 	}
+	fprintf(f, "  %-28s %s\n", "DB", "Open an interactive session (REPL) on the database DB.");
 	fprintf(f, "\n  --help                       this text (or COMMAND --help)\n"
 		   "  --version                    print the version\n"
 		   "\nexit codes: 0 success, 1 user error (bad EDN, query or tx-data), 2 usage,\n"
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
 		}
 		return c->run(c, argc - 1, argv + 1);
 	}
+	if (cli_repl_wants(argv[1]))
+		return cli_repl(argc - 1, argv + 1);
 	fprintf(stderr, "datalite: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return CLI_EXIT_USAGE;
