@@ -373,13 +373,46 @@ typedef struct dl_tx_result dl_tx_result;
  *  nothing was written.  On success, if `out` is not NULL, *out receives the
  *  result (the caller's; dl_tx_result_free).  Errors: DL_ESYNTAX (the
  *  text), DL_EINVAL, DL_ETYPE, DL_ENOTFOUND, DL_ECONFLICT (the tx-data),
- *  DL_EFULL, DL_EIO, DL_EBUSY (the database). */
+ *  DL_EFULL, DL_EIO, DL_EBUSY (the database).  A text of several vectors
+ *  is refused here (DL_EINVAL); dl_db_transact_many runs one. */
 int dl_db_transact(dl_tx_result **out, dl_db *db, const char *edn, size_t len,
 		   const char *source);
 /** The same with tx-data built in C (a DL_VECTOR or DL_LIST of forms).  The
  *  value is only read; nothing of it is kept. */
 int dl_db_transact_value(dl_tx_result **out, dl_db *db, const dl_value *tx_data,
 			 const char *source);
+
+/** Several transactions' results, from dl_db_transact_many. */
+typedef struct dl_tx_results dl_tx_results;
+
+/** Run a text of any number of tx-data vectors (or lists) as that many
+ *  transactions, in order, all or none: each is a transaction of its own,
+ *  as dl_db_transact would run it (its own tx entity, :db/txInstant,
+ *  tempids and result) and sees what the ones before it wrote (entities,
+ *  upserts, schema), but they are written in one go: if any fails, or the
+ *  text is malformed, none is written.  Error messages read
+ *  "source:line:col: transaction K of N: problem" (line:col: the failing
+ *  vector; with a single vector, as dl_db_transact's), or name the spot of
+ *  bad EDN.  A text with no vector writes nothing and succeeds with no
+ *  results.  On success, if `out` is not NULL, *out receives the results
+ *  (the caller's; dl_tx_results_free); they are NULL on failure.  Errors as
+ *  for dl_db_transact.  Other writers wait from the first transaction to
+ *  the commit (readers never do), and every transaction's report is held
+ *  in memory until then. */
+int dl_db_transact_many(dl_tx_results **out, dl_db *db, const char *edn, size_t len,
+			const char *source);
+/** The same with tx-data built in C: tx_datas[0..n), each a DL_VECTOR or
+ *  DL_LIST of forms (only read; nothing of them is kept).  sources[i] names
+ *  tx_datas[i] in messages (`sources` or an entry NULL: "<tx-data>"). */
+int dl_db_transact_many_values(dl_tx_results **out, dl_db *db, const dl_value *tx_datas,
+			       size_t n, const char *const *sources);
+/** How many transactions ran (one per vector). */
+size_t dl_tx_results_count(const dl_tx_results *rs);
+/** The i-th transaction's result (i < count), borrowed from rs: valid until
+ *  dl_tx_results_free(rs); never pass it to dl_tx_result_free. */
+const dl_tx_result *dl_tx_results_get(const dl_tx_results *rs, size_t i);
+/** Release the results and everything borrowed from them (NULL: no-op). */
+void dl_tx_results_free(dl_tx_results *rs);
 
 /** The transaction's entity id (its `tx`). */
 int64_t dl_tx_result_tx(const dl_tx_result *r);

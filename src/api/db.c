@@ -76,44 +76,55 @@ struct dl_tx_result {
 	size_t ntempids;
 	dl_datom *datoms; /* the report's, in arena */
 	size_t ndatoms;
-	attr_name *names; /* sorted by id */
+	attr_name *names; /* before the first transaction of the call, sorted by id */
 	size_t nnames;
+	/* the idents the transactions before this one in the same call
+	 * asserted, in order (the last one of an id wins) */
+	const attr_name *earlier;
+	size_t nearlier;
 };
 
 /* Everything a result needs is in place before the transaction commits,
  * so a commit is never followed by a failure: the attribute names are
- * copied from the schema beforehand, and the transaction's own new idents
- * are found among its datoms. */
-static int capture_names(dl_tx_result *r, dl_store *st)
+ * copied, in the transaction processor's before-commit hook, from the
+ * schema the first transaction started from, with the idents asserted by
+ * the transactions of the same call; a transaction's own new idents are
+ * found among its datoms. */
+static int names_from_schema(attr_name **out, size_t *nout, dl_arena *a, const dl_schema *sch)
 {
-	dl_snap *snap;
-	DL_TRY(dl_snap_begin(&snap, st));
-	const dl_schema *sch;
-	int rc = dl_schema_get(&sch, snap);
-	if (rc == 0) {
-		const dl_attr *at;
-		size_t n = dl_schema_attrs(sch, &at);
-		r->names = n ? DL_ARENA_NEW(&r->arena, n, attr_name) : NULL;
-		if (n && !r->names)
-			rc = DL_ENOMEM;
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			r->names[i].id = at[i].id;
-			r->names[i].kw = at[i].ident;
-		}
-		if (rc == 0)
-			r->nnames = n;
+	const dl_attr *at;
+	size_t n = sch ? dl_schema_attrs(sch, &at) : 0;
+	*out = NULL;
+	*nout = 0;
+	if (!n)
+		return 0;
+	attr_name *names = DL_ARENA_NEW(a, n, attr_name);
+	if (!names)
+		return DL_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		names[i].id = at[i].id;
+		names[i].kw = at[i].ident;
 	}
-	dl_snap_end(snap);
-	return rc;
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+static bool is_ident_add(const dl_datom *d)
+{
+	return d->a == DL_A_IDENT && d->added && d->v.type == DL_KEYWORD;
 }
 
 static uint32_t result_attr_kw(const dl_tx_result *r, int64_t a)
 {
 	for (size_t i = 0; i < r->ndatoms; i++) {
 		const dl_datom *d = &r->datoms[i];
-		if (d->e == a && d->a == DL_A_IDENT && d->added && d->v.type == DL_KEYWORD)
+		if (d->e == a && is_ident_add(d))
 			return d->v.u.id;
 	}
+	for (size_t i = r->nearlier; i-- > 0;)
+		if (r->earlier[i].id == a)
+			return r->earlier[i].kw;
 	size_t lo = 0, hi = r->nnames;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -125,34 +136,79 @@ static uint32_t result_attr_kw(const dl_tx_result *r, int64_t a)
 	return lo < r->nnames && r->names[lo].id == a ? r->names[lo].kw : 0;
 }
 
+/* Results to fill before the commit: items[0..n), names in `arena`. */
+typedef struct fill_ctx {
+	dl_tx_result *items;
+	dl_arena *arena;
+} fill_ctx;
+
+static int fill_results(void *ud, const dl_schema *before, const dl_tx_report *reps, size_t n)
+{
+	fill_ctx *c = ud;
+	attr_name *names, *earlier = NULL;
+	size_t nnames, nidents = 0, ne = 0;
+	DL_TRY(names_from_schema(&names, &nnames, c->arena, before));
+	for (size_t k = 0; k + 1 < n; k++)
+		for (size_t i = 0; i < reps[k].ndatoms; i++)
+			nidents += is_ident_add(&reps[k].datoms[i]);
+	if (nidents && !(earlier = DL_ARENA_NEW(c->arena, nidents, attr_name)))
+		return DL_ENOMEM;
+	for (size_t k = 0; k < n; k++) {
+		dl_tx_result *r = &c->items[k];
+		r->tx = reps[k].tx;
+		r->basis = reps[k].basis_before;
+		r->tempids = reps[k].tempids;
+		r->ntempids = reps[k].ntempids;
+		r->datoms = reps[k].datoms;
+		r->ndatoms = reps[k].ndatoms;
+		r->names = names;
+		r->nnames = nnames;
+		r->earlier = earlier;
+		r->nearlier = ne;
+		for (size_t i = 0; k + 1 < n && i < reps[k].ndatoms; i++) {
+			const dl_datom *d = &reps[k].datoms[i];
+			if (is_ident_add(d))
+				earlier[ne++] = (attr_name){d->e, d->v.u.id};
+		}
+	}
+	return 0;
+}
+
+/* Run tx_datas[0..n) through the processor; the reports and names go to
+ * `arena`, the results to items[0..n) (NULL: none wanted). */
+static int run_many(dl_tx_result *items, dl_arena *arena, dl_db *db, const dl_value *tx_datas,
+		    size_t n, const char *source, const char *const *sources)
+{
+	dl_arena scratch = DL_ARENA_INIT;
+	dl_tx_report one, *reps = &one;
+	if (n > 1 && !(reps = DL_ARENA_NEW(items ? arena : &scratch, n, dl_tx_report)))
+		return DL_ENOMEM;
+	dl_tx_opts o = DL_TX_OPTS_INIT;
+	if (source)
+		o.source = source;
+	o.sources = sources;
+	fill_ctx fc = {items, arena};
+	if (items) {
+		o.before_commit = fill_results;
+		o.ud = &fc;
+	}
+	int rc = dl_tx_run_many(reps, items ? arena : &scratch, db->store, tx_datas, n, &o);
+	dl_arena_free(&scratch);
+	return rc;
+}
+
 static int run_tx(dl_tx_result **out, dl_db *db, const dl_value *data, const char *source)
 {
 	dl_tx_result *r = dl_calloc(1, sizeof *r);
 	if (!r)
 		return DL_ENOMEM;
-	dl_tx_report rep;
-	dl_tx_opts o = DL_TX_OPTS_INIT;
-	if (source)
-		o.source = source;
-	int rc = out ? capture_names(r, db->store) : 0;
-	if (rc < 0)
-		goto fail;
-	if ((rc = dl_tx_run(&rep, &r->arena, db->store, data, &o)) < 0)
-		goto fail;
-	r->tx = rep.tx;
-	r->basis = rep.basis_before;
-	r->tempids = rep.tempids;
-	r->ntempids = rep.ntempids;
-	r->datoms = rep.datoms;
-	r->ndatoms = rep.ndatoms;
-	if (out)
-		*out = r;
-	else
+	int rc = run_many(out ? r : NULL, &r->arena, db, data, 1, source, NULL);
+	if (rc < 0 || !out) {
 		dl_tx_result_free(r);
+		return rc;
+	}
+	*out = r;
 	return 0;
-fail:
-	dl_tx_result_free(r);
-	return rc;
 }
 
 int dl_db_transact_value(dl_tx_result **out, dl_db *db, const dl_value *tx_data,
@@ -229,6 +285,129 @@ int dl_db_transact(dl_tx_result **out, dl_db *db, const char *edn, size_t len,
 out:
 	dl_arena_free(&a);
 	return rc;
+}
+
+/* ---- several transactions, all or none ------------------------------------ */
+
+struct dl_tx_results {
+	dl_arena arena; /* the items, their reports and names */
+	dl_tx_result *items;
+	size_t n;
+};
+
+int dl_db_transact_many_values(dl_tx_results **out, dl_db *db, const dl_value *tx_datas,
+			       size_t n, const char *const *sources)
+{
+	assert(db && (tx_datas || !n));
+	if (out)
+		*out = NULL;
+	dl_tx_results *rs = dl_calloc(1, sizeof *rs);
+	if (!rs)
+		return DL_ENOMEM;
+	int rc = 0;
+	if (out && n) {
+		/* the items' own arenas stay empty: all lives in rs->arena */
+		if ((rs->items = DL_ARENA_NEW(&rs->arena, n, dl_tx_result)))
+			memset(rs->items, 0, n * sizeof *rs->items);
+		else
+			rc = DL_ENOMEM;
+	}
+	if (rc == 0 && n)
+		rc = run_many(rs->items, &rs->arena, db, tx_datas, n, NULL, sources);
+	if (rc < 0 || !out) {
+		dl_tx_results_free(rs);
+		return rc;
+	}
+	rs->n = n;
+	*out = rs;
+	return 0;
+}
+
+int dl_db_transact_many(dl_tx_results **out, dl_db *db, const char *edn, size_t len,
+			const char *source)
+{
+	assert(db && (edn || !len));
+	if (out)
+		*out = NULL;
+	if (!source)
+		source = "<tx-data>";
+	dl_edn_opts eo = DL_EDN_OPTS_INIT;
+	eo.source = source;
+	dl_edn_reader r;
+	dl_edn_reader_init(&r, edn, len, &eo);
+	dl_arena a = DL_ARENA_INIT;
+	dl_value *vals = NULL;
+	const char **srcs = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	/* every vector is read (and checked to be one) before anything runs */
+	for (;;) {
+		dl_api_skip_ws(&r);
+		unsigned line = r.line, col = r.col;
+		dl_value v;
+		if ((rc = dl_edn_reader_next(&r, &v, &a)) == DL_ENOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc < 0)
+			goto out;
+		if (v.type != DL_VECTOR && v.type != DL_LIST) {
+			rc = dl_error(DL_EINVAL, "%s:%u:%u: tx-data must be a vector of tx forms",
+				      source, line, col);
+			goto out;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			dl_value *nv = dl_realloc(vals, nc * sizeof *nv);
+			if (!nv) {
+				rc = DL_ENOMEM;
+				goto out;
+			}
+			vals = nv;
+			const char **ns = dl_realloc(srcs, nc * sizeof *ns);
+			if (!ns) {
+				rc = DL_ENOMEM;
+				goto out;
+			}
+			srcs = ns;
+			cap = nc;
+		}
+		/* messages then read "source:line:col: ..." like the reader's own */
+		char where[64];
+		int wl = snprintf(where, sizeof where, ":%u:%u", line, col);
+		size_t sl = strlen(source);
+		char *src = dl_arena_alloc(&a, sl + (size_t)wl + 1);
+		if (!src) {
+			rc = DL_ENOMEM;
+			goto out;
+		}
+		memcpy(src, source, sl);
+		memcpy(src + sl, where, (size_t)wl + 1);
+		vals[n] = v;
+		srcs[n++] = src;
+	}
+	rc = dl_db_transact_many_values(out, db, vals, n, srcs);
+out:
+	dl_free(vals);
+	dl_free(srcs);
+	dl_arena_free(&a);
+	return rc;
+}
+
+size_t dl_tx_results_count(const dl_tx_results *rs) { return rs->n; }
+
+const dl_tx_result *dl_tx_results_get(const dl_tx_results *rs, size_t i)
+{
+	assert(i < rs->n);
+	return &rs->items[i];
+}
+
+void dl_tx_results_free(dl_tx_results *rs)
+{
+	if (!rs)
+		return;
+	dl_arena_free(&rs->arena);
+	dl_free(rs);
 }
 
 int64_t dl_tx_result_tx(const dl_tx_result *r) { return r->tx; }

@@ -128,13 +128,16 @@ const char cli_help_transact[] =
 	"N counts the datoms written, the transaction's :db/txInstant included.\n"
 	"DB is created if it is missing.\n"
 	"\n"
-	"The whole input is read first: malformed EDN, or a top-level form that is\n"
-	"not a vector, changes nothing.  A transaction that fails writes nothing;\n"
-	"the transactions before it in the same input stay committed (stderr says\n"
-	"how many) and the ones after it are not run.\n"
+	"The input is all or nothing: it is read whole first (malformed EDN, or a\n"
+	"top-level form that is not a vector, changes nothing), then every vector\n"
+	"runs as its own transaction (its own tx, :db/txInstant and tempids,\n"
+	"seeing what the ones before it wrote) and they are committed together,\n"
+	"after the last one; the reports are printed then.  If any fails, none is\n"
+	"written: the database is as it was.\n"
 	"\n"
 	"Errors: error: <source>:<line>:<col>: <message> on stderr, where\n"
-	"line:col is the transaction's vector (or, for bad EDN, the spot).\n"
+	"line:col is the transaction's vector (or, for bad EDN, the spot); with\n"
+	"several vectors the message begins \"transaction K of N: \".\n"
 	"Exit codes: 0 ok, 1 bad EDN or tx-data, 2 usage, 3 database error.\n";
 
 typedef struct form {
@@ -190,8 +193,11 @@ int cli_cmd_transact(const cli_command *self, int argc, char **argv)
 	int code = CLI_EXIT_OK, rc = 0;
 	dl_arena a = DL_ARENA_INIT;
 	form *forms = NULL;
-	size_t nforms = 0, cap = 0, done = 0;
+	dl_value *vals = NULL;
+	const char **where = NULL;
+	size_t nforms = 0, cap = 0;
 	dl_db *db = NULL;
+	dl_tx_results *res = NULL;
 	dl_edn_opts eo = DL_EDN_OPTS_INIT;
 	eo.source = src;
 	dl_edn_reader r;
@@ -222,29 +228,48 @@ int cli_cmd_transact(const cli_command *self, int argc, char **argv)
 		}
 		forms[nforms++] = f;
 	}
-	if ((code = cli_open_db(&db, db_path, true)))
+	/* each transaction's name in messages: "source:line:col" */
+	if (nforms && !(vals = malloc(nforms * sizeof *vals))) {
+		code = fail(DL_ENOMEM);
 		goto out;
-	for (; done < nforms; done++) {
-		char where[600];
-		snprintf(where, sizeof where, "%s:%u:%u", src, forms[done].line, forms[done].col);
-		dl_tx_result *res;
-		if ((rc = dl_db_transact_value(&res, db, &forms[done].v, where)) < 0) {
-			code = fail(rc);
-			if (done)
-				fprintf(stderr, "note: the %zu transaction%s before it %s committed\n",
-					done, done == 1 ? "" : "s", done == 1 ? "was" : "were");
-			if (nforms - done > 1)
-				fprintf(stderr, "note: the %zu transaction%s after it did not run\n",
-					nforms - done - 1, nforms - done == 2 ? "" : "s");
+	}
+	if (nforms && !(where = malloc(nforms * sizeof *where))) {
+		code = fail(DL_ENOMEM);
+		goto out;
+	}
+	for (size_t i = 0; i < nforms; i++) {
+		char buf[64];
+		int bl = snprintf(buf, sizeof buf, ":%u:%u", forms[i].line, forms[i].col);
+		size_t sl = strlen(src);
+		char *w = dl_arena_alloc(&a, sl + (size_t)bl + 1);
+		if (!w) {
+			code = fail(DL_ENOMEM);
 			goto out;
 		}
-		print_report(stdout, res);
-		dl_tx_result_free(res);
+		memcpy(w, src, sl);
+		memcpy(w + sl, buf, (size_t)bl + 1);
+		where[i] = w;
+		vals[i] = forms[i].v;
 	}
+	if ((code = cli_open_db(&db, db_path, true)))
+		goto out;
+	if ((rc = dl_db_transact_many_values(&res, db, vals, nforms, where)) < 0) {
+		code = fail(rc);
+		if (nforms > 1)
+			fprintf(stderr, "note: nothing was written: the input's %zu transactions "
+				"are committed all together or not at all\n", nforms);
+		goto out;
+	}
+	/* committed: the reports */
+	for (size_t i = 0; i < dl_tx_results_count(res); i++)
+		print_report(stdout, dl_tx_results_get(res, i));
 	if (fflush(stdout) != 0)
 		code = CLI_EXIT_USER;
 out:
+	dl_tx_results_free(res);
 	dl_db_close(db);
+	free(where);
+	free(vals);
 	free(forms);
 	dl_arena_free(&a);
 	free(text);

@@ -441,22 +441,46 @@ static int write_totals(dl_wtxn *w)
 	return meta_put_raw(w, META_TOTALS, strlen(META_TOTALS), b, 16);
 }
 
-int dl_wtxn_commit(dl_wtxn *w)
+/* The log entry of the current Datomic transaction (tx ids only grow, so it
+ * goes at the end of the log). */
+static int write_log(dl_wtxn *w)
 {
-	assert(w);
-	int rc = w->failed;
-	if (rc < 0) {
-		dl_wtxn_abort(w);
-		return dl_error(rc, "the transaction failed earlier and was aborted");
-	}
 	uint8_t k[8];
 	dl_put_be64(k, (uint64_t)w->tx);
 	MDB_val kk = {8, k}, d = {w->log.len, w->log.data ? w->log.data : ""};
 	int mrc = mdb_put(w->snap.txn, w->snap.s->dbi[DB_LOG], &kk, &d, MDB_APPEND);
-	if (mrc) {
-		rc = dl_mdb_err(mrc, "writing the log");
-		goto fail;
+	return mrc ? dl_mdb_err(mrc, "writing the log") : 0;
+}
+
+int dl_wtxn_next_tx(dl_wtxn *w)
+{
+	assert(w);
+	if (w->failed)
+		return dl_error(w->failed, "the write transaction failed earlier");
+	if (DL_EID_NUM(w->tx) + 1 >= (INT64_C(1) << DL_PART_SHIFT))
+		return dl_error(DL_EFULL, "no transaction ids left");
+	DL_TRY(dl_wtxn_fail(w, write_log(w)));
+	/* what the next transaction sees as "the transaction before it" */
+	w->snap.basis = w->tx;
+	w->tx++;
+	w->log.len = 0;
+	w->nlog = 0;
+	w->last_e = 0; /* each log entry starts its delta coding afresh */
+	w->ndatoms = 0;
+	return 0;
+}
+
+int dl_wtxn_commit(dl_wtxn *w)
+{
+	assert(w);
+	int rc = w->failed;
+	int mrc;
+	if (rc < 0) {
+		dl_wtxn_abort(w);
+		return dl_error(rc, "the transaction failed earlier and was aborted");
 	}
+	if ((rc = write_log(w)) < 0)
+		goto fail;
 	for (int i = 0; i < w->nids; i++) {
 		if (!w->ids[i].dirty)
 			continue;

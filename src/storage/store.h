@@ -39,6 +39,13 @@
  * log entry (possibly empty), so the number of transactions is the number
  * of log entries.
  *
+ * Transactions and write transactions: a transaction (Datomic's: one tx
+ * entity, one log entry, the tx of every datom it writes) normally is one
+ * LMDB write transaction (dl_wtxn).  dl_wtxn_next_tx lets one dl_wtxn carry
+ * several transactions in a row, each with its own tx entity (ids
+ * consecutive) and log entry, each seeing the writes of the ones before
+ * it; they commit together or not at all.
+ *
  * As-of T is the current datoms with tx <= T plus the history entries with
  * t0 <= T < t1; since T is the current datoms with tx > T; history is the
  * current datoms plus, for each history entry, its assertion and retraction.
@@ -129,7 +136,10 @@ const char *dl_store_path(const dl_store *s);
  *  valid until then. */
 int dl_snap_begin(dl_snap **out, dl_store *s);
 void dl_snap_end(dl_snap *snap);
-/** The last transaction visible in the snapshot (0 for an empty database). */
+/** The last transaction visible in the snapshot (0 for an empty database).
+ *  For a write transaction's view: the transaction before the current one
+ *  (after dl_wtxn_next_tx, the previous transaction of the same write
+ *  transaction, not yet committed). */
 int64_t dl_snap_basis_tx(const dl_snap *snap);
 
 /** The identity of the committed state a read snapshot sees (LMDB's txn
@@ -142,15 +152,25 @@ int dl_wtxn_begin(dl_wtxn **out, dl_store *s);
 /** The write transaction's own view: reads see its uncommitted writes. */
 dl_snap *dl_wtxn_snap(dl_wtxn *w);
 /** Make durable (synced unless opts.sync == 0) and end the transaction.
- *  On failure nothing is applied. */
+ *  On failure nothing is applied (nor any transaction before a
+ *  dl_wtxn_next_tx of the same write transaction). */
 int dl_wtxn_commit(dl_wtxn *w);
 void dl_wtxn_abort(dl_wtxn *w);
+/** Close the current transaction (its log entry is written; its datoms
+ *  keep its tx) and start the next one inside the same write transaction:
+ *  dl_wtxn_tx() becomes the next tx id (one more), the view's basis the
+ *  transaction just closed, and dl_wtxn_datom_count() starts again at 0.
+ *  Statistics, totals and id counters run on across the transactions.
+ *  Nothing is durable until dl_wtxn_commit, which commits them all; an
+ *  abort (or any earlier failure) drops them all.  Call it between writes,
+ *  not inside a bulk batch. */
+int dl_wtxn_next_tx(dl_wtxn *w);
 
 /** Allocate the next entity id in `part` (ids in one transaction are
  *  contiguous). */
 int dl_wtxn_new_eid(dl_wtxn *w, int64_t *out, int part);
-/** The transaction entity of this write transaction, allocated at begin so
- *  tx ids sort by time. */
+/** The transaction entity of the current transaction, allocated at begin
+ *  (and by dl_wtxn_next_tx) so tx ids sort by time. */
 int64_t dl_wtxn_tx(const dl_wtxn *w);
 
 /** Assert [e a v] in the current transaction.  Returns 1 if written, 0 if
@@ -159,7 +179,8 @@ int64_t dl_wtxn_tx(const dl_wtxn *w);
 int dl_wtxn_add(dl_wtxn *w, int64_t e, int64_t a, const dl_value *v, unsigned aflags);
 /** Retract [e a v].  Returns 1 if it was current, 0 if not (a no-op). */
 int dl_wtxn_retract(dl_wtxn *w, int64_t e, int64_t a, const dl_value *v, unsigned aflags);
-/** Datoms written so far in this transaction (for the tx report). */
+/** Datoms written so far in the current transaction (for the tx report;
+ *  since the last dl_wtxn_next_tx, if any). */
 size_t dl_wtxn_datom_count(const dl_wtxn *w);
 
 /** Bulk import: assert d[0..n) (e, a, v used; tx and added ignored), each

@@ -66,7 +66,8 @@ struct dl_snap {
 	dl_store *s;
 	MDB_txn *txn;
 	dl_wtxn *w;     /* non-NULL for a write transaction's view */
-	int64_t basis;  /* last committed tx visible (for a write: before it) */
+	int64_t basis;  /* last committed tx visible (for a write: the tx before
+			   the current one, see dl_wtxn_next_tx) */
 };
 
 /* Per-attribute statistics touched by a write transaction. */
@@ -86,11 +87,11 @@ typedef struct id_slot {
 
 struct dl_wtxn {
 	dl_snap snap;
-	int64_t tx;
+	int64_t tx; /* the current transaction (dl_wtxn_next_tx moves it on) */
 	int failed; /* an error left the txn half-written: commit refuses */
 	MDB_cursor *cur[DB_COUNT];
-	dl_buf log;
-	uint64_t nlog, ndatoms;
+	dl_buf log;               /* the current transaction's log entry */
+	uint64_t nlog, ndatoms;   /* of the current transaction */
 	int64_t d_datoms, d_history; /* changes to the totals */
 	id_slot ids[ID_SLOTS];
 	int nids;

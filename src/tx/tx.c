@@ -18,6 +18,12 @@
  *
  * Memory: everything lives in a scratch arena freed at the end; the report
  * lives in the caller's arena.
+ *
+ * dl_tx_run_many runs several transactions this way in one storage write
+ * transaction (dl_wtxn_next_tx between them), each with a fresh context;
+ * a schema change of one is handed to the next as its base schema (it is
+ * not committed, so it must not reach the per-store cache before the
+ * commit), and only the last one is published after it.
  */
 #include "tx/tx_int.h"
 
@@ -1746,7 +1752,10 @@ static int run(txc *t, const dl_value *data)
 	t->tx = dl_wtxn_tx(t->w);
 	t->basis = dl_snap_basis_tx(t->snap);
 	DL_TRY(dl_u64map_put(&t->fresh, (uint64_t)t->tx, 1));
-	DL_TRY(dl_schema_get(&t->base, t->snap));
+	/* the caller passes the schema an earlier transaction of the same
+	 * write transaction left (not committed, so not in the cache) */
+	if (!t->base)
+		DL_TRY(dl_schema_get(&t->base, t->snap));
 	if (t->basis == 0) {
 		/* the base schema of an empty store is the built-ins alone */
 		t->bootstrap = true;
@@ -1819,56 +1828,133 @@ static int report(txc *t, dl_tx_report *out)
 	return 0;
 }
 
+/* A fresh context for one transaction (kw: the interned keywords). */
+static void txc_init(txc *t, dl_arena *scratch, dl_arena *ra, const char *source,
+		     const uint32_t *kw)
+{
+	memset(t, 0, sizeof *t);
+	t->sa = scratch;
+	t->ra = ra;
+	t->source = source;
+	memcpy(t->kw, kw, sizeof t->kw);
+	dl_u64map_init(&t->ov_attr, t->sa);
+	dl_u64map_init(&t->ov_kw, t->sa);
+	dl_u64map_init(&t->form_ent, t->sa);
+	dl_u64map_init(&t->slot_kw, t->sa);
+	dl_u64map_init(&t->fresh, t->sa);
+	dl_hidx_init(&t->slot_names, t->sa);
+	dl_hidx_init(&t->add_eav, t->sa);
+	dl_hidx_init(&t->add_ea, t->sa);
+}
+
+/* How messages name transaction i of n: its source, and with several
+ * transactions which one it is. */
+static const char *tx_source(char *buf, size_t cap, const dl_tx_opts *opts, size_t i,
+			     size_t n)
+{
+	const char *src = opts && opts->source ? opts->source : "<tx-data>";
+	if (opts && opts->sources && opts->sources[i])
+		src = opts->sources[i];
+	if (n == 1)
+		return src;
+	snprintf(buf, cap, "%s: transaction %zu of %zu", src, i + 1, n);
+	return buf;
+}
+
+/* Make the current error start with "src: " (the processor's own messages
+ * do; storage's and the allocator's do not). */
+static void name_error(int rc, const char *src)
+{
+	const char *m = dl_errmsg();
+	size_t n = strlen(src);
+	if (strncmp(m, src, n) == 0 && m[n] == ':')
+		return;
+	if (!m[0])
+		dl_error(rc, "%s", dl_errstr(rc));
+	dl_error_prefix("%s", src);
+}
+
+int dl_tx_run_many(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *tx_datas,
+		   size_t n, const dl_tx_opts *opts)
+{
+	if (n == 0)
+		return 0;
+	assert(out && a && s && tx_datas);
+	char name[1024];
+	uint32_t kw[K_COUNT] = {0};
+	/* the shape of every tx-data first: no write lock for a bad one */
+	for (size_t i = 0; i < n; i++) {
+		if (tx_datas[i].type == DL_VECTOR || tx_datas[i].type == DL_LIST)
+			continue;
+		txc t;
+		txc_init(&t, NULL, NULL, tx_source(name, sizeof name, opts, i, n), kw);
+		return fail(&t, DL_EINVAL, &tx_datas[i], "tx-data must be a vector of forms");
+	}
+	for (int k = 0; k < K_COUNT; k++)
+		DL_TRY(dl_intern(&kw[k], kw_names[k], strlen(kw_names[k])));
+	dl_wtxn *w;
+	DL_TRY(dl_wtxn_begin(&w, s));
+	dl_arena scratch = DL_ARENA_INIT;
+	scratch.chunk_size = 64 * 1024;
+	/* the schema after the last transaction of this batch that changed it
+	 * (ours until published after the commit) */
+	dl_schema *carry = NULL;
+	const dl_schema *before = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *src = tx_source(name, sizeof name, opts, i, n);
+		if (i > 0 && (rc = dl_wtxn_next_tx(w)) < 0) {
+			name_error(rc, src);
+			break;
+		}
+		txc t;
+		txc_init(&t, &scratch, a, src, kw);
+		t.w = w;
+		t.base = carry;
+		rc = run(&t, &tx_datas[i]);
+		if (i == 0)
+			before = t.base;
+		if (rc == 0)
+			rc = report(&t, &out[i]);
+		if (rc == 0 && t.ns) {
+			/* t.base (maybe the old carry) is no longer used */
+			dl_schema_free(carry);
+			carry = t.ns;
+			t.ns = NULL;
+		}
+		dl_schema_free(t.ns);
+		dl_arena_reset(&scratch);
+		if (rc < 0 && n > 1)
+			name_error(rc, src);
+	}
+	if (rc == 0 && opts && opts->before_commit)
+		rc = opts->before_commit(opts->ud, before, out, n);
+	if (rc < 0)
+		dl_wtxn_abort(w);
+	else
+		rc = dl_wtxn_commit(w);
+	if (rc == 0 && carry) {
+		/* committed: readers of this version may now share it */
+		if (dl_schema_publish(s, &carry) < 0) {
+			dl_schema_free(carry);
+			dl_error_clear(); /* the cache rebuilds it on demand */
+		}
+		carry = NULL;
+	}
+	dl_schema_free(carry);
+	dl_arena_free(&scratch);
+	return rc;
+}
+
 int dl_tx_run(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *tx_data,
 	      const dl_tx_opts *opts)
 {
 	assert(out && a && s && tx_data);
-	dl_arena scratch = DL_ARENA_INIT;
-	scratch.chunk_size = 64 * 1024;
-	txc t;
-	memset(&t, 0, sizeof t);
-	t.sa = &scratch;
-	t.ra = a;
-	t.source = opts && opts->source ? opts->source : "<tx-data>";
-	dl_u64map_init(&t.ov_attr, t.sa);
-	dl_u64map_init(&t.ov_kw, t.sa);
-	dl_u64map_init(&t.form_ent, t.sa);
-	dl_u64map_init(&t.slot_kw, t.sa);
-	dl_u64map_init(&t.fresh, t.sa);
-	dl_hidx_init(&t.slot_names, t.sa);
-	dl_hidx_init(&t.add_eav, t.sa);
-	dl_hidx_init(&t.add_ea, t.sa);
-	int rc = 0;
-	if (tx_data->type != DL_VECTOR && tx_data->type != DL_LIST) {
-		rc = fail(&t, DL_EINVAL, tx_data, "tx-data must be a vector of forms");
-		goto out;
+	dl_tx_opts o = DL_TX_OPTS_INIT;
+	if (opts) {
+		o.source = opts->source;
+		o.before_commit = opts->before_commit;
+		o.ud = opts->ud;
 	}
-	for (int k = 0; k < K_COUNT; k++)
-		if ((rc = dl_intern(&t.kw[k], kw_names[k], strlen(kw_names[k]))) < 0)
-			goto out;
-	if ((rc = dl_wtxn_begin(&t.w, s)) < 0)
-		goto out;
-	rc = run(&t, tx_data);
-	if (rc < 0) {
-		dl_wtxn_abort(t.w);
-		goto out;
-	}
-	if ((rc = report(&t, out)) < 0) {
-		dl_wtxn_abort(t.w);
-		goto out;
-	}
-	if ((rc = dl_wtxn_commit(t.w)) < 0)
-		goto out;
-	if (t.ns) {
-		/* committed: readers of this version may now share it */
-		if (dl_schema_publish(s, &t.ns) < 0) {
-			dl_schema_free(t.ns);
-			dl_error_clear(); /* the cache rebuilds it on demand */
-		}
-		t.ns = NULL;
-	}
-out:
-	dl_schema_free(t.ns);
-	dl_arena_free(&scratch);
-	return rc;
+	return dl_tx_run_many(out, a, s, tx_data, 1, &o);
 }

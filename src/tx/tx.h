@@ -111,13 +111,38 @@ typedef struct dl_tx_report {
 
 typedef struct dl_tx_opts {
 	const char *source; /* names the tx-data in error messages */
+	/* dl_tx_run_many: sources[i] (if this and it are not NULL) names
+	 * tx_datas[i] instead of `source` */
+	const char *const *sources;
+	/* If not NULL: called once every transaction has run and its report
+	 * is in place, before the commit, with the schema as it was before the
+	 * first of them; a negative return aborts them all and is returned.
+	 * (The public API copies what its results need here, so nothing can
+	 * fail after the commit.) */
+	int (*before_commit)(void *ud, const dl_schema *before, const dl_tx_report *reports,
+			     size_t n);
+	void *ud;
 } dl_tx_opts;
 
-#define DL_TX_OPTS_INIT {"<tx-data>"}
+#define DL_TX_OPTS_INIT {"<tx-data>", NULL, NULL, NULL}
 
 /** Run one transaction.  The report lives in `a`.  On any error nothing is
  *  written and the message names the problem (and the offending form). */
 int dl_tx_run(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *tx_data,
 	      const dl_tx_opts *opts);
+
+/** Run tx_datas[0..n) as n transactions, in order, in one storage write
+ *  transaction (dl_wtxn_next_tx between them) that commits once: all of
+ *  them or none.  Each is a transaction of its own, exactly as n calls of
+ *  dl_tx_run would make them: its own tx entity (consecutive ids), its own
+ *  :db/txInstant (never before the previous one), tempids resolved within
+ *  it, its own report in out[i]; and each sees what the ones before it
+ *  wrote (entities, upserts, schema).  The reports live in `a` (out[] is
+ *  only meaningful on success).  On any error nothing is written, and when
+ *  n > 1 the message names the transaction: "SOURCE: transaction 3 of 5:
+ *  problem" (SOURCE from opts->sources[2] or opts->source).  n == 0 writes
+ *  nothing and succeeds.  With n == 1 it is dl_tx_run (plus the hook). */
+int dl_tx_run_many(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *tx_datas,
+		   size_t n, const dl_tx_opts *opts);
 
 #endif

@@ -122,13 +122,60 @@ equal "bad EDN: the message" "error: $T/bad1.edn:3:2: map literal must contain a
 printf '[{:person/name "Eve"}]\n\n  [{:person/name "Fay" :person/age "old"}]\n' >"$T/bad2.edn"
 exit_code "wrong type" 1 transact "$DB" "$T/bad2.edn"
 matches "wrong type: error: file:3:3: message" \
-	"^error: $T/bad2.edn:3:3: :person/age expects a long, got \"old\"" "$(head -1 "$T/err")"
-check "wrong type: says what was committed" grep -q '^note: the 1 transaction before it was committed' "$T/err"
-# take Eve back out so the database is as before
-"$DL" transact "$DB" <<<'[[:db/retractEntity [:person/name "Eve"]]]' >/dev/null
+	"^error: $T/bad2.edn:3:3: transaction 2 of 2: :person/age expects a long, got \"old\"" \
+	"$(head -1 "$T/err")"
+check "wrong type: says nothing was written" grep -q '^note: nothing was written' "$T/err"
+equal "wrong type: no report" "" "$(cat "$T/out")"
+check "wrong type: the first transaction was not kept either" \
+	cmp -s "$T/before.edn" <("$DL" export "$DB")
+# the third of four vectors fails: the first two (one of them a schema
+# change the second uses, with a tempid of the first) are not kept
+cat >"$T/bad6.edn" <<'EOF'
+[{:db/ident :pet/name :db/valueType :db.type/string :db/unique :db.unique/identity}
+ {:db/id "gus" :person/name "Gus"}]
+[{:pet/name "Rex"} [:db/add [:person/name "Gus"] :person/age 4]]
+
+[{:pet/name "Rex" :person/age 1}
+   [:db/add "x" :person/nope]]
+[{:person/name "Hal"}]
+EOF
+cp "$DB" "$T/p.db.before"
+exit_code "third of four vectors fails" 1 transact "$DB" "$T/bad6.edn"
+matches "third of four: error: file:5:1: transaction 3 of 4: message" \
+	"^error: $T/bad6.edn:5:1: transaction 3 of 4: .* in \\[:db/add \"x\" :person/nope\\]$" \
+	"$(head -1 "$T/err")"
+equal "third of four: no report" "" "$(cat "$T/out")"
+check "third of four: the database is unchanged" cmp -s "$T/before.edn" <("$DL" export "$DB")
+check "third of four: the file is byte for byte the same" cmp -s "$DB" "$T/p.db.before"
+IN=$T/bad6.edn
+exit_code "third of four vectors fails (stdin)" 1 transact "$DB"
+matches "stdin: the message" "^error: <stdin>:5:1: transaction 3 of 4: " "$(head -1 "$T/err")"
+unset IN
+check "third of four (stdin): the database is unchanged" cmp -s "$T/before.edn" <("$DL" export "$DB")
 printf '{:person/name "Gus"}\n' >"$T/bad3.edn"
 exit_code "not a vector" 1 transact "$DB" "$T/bad3.edn"
 equal "not a vector: the message" "error: $T/bad3.edn:1:1: tx-data must be a vector of tx forms" "$(cat "$T/err")"
+# vectors that build on each other, into a fresh database: a schema the
+# next one uses, an upsert of the entity the one before made, tempids per
+# transaction; one report each, printed after the commit
+cat >"$T/many.edn" <<'EOF'
+[{:db/ident :pet/name :db/valueType :db.type/string :db/unique :db.unique/identity}]
+[{:db/id "a" :pet/name "Rex"}]
+[{:db/id "a" :pet/name "Rex" :pet/age 3} {:db/id "b" :pet/name "Tom"}]
+[[:db/add "datomic.tx" :db/doc "four"] {:db/id "a" :pet/age 5}]
+EOF
+exit_code "transact: vectors that build on each other" 0 transact "$T/many.db" "$T/many.edn"
+equal "... one report each" 4 "$(wc -l <"$T/out")"
+check "... tx ids one apart, in order" awk '{ t = $2 + 0 } NR > 1 && t != p + 1 { exit 1 } { p = t }' "$T/out"
+a2=$(sed -n 2p "$T/out" | sed -E 's/.*"a" ([0-9]+).*/\1/')
+equal "... the upsert found the entity of the transaction before" \
+	"$a2" "$(sed -n 3p "$T/out" | sed -E 's/.*"a" ([0-9]+),.*/\1/')"
+matches "... the transaction's own tempids" \
+	"^\\{:tx ([0-9]+) :tempids \\{\"datomic.tx\" \\1, \"a\" [0-9]+\\} :datoms 3\\}$" "$(sed -n 4p "$T/out")"
+a4=$(sed -n 4p "$T/out" | sed -E 's/.*"a" ([0-9]+).*/\1/')
+check "... the same tempid in another transaction is another entity" test "$a4" != "$a2"
+exit_code "... check" 0 check "$T/many.db"
+check "... four transactions" grep -Eq '^transactions +4 ' <("$DL" stats "$T/many.db")
 IN=$T/bad4.edn
 printf '[[:db/add "x" :person/name "Hal"]\n [:db/add "x" :person/friend [:person/name "Nobody"]]]\n' >"$IN"
 exit_code "unknown lookup ref (stdin)" 1 transact "$DB"

@@ -276,6 +276,246 @@ static void test_transact_errors(void **state)
 	dl_db_close(db);
 }
 
+/* ---- several transactions, all or none ------------------------------------------- */
+
+/* Everything: every datom of the history view (txInstants included), the
+ * totals and the basis. */
+static char *dump_full(dl_db *db)
+{
+	dl_db_view v = DL_DB_VIEW_INIT;
+	v.kind = DL_DB_HISTORY;
+	dl_snapshot *s;
+	assert_int_equal(dl_db_snapshot(&s, db, &v), 0);
+	dl_datoms *it;
+	assert_int_equal(dl_db_datoms(&it, s, DL_DB_EAVT, NULL, 0), 0);
+	dl_buf b = DL_BUF_INIT;
+	dl_db_stat st;
+	assert_int_equal(dl_snapshot_stat(&st, s), 0);
+	dl_buf_printf(&b, "basis %lld datoms %llu history %llu transactions %llu\n",
+		      (long long)dl_snapshot_basis(s), (unsigned long long)st.datoms,
+		      (unsigned long long)st.history, (unsigned long long)st.transactions);
+	const dl_db_datom *d;
+	int rc;
+	while ((rc = dl_datoms_next(it, &d)) > 0) {
+		dl_buf_printf(&b, "%lld ", (long long)d->e);
+		dl_edn_print(&b, &d->a);
+		dl_buf_puts(&b, " ");
+		dl_edn_print(&b, &d->v);
+		dl_buf_printf(&b, " %lld %d\n", (long long)d->tx, d->added);
+	}
+	assert_int_equal(rc, 0);
+	dl_datoms_close(it);
+	dl_snapshot_end(s);
+	char *out = strdup(b.data);
+	dl_buf_free(&b);
+	return out;
+}
+
+/* The attribute name of the datoms of `r` whose value is v (NULL if none). */
+static char *attr_of_value(const dl_tx_result *r, int64_t v)
+{
+	for (size_t i = 0; i < dl_tx_result_ndatoms(r); i++) {
+		dl_db_datom d = dl_tx_result_datom(r, i);
+		if (d.v.type == DL_INT && d.v.u.i == v)
+			return tu_print(&d.a);
+	}
+	return NULL;
+}
+
+static void expect_attr_of_value(const dl_tx_result *r, int64_t v, const char *want)
+{
+	char *got = attr_of_value(r, v);
+	if (!got || strcmp(got, want))
+		fail_msg("the datom with value %lld: attribute %s, expected %s", (long long)v,
+			 got ? got : "(none)", want);
+	free(got);
+}
+
+static void test_transact_many(void **state)
+{
+	(void)state;
+	dl_db *db = open_new("many");
+	static const char text[] =
+		"[{:db/ident :q/x :db/valueType :db.type/long}]\n"
+		"[{:db/id \"a\" :p/name \"A\" :q/x 101}]\n"
+		"[{:db/id :q/x :db/ident :q/y} {:db/id \"a\" :p/name \"B\" :p/age 102}]\n"
+		"[{:db/id \"a\" :p/name \"A\" :q/y 103}]\n";
+	dl_tx_results *rs = NULL;
+	/* :p/name is declared by the first vector of the same text */
+	char *t = NULL;
+	size_t tl = strlen(k_schema) + sizeof text;
+	assert_non_null(t = malloc(tl + 2));
+	snprintf(t, tl + 2, "%s\n%s", k_schema, text);
+	if (dl_db_transact_many(&rs, db, t, strlen(t), "m.edn"))
+		fail_msg("transact_many: %s", dl_errmsg());
+	free(t);
+	assert_int_equal(dl_tx_results_count(rs), 5);
+	const dl_tx_result *r[5];
+	for (size_t i = 0; i < 5; i++)
+		r[i] = dl_tx_results_get(rs, i);
+	assert_int_equal(dl_tx_result_basis(r[0]), 0);
+	for (size_t i = 1; i < 5; i++) {
+		assert_int_equal(dl_tx_result_tx(r[i]), dl_tx_result_tx(r[i - 1]) + 1);
+		assert_int_equal(dl_tx_result_basis(r[i]), dl_tx_result_tx(r[i - 1]));
+	}
+	/* tempids per transaction: "a" is three different entities, the last
+	 * one found again through :p/name */
+	int64_t a2 = dl_tx_result_entid(r[2], "a"), a3 = dl_tx_result_entid(r[3], "a");
+	assert_true(a2 > 0 && a3 > 0 && a2 != a3);
+	assert_int_equal(dl_tx_result_entid(r[4], "a"), a2);
+	/* attribute names as each transaction saw them: defined by an earlier
+	 * transaction of the batch, then renamed by one */
+	expect_attr_of_value(r[2], 101, ":q/x");
+	expect_attr_of_value(r[3], 102, ":p/age");
+	expect_attr_of_value(r[4], 103, ":q/y");
+	bool replaced = false;
+	for (size_t i = 0; i < dl_tx_result_ndatoms(r[4]); i++) {
+		dl_db_datom d = dl_tx_result_datom(r[4], i);
+		if (d.v.type == DL_INT && d.v.u.i == 101) {
+			assert_false(d.added); /* the replaced value */
+			char *an = tu_print(&d.a);
+			assert_string_equal(an, ":q/y");
+			free(an);
+			replaced = true;
+		}
+	}
+	assert_true(replaced);
+	expect_attr_of_value(r[3], 102, ":p/age");
+	assert_int_equal(dl_db_check(db, NULL, NULL), 0);
+	dl_db_stat st;
+	assert_int_equal(dl_db_stats(&st, db), 0);
+	assert_int_equal(st.transactions, 5);
+	assert_int_equal(st.basis, dl_tx_result_tx(r[4]));
+	dl_tx_results_free(rs);
+
+	/* out may be NULL; no vector at all writes nothing */
+	char *before = dump_full(db);
+	assert_int_equal(dl_db_transact_many(&rs, db, " ; nothing\n", 11, NULL), 0);
+	assert_non_null(rs);
+	assert_int_equal(dl_tx_results_count(rs), 0);
+	dl_tx_results_free(rs);
+	char *after = dump_full(db);
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+	static const char two[] = "[{:p/name \"N1\"}] [{:p/name \"N2\"}]";
+	assert_int_equal(dl_db_transact_many(NULL, db, two, sizeof two - 1, NULL), 0);
+	assert_int_equal(dl_db_stats(&st, db), 0);
+	assert_int_equal(st.transactions, 7);
+
+	/* values built in C, with and without names */
+	dl_arena a = DL_ARENA_INIT;
+	dl_value v[2];
+	v[0] = tu_edn(&a, "[[:db/add \"n\" :p/name \"V1\"]]");
+	v[1] = tu_edn(&a, "[[:db/add \"n\" :p/age \"not a long\"]]");
+	const char *srcs[2] = {"first", "second"};
+	rs = (dl_tx_results *)1;
+	assert_int_equal(dl_db_transact_many_values(&rs, db, v, 2, srcs), DL_ETYPE);
+	assert_null(rs);
+	assert_string_equal(dl_errmsg(), "second: transaction 2 of 2: :p/age expects a long, "
+					 "got \"not a long\" in [:db/add \"n\" :p/age \"not a long\"]");
+	assert_int_equal(dl_db_transact_many_values(&rs, db, v, 2, NULL), DL_ETYPE);
+	assert_non_null(strstr(dl_errmsg(), "<tx-data>: transaction 2 of 2: "));
+	assert_int_equal(dl_db_transact_many_values(&rs, db, v, 1, NULL), 0);
+	assert_int_equal(dl_tx_results_count(rs), 1);
+	assert_true(dl_tx_result_entid(dl_tx_results_get(rs, 0), "n") > 0);
+	dl_tx_results_free(rs);
+	dl_arena_free(&a);
+	dl_db_close(db);
+}
+
+static void test_transact_many_errors(void **state)
+{
+	(void)state;
+	dl_db *db = open_new("manyerr");
+	tx0(db, k_schema);
+	tx0(db, "[{:p/name \"Ann\" :p/age 30}]");
+	char *before = dump_full(db);
+	static const struct {
+		const char *edn;
+		int rc;
+		const char *msg;
+	} cases[] = {
+		/* the third of four fails; the first two wrote what it uses */
+		{"[{:db/id \"b\" :p/name \"Bob\"}]\n"
+		 "[[:db/add [:p/name \"Bob\"] :p/age 7] {:db/ident :q/new :db/valueType :db.type/long}]\n"
+		 "  [{:p/name \"Bob\" :q/new 1}\n"
+		 "   [:db/cas [:p/name \"Bob\"] :p/age 8 9]]\n"
+		 "[{:p/name \"Cy\"}]",
+		 DL_ECONFLICT, "t.edn:3:3: transaction 3 of 4: cas failed: :p/age of entity"},
+		/* a single vector: as dl_db_transact says it */
+		{"[{:p/name \"Bob\" :p/age \"old\"}]", DL_ETYPE, "t.edn:1:1: :p/age expects a long"},
+		/* bad EDN after good vectors: nothing runs */
+		{"[{:p/name \"Bob\"}]\n[{:p/name 12 ", DL_ESYNTAX, "t.edn:2:2: unterminated map"},
+		/* a form that is not a vector */
+		{"[{:p/name \"Bob\"}]\n{:p/name \"X\"}", DL_EINVAL,
+		 "t.edn:2:1: tx-data must be a vector of tx forms"},
+		/* an upsert of an earlier transaction's entity, then a failure */
+		{"[{:db/id \"x\" :p/name \"Z\"}] [[:db/add \"y\" :p/name \"Z\"] [:db/add \"y\" :p/age 1]]"
+		 " [[:db/add \"w\" :p/friend [:p/name \"nobody\"]]]",
+		 DL_ENOTFOUND, "t.edn:1:79: transaction 3 of 3: lookup ref"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		dl_tx_results *rs = (dl_tx_results *)1;
+		int rc = dl_db_transact_many(&rs, db, cases[i].edn, strlen(cases[i].edn), "t.edn");
+		if (rc != cases[i].rc || strncmp(dl_errmsg(), cases[i].msg, strlen(cases[i].msg)))
+			fail_msg("case %zu: rc %d (%s), wanted %d and '%s...'", i, rc, dl_errmsg(),
+				 cases[i].rc, cases[i].msg);
+		assert_null(rs);
+		char *after = dump_full(db);
+		if (strcmp(before, after))
+			fail_msg("case %zu: the database changed", i);
+		free(after);
+	}
+	assert_int_equal(dl_db_check(db, NULL, NULL), 0);
+	free(before);
+	dl_db_close(db);
+}
+
+static void test_transact_many_failalloc(void **state)
+{
+	(void)state;
+	dl_db *db = open_new("manyfail");
+	tx0(db, k_schema);
+	static const char t[] = "[{:db/id \"x\" :p/name \"X\" :p/age 1}]\n"
+				"[{:db/ident :q/z :db/valueType :db.type/long} {:p/name \"X\" :p/age 2}]\n"
+				"[{:db/id \"y\" :p/name \"Y\" :p/friend [:p/name \"X\"] :q/z 3}]\n";
+	/* intern the text's keywords (for good) before counting */
+	dl_db *warm = open_new("manyfail_warm");
+	assert_int_equal(dl_db_transact_many(NULL, warm, k_schema, strlen(k_schema), NULL), 0);
+	assert_int_equal(dl_db_transact_many(NULL, warm, t, sizeof t - 1, NULL), 0);
+	dl_db_close(warm);
+	char *before = dump_full(db);
+	long base = tu_failalloc_live();
+	for (long n = 1; n < 20000; n++) {
+		tu_failalloc_arm(n);
+		dl_tx_results *rs = NULL;
+		int rc = dl_db_transact_many(&rs, db, t, sizeof t - 1, "f");
+		int fired = tu_failalloc_fired();
+		tu_failalloc_disarm();
+		if (rc == 0) {
+			assert_int_equal(dl_tx_results_count(rs), 3);
+			dl_tx_results_free(rs);
+			/* the schema cache may keep the new version */
+			if (!fired)
+				break;
+			fail_msg("allocation %ld failed but the batch succeeded", n);
+		}
+		if (rc != DL_ENOMEM)
+			fail_msg("allocation %ld: rc %d (%s)", n, rc, dl_errmsg());
+		assert_null(rs);
+		if (tu_failalloc_live() != base)
+			fail_msg("allocation %ld: %ld blocks leaked", n, tu_failalloc_live() - base);
+		char *after = dump_full(db);
+		if (strcmp(before, after))
+			fail_msg("allocation %ld: the database changed", n);
+		free(after);
+	}
+	assert_int_equal(dl_db_check(db, NULL, NULL), 0);
+	free(before);
+	dl_db_close(db);
+}
+
 /* ---- snapshots, views, datoms ----------------------------------------------------------- */
 
 static int count_datoms(dl_snapshot *s, dl_db_index idx, const dl_value *c, size_t n)
@@ -905,6 +1145,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_transact),
 		cmocka_unit_test(test_transact_errors),
+		cmocka_unit_test(test_transact_many),
+		cmocka_unit_test(test_transact_many_errors),
+		cmocka_unit_test(test_transact_many_failalloc),
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_datoms),
 		cmocka_unit_test(test_attrs_stats_check),

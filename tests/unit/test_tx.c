@@ -1370,6 +1370,421 @@ static void test_concurrent_schema(void **state)
 	tu_failalloc_install();
 }
 
+/* ---- several transactions in one write transaction ---------------------- */
+
+/* dump() plus the totals: what must not change when a batch fails. */
+static char *dump_all(dl_store *s)
+{
+	char *d = dump(s);
+	dl_snap *snap;
+	dl_store_stats st;
+	const dl_schema *sch;
+	assert_int_equal(dl_snap_begin(&snap, s), 0);
+	assert_int_equal(dl_snap_stats(snap, &st), 0);
+	assert_int_equal(dl_schema_get(&sch, snap), 0);
+	dl_buf b = DL_BUF_INIT;
+	dl_buf_printf(&b, "%s\ntotals %llu %llu %llu schema %lld\n", d,
+		      (unsigned long long)st.datoms, (unsigned long long)st.history,
+		      (unsigned long long)st.transactions, (long long)dl_schema_version(sch));
+	dl_snap_end(snap);
+	free(d);
+	char *out = strdup(b.data);
+	dl_buf_free(&b);
+	return out;
+}
+
+static void store_check_ok(dl_store *s)
+{
+	if (dl_store_check(s, NULL, NULL) != 0)
+		fail_msg("check: %s", dl_errmsg());
+}
+
+/* Parse texts[0..n) (after $name substitution) into vals. */
+static void parse_many(dl_arena *a, const names *nm, const char *const *texts, size_t n,
+		       dl_value *vals)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *t = subst(nm, texts[i]);
+		vals[i] = tu_edn(a, t);
+		free(t);
+	}
+}
+
+static int64_t tempid_of(const dl_tx_report *r, const char *name)
+{
+	for (size_t i = 0; i < r->ntempids; i++) {
+		const dl_value *t = &r->tempids[i].tempid;
+		if (t->type == DL_STRING && t->len == strlen(name) && !memcmp(t->u.s, name, t->len))
+			return r->tempids[i].e;
+	}
+	return 0;
+}
+
+static int64_t tx_instant_of(const dl_tx_report *r)
+{
+	for (size_t i = 0; i < r->ndatoms; i++)
+		if (r->datoms[i].e == r->tx && r->datoms[i].a == DL_A_TX_INSTANT)
+			return r->datoms[i].v.u.i;
+	fail_msg("tx %lld has no txInstant in its report", (long long)r->tx);
+	return 0;
+}
+
+/* Storage alone: one LMDB write transaction, three transactions. */
+static void test_wtxn_next_tx(void **state)
+{
+	(void)state;
+	dl_arena a = DL_ARENA_INIT;
+	names nm = {0};
+	dl_store *s = open_db("next_tx");
+	tx_ok(s, &a, &nm, "[{:db/ident :n/x :db/valueType :db.type/long}]", NULL);
+	const dl_schema *sch;
+	dl_snap *snap;
+	assert_int_equal(dl_snap_begin(&snap, s), 0);
+	assert_int_equal(dl_schema_get(&sch, snap), 0);
+	int64_t x = attr_by_name(sch, "n/x")->id, t0 = dl_snap_basis_tx(snap);
+	dl_snap_end(snap);
+	char *before = dump_all(s);
+
+	for (int commit = 0; commit < 2; commit++) {
+		dl_wtxn *w;
+		assert_int_equal(dl_wtxn_begin(&w, s), 0);
+		int64_t e;
+		assert_int_equal(dl_wtxn_new_eid(w, &e, DL_PART_USER), 0);
+		int64_t t1 = dl_wtxn_tx(w);
+		assert_int_equal(t1, t0 + 1);
+		assert_int_equal(dl_snap_basis_tx(dl_wtxn_snap(w)), t0);
+		dl_value one = dl_int(1), two = dl_int(2);
+		dl_value i1 = dl_inst(1000), i2 = dl_inst(2000), i3 = dl_inst(3000);
+		assert_int_equal(dl_wtxn_add(w, t1, DL_A_TX_INSTANT, &i1, 0), 1);
+		assert_int_equal(dl_wtxn_add(w, e, x, &one, 0), 1);
+		assert_int_equal(dl_wtxn_datom_count(w), 2);
+		assert_int_equal(dl_wtxn_next_tx(w), 0);
+		int64_t t2 = dl_wtxn_tx(w);
+		assert_int_equal(t2, t1 + 1);
+		assert_int_equal(dl_snap_basis_tx(dl_wtxn_snap(w)), t1);
+		assert_int_equal(dl_wtxn_datom_count(w), 0);
+		/* the next transaction sees the first one's datom, with its tx */
+		int64_t seen = 0;
+		assert_int_equal(dl_snap_has(dl_wtxn_snap(w), e, x, &one, &seen), 1);
+		assert_int_equal(seen, t1);
+		assert_int_equal(dl_wtxn_add(w, t2, DL_A_TX_INSTANT, &i2, 0), 1);
+		/* retracted by a later transaction: history [t1, t2) */
+		assert_int_equal(dl_wtxn_retract(w, e, x, &one, 0), 1);
+		assert_int_equal(dl_wtxn_add(w, e, x, &two, 0), 1);
+		assert_int_equal(dl_wtxn_next_tx(w), 0);
+		int64_t t3 = dl_wtxn_tx(w);
+		assert_int_equal(dl_wtxn_add(w, t3, DL_A_TX_INSTANT, &i3, 0), 1);
+		if (!commit) {
+			dl_wtxn_abort(w);
+			char *after = dump_all(s);
+			assert_string_equal(before, after);
+			free(after);
+			continue;
+		}
+		assert_int_equal(dl_wtxn_commit(w), 0);
+		store_check_ok(s);
+		dl_store_stats st;
+		assert_int_equal(dl_snap_begin(&snap, s), 0);
+		assert_int_equal(dl_snap_basis_tx(snap), t3);
+		assert_int_equal(dl_snap_stats(snap, &st), 0);
+		assert_int_equal(st.transactions, (uint64_t)DL_EID_NUM(t3));
+		assert_int_equal(st.history, 1);
+		dl_snap_end(snap);
+		expect_view(s, (dl_view){DL_VIEW_AS_OF, t1}, e, x, " +1");
+		expect_view(s, (dl_view){DL_VIEW_AS_OF, t2}, e, x, " +2");
+		expect_view(s, (dl_view){DL_VIEW_HISTORY, 0}, e, x, " +1 -1 +2");
+	}
+	free(before);
+	dl_store_close(s);
+	dl_arena_free(&a);
+}
+
+static void test_many(void **state)
+{
+	(void)state;
+	dl_arena a = DL_ARENA_INIT;
+	names nm = {0};
+	dl_store *s = open_db("many");
+	/* on an empty store: the first transaction bootstraps, the schema of
+	 * the second is used by the third, "x" is a new entity in two of them,
+	 * upserts find what earlier ones wrote */
+	static const char *const txs[] = {
+		"[]",
+		"[{:db/ident :m/email :db/valueType :db.type/string :db/unique :db.unique/identity}"
+		" {:db/ident :m/n :db/valueType :db.type/long}]",
+		"[{:db/id \"x\" :m/email \"a@x\" :m/n 1} {:db/id \"y\" :m/free \"y\"}]",
+		"[{:db/id \"x\" :m/email \"b@x\"} {:db/id \"u\" :m/email \"a@x\" :m/n 2}"
+		" [:db/add \"datomic.tx\" :db/doc \"four\"]]",
+		"[[:db/retract [:m/email \"a@x\"] :m/n 2] [:db/add \"x\" :m/free \"z\"]]",
+	};
+	enum { N = sizeof txs / sizeof txs[0] };
+	dl_value vals[N];
+	dl_tx_report r[N];
+	parse_many(&a, &nm, txs, N, vals);
+	dl_tx_opts o = DL_TX_OPTS_INIT;
+	if (dl_tx_run_many(r, &a, s, vals, N, &o) != 0)
+		fail_msg("run_many: %s", dl_errmsg());
+	store_check_ok(s);
+	assert_int_equal(r[0].basis_before, 0);
+	for (size_t i = 1; i < N; i++) {
+		assert_int_equal(r[i].tx, r[i - 1].tx + 1);
+		assert_int_equal(r[i].basis_before, r[i - 1].tx);
+		assert_true(tx_instant_of(&r[i]) >= tx_instant_of(&r[i - 1]));
+	}
+	for (size_t i = 0; i < N; i++)
+		for (size_t k = 0; k < r[i].ndatoms; k++)
+			assert_int_equal(r[i].datoms[k].tx, r[i].tx);
+	/* tempids per transaction */
+	int64_t x2 = tempid_of(&r[2], "x"), x3 = tempid_of(&r[3], "x"), x4 = tempid_of(&r[4], "x");
+	assert_int_not_equal(x2, 0);
+	assert_int_not_equal(x3, 0);
+	assert_int_not_equal(x2, x3);
+	assert_int_not_equal(x4, x3);
+	assert_int_equal(tempid_of(&r[3], "u"), x2); /* upsert of transaction 3's entity */
+	assert_int_equal(tempid_of(&r[3], "datomic.tx"), r[3].tx);
+	/* as one transaction at a time would have written them */
+	dl_snap *snap;
+	const dl_schema *sch;
+	dl_store_stats st;
+	assert_int_equal(dl_snap_begin(&snap, s), 0);
+	assert_int_equal(dl_snap_basis_tx(snap), r[N - 1].tx);
+	assert_int_equal(dl_snap_stats(snap, &st), 0);
+	assert_int_equal(st.transactions, N);
+	assert_int_equal(dl_schema_get(&sch, snap), 0);
+	/* the last schema change: transaction 3's first use of :m/free */
+	assert_int_equal(dl_schema_version(sch), r[2].tx);
+	assert_non_null(attr_by_name(sch, "m/free"));
+	int64_t n_attr = attr_by_name(sch, "m/n")->id;
+	dl_snap_end(snap);
+	expect_view(s, (dl_view){DL_VIEW_AS_OF, r[2].tx}, x2, n_attr, " +1");
+	expect_view(s, (dl_view){DL_VIEW_AS_OF, r[3].tx}, x2, n_attr, " +2");
+	expect_view(s, (dl_view){DL_VIEW_CURRENT, 0}, x2, n_attr, "");
+	expect_view(s, (dl_view){DL_VIEW_HISTORY, 0}, x2, n_attr, " +1 -1 +2 -2");
+
+	/* the same texts one transaction at a time give the same datoms (up
+	 * to tx ids and instants) */
+	dl_store *s1 = open_db("many_one");
+	dl_tx_report r1[N];
+	for (size_t i = 0; i < N; i++)
+		if (dl_tx_run(&r1[i], &a, s1, &vals[i], &o) != 0)
+			fail_msg("run %zu: %s", i, dl_errmsg());
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(r1[i].tx, r[i].tx);
+		assert_int_equal(r1[i].ndatoms, r[i].ndatoms);
+		assert_int_equal(r1[i].ntempids, r[i].ntempids);
+		for (size_t k = 0; k < r[i].ntempids; k++)
+			assert_int_equal(r1[i].tempids[k].e, r[i].tempids[k].e);
+		for (size_t k = 0; k < r[i].ndatoms; k++) {
+			const dl_datom *d = &r[i].datoms[k], *d1 = &r1[i].datoms[k];
+			assert_int_equal(d->e, d1->e);
+			assert_int_equal(d->a, d1->a);
+			assert_int_equal(d->added, d1->added);
+			if (d->a != DL_A_TX_INSTANT)
+				assert_true(dl_value_equal(&d->v, &d1->v));
+		}
+	}
+	dl_store_close(s1);
+
+	/* n == 0 writes nothing; n == 1 is dl_tx_run */
+	char *before = dump_all(s);
+	assert_int_equal(dl_tx_run_many(NULL, &a, s, NULL, 0, &o), 0);
+	char *after = dump_all(s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	dl_store_close(s);
+	dl_arena_free(&a);
+}
+
+/* A failure anywhere leaves the database (and the schema cache) as it was. */
+static void test_many_fail(void **state)
+{
+	(void)state;
+	dl_arena a = DL_ARENA_INIT;
+	names nm = {0};
+	dl_store *s = open_db("many_fail");
+	tx_ok(s, &a, &nm, k_schema, NULL);
+	tx_ok(s, &a, &nm, k_data, NULL);
+	dl_snap *snap;
+	const dl_schema *sch0;
+	assert_int_equal(dl_snap_begin(&snap, s), 0);
+	assert_int_equal(dl_schema_get(&sch0, snap), 0);
+	int64_t basis = dl_snap_basis_tx(snap);
+	dl_snap_end(snap);
+	char *before = dump_all(s);
+	static const struct {
+		const char *txs[5];
+		size_t n;
+		int rc;
+		const char *msg;
+	} cases[] = {
+		/* the third of five fails; the first two changed the schema and
+		 * wrote data the third uses */
+		{{"[{:db/ident :f/n :db/valueType :db.type/long}]",
+		  "[{:db/id \"c\" :person/name \"Cid\" :person/email \"c@x\" :f/n 1}]",
+		  "[{:person/email \"c@x\" :f/n \"one\"}]",
+		  "[{:person/name \"Dee\"}]", "[]"},
+		 5, DL_ETYPE, "t3: transaction 3 of 5: :f/n expects a long, got \"one\""},
+		/* the last one fails a unique check against an earlier one */
+		{{"[{:db/id \"d\" :person/ssn \"999\"}]", "[{:db/id \"e\" :person/ssn \"999\"}]"},
+		 2, DL_ECONFLICT, "t2: transaction 2 of 2: unique conflict: :person/ssn"},
+		/* a later transaction undoes a schema change of an earlier one
+		 * in a way that is refused */
+		{{"[{:db/ident :f/many :db/cardinality :db.cardinality/many}]",
+		  "[{:db/ident :f/many :db/cardinality :db.cardinality/one}]"},
+		 2, DL_EINVAL, "t2: transaction 2 of 2: cannot change cardinality of :f/many"},
+		/* not a vector: found before anything runs */
+		{{"[]", "[]", "{:person/name \"x\"}"}, 3, DL_EINVAL,
+		 "t3: transaction 3 of 3: tx-data must be a vector of forms"},
+		/* the first fails */
+		{{"[[:db/add $ann :person/age \"x\"]]", "[]"}, 2, DL_ETYPE,
+		 "t1: transaction 1 of 2: :person/age expects a long"},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		dl_value vals[5];
+		dl_tx_report r[5];
+		const char *srcs[5] = {"t1", "t2", "t3", "t4", "t5"};
+		parse_many(&a, &nm, cases[c].txs, cases[c].n, vals);
+		dl_tx_opts o = DL_TX_OPTS_INIT;
+		o.sources = srcs;
+		int rc = dl_tx_run_many(r, &a, s, vals, cases[c].n, &o);
+		if (rc != cases[c].rc || strncmp(dl_errmsg(), cases[c].msg, strlen(cases[c].msg)))
+			fail_msg("case %zu: rc %d, message '%s'; expected %d, '%s...'", c, rc,
+				 dl_errmsg(), cases[c].rc, cases[c].msg);
+		char *after = dump_all(s);
+		if (strcmp(before, after))
+			fail_msg("case %zu: the database changed", c);
+		free(after);
+		store_check_ok(s);
+	}
+	/* the schema cache kept nothing of the failed batches: the next
+	 * transaction gets the tx id the first failed one had, and its own
+	 * schema change must be what readers see for that version */
+	assert_int_equal(dl_snap_begin(&snap, s), 0);
+	const dl_schema *x;
+	assert_int_equal(dl_schema_get(&x, snap), 0);
+	assert_ptr_equal(x, sch0);
+	dl_snap_end(snap);
+	dl_tx_report r;
+	tx_ok(s, &a, &nm, "[{:db/ident :f/n :db/valueType :db.type/string}]", &r);
+	assert_int_equal(r.tx, basis + 1);
+	assert_int_equal(dl_snap_begin(&snap, s), 0);
+	assert_int_equal(dl_schema_get(&x, snap), 0);
+	assert_int_equal(dl_schema_version(x), r.tx);
+	assert_int_equal(attr_by_name(x, "f/n")->vtype, DL_VT_STRING);
+	dl_snap_end(snap);
+	tx_ok(s, &a, &nm, "[{:db/id \"g\" :f/n \"a string now\"}]", NULL);
+	free(before);
+	dl_store_close(s);
+	dl_arena_free(&a);
+}
+
+/* Schema changes across the transactions of one batch: each sees the one
+ * before, and the cache afterwards holds the last. */
+static void test_many_schema(void **state)
+{
+	(void)state;
+	dl_arena a = DL_ARENA_INIT;
+	names nm = {0};
+	dl_store *s = open_db("many_schema");
+	tx_ok(s, &a, &nm, "[{:db/ident :s/a :db/valueType :db.type/long}]", NULL);
+	static const char *const txs[] = {
+		"[{:db/ident :s/b :db/valueType :db.type/string}]",
+		"[{:s/a 1 :s/b \"one\"}]",
+		("[{:db/ident :s/c :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}"
+		 " {:db/id :s/b :db/unique :db.unique/identity}]"),
+		"[{:db/id \"p\" :s/b \"one\" :s/c [\"q\"]} {:db/id \"q\" :s/b \"two\"}]",
+		"[{:db/id :s/b :db/ident :s/renamed}]",
+		"[{:s/renamed \"three\" :s/a 3}]",
+	};
+	enum { N = sizeof txs / sizeof txs[0] };
+	dl_value vals[N];
+	dl_tx_report r[N];
+	parse_many(&a, &nm, txs, N, vals);
+	dl_tx_opts o = DL_TX_OPTS_INIT;
+	if (dl_tx_run_many(r, &a, s, vals, N, &o) != 0)
+		fail_msg("run_many: %s", dl_errmsg());
+	store_check_ok(s);
+	/* "p" upserted through :s/b, made unique in transaction 3 */
+	int64_t one = 0;
+	for (size_t k = 0; k < r[1].ndatoms; k++)
+		if (r[1].datoms[k].e != r[1].tx)
+			one = r[1].datoms[k].e;
+	assert_int_equal(tempid_of(&r[3], "p"), one);
+	dl_snap *snap;
+	const dl_schema *sch, *again;
+	assert_int_equal(dl_snap_begin(&snap, s), 0);
+	assert_int_equal(dl_schema_get(&sch, snap), 0);
+	assert_int_equal(dl_schema_get(&again, snap), 0);
+	assert_ptr_equal(sch, again);
+	assert_int_equal(dl_schema_version(sch), r[4].tx);
+	assert_null(attr_by_name(sch, "s/b"));
+	const dl_attr *rn = attr_by_name(sch, "s/renamed");
+	assert_non_null(rn);
+	assert_int_equal(rn->unique, DL_UNIQUE_IDENTITY);
+	assert_true(attr_by_name(sch, "s/c")->many);
+	dl_snap_end(snap);
+	dl_store_close(s);
+	dl_arena_free(&a);
+}
+
+/* Allocation failures anywhere in a batch: an error, no leak, nothing
+ * written. */
+static void test_many_failalloc(void **state)
+{
+	(void)state;
+	dl_arena a = DL_ARENA_INIT;
+	names nm = {0};
+	dl_store *s = open_db("many_failalloc");
+	tx_ok(s, &a, &nm, k_schema, NULL);
+	tx_ok(s, &a, &nm, k_data, NULL);
+	static const char *const txs[] = {
+		("[{:db/ident :fm/x :db/valueType :db.type/string}"
+		 " {:db/id \"c\" :person/name \"Cid\" :person/email \"c@x\"}]"),
+		"[{:person/email \"c@x\" :fm/x \"v\"} [:db/cas $ann :person/age 30 31]]",
+		"[{:db/ident :fm/y :db/valueType :db.type/long} [:db/retractEntity $bob]]",
+	};
+	enum { N = sizeof txs / sizeof txs[0] };
+	dl_arena pa = DL_ARENA_INIT;
+	dl_value vals[N];
+	parse_many(&pa, &nm, txs, N, vals);
+	char *before = dump_all(s); /* warms up the schema cache too */
+	for (long n = 1;; n++) {
+		dl_arena ra = DL_ARENA_INIT;
+		dl_tx_report r[N];
+		long live = tu_failalloc_live();
+		tu_failalloc_arm(n);
+		dl_tx_opts o = DL_TX_OPTS_INIT;
+		int rc = dl_tx_run_many(r, &ra, s, vals, N, &o);
+		int fired = tu_failalloc_fired();
+		tu_failalloc_disarm();
+		dl_arena_free(&ra);
+		if (!fired) {
+			if (rc != 0)
+				fail_msg("rc %d: %s", rc, dl_errmsg());
+			break;
+		}
+		if (rc == 0)
+			fail_msg("allocation %ld failed but the batch succeeded", n);
+		if (rc != DL_ENOMEM)
+			fail_msg("failing allocation %ld: rc %d (%s)", n, rc, dl_errmsg());
+		if (tu_failalloc_live() != live)
+			fail_msg("failing allocation %ld: %ld blocks leaked", n,
+				 tu_failalloc_live() - live);
+		char *after = dump_all(s);
+		if (strcmp(before, after))
+			fail_msg("failing allocation %ld: database changed", n);
+		free(after);
+		if (n > 100000)
+			fail_msg("no end to allocations");
+	}
+	store_check_ok(s);
+	free(before);
+	dl_arena_free(&pa);
+	dl_store_close(s);
+	dl_arena_free(&a);
+}
+
 /* ---- allocation failure ----------------------------------------------------- */
 
 static void test_failalloc(void **state)
@@ -1451,6 +1866,11 @@ int main(void)
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_concurrent_schema),
 		cmocka_unit_test(test_failalloc),
+		cmocka_unit_test(test_wtxn_next_tx),
+		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_many_fail),
+		cmocka_unit_test(test_many_schema),
+		cmocka_unit_test(test_many_failalloc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
