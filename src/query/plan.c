@@ -573,6 +573,9 @@ static void clause_binds(const dl_clause *cl, uint8_t *mark)
 	}
 }
 
+static bool shared_bound(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
+			 uint32_t n, uint32_t self);
+
 /* A not / not-join is ready when every variable it shares with the rest
  * of the conjunction is bound. */
 static bool not_ready(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
@@ -585,6 +588,15 @@ static bool not_ready(const dl_qenv *env, const dl_plan_state *st, const dl_clau
 				return false;
 		return true;
 	}
+	return shared_bound(env, st, cls, n, self);
+}
+
+/* Is every variable clause `self` shares with the other pending clauses
+ * (that they can bind) bound? */
+static bool shared_bound(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
+			 uint32_t n, uint32_t self)
+{
+	const dl_clause *cl = &cls[self];
 	uint8_t *mine = dl_calloc(st->nvars ? st->nvars : 1, 1);
 	uint8_t *other = dl_calloc(st->nvars ? st->nvars : 1, 1);
 	bool ok = mine && other;
@@ -736,7 +748,10 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 			s.strategy = ST_UNION;
 			s.est_rows = st->card;
 			s.est_cost = st->card * cl->u.sub.n;
-			rank = 3;
+			/* run once what it shares with the other clauses is bound
+			 * (its branches may filter on those variables); if that
+			 * never happens, run it last anyway */
+			rank = shared_bound(env, st, cls, n, i) ? 3 : 5;
 			break;
 		}
 		case DL_C_RULE: {
