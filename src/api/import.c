@@ -15,10 +15,22 @@
  *
  * Streaming: a vector is read item by item (its text is never held as one
  * value), converted to datoms in `pend`, and written when `batch` datoms
- * have gathered.  Several small vectors share one write transaction (a
- * "group", one tx entity with its :db/txInstant) until the batch is full;
- * a vector longer than a batch is written in several batches but committed
- * once, so it stays one transaction.
+ * have gathered.  Several small vectors share one transaction (a "group",
+ * one tx entity with its :db/txInstant), written at the end of the vector
+ * that fills the batch (so a group is one call of the batch writer, and a
+ * vector that crosses the batch's end does not become a small transaction
+ * of its own); a vector that alone fills a batch is written in several
+ * batches but stays one transaction.
+ *
+ * Commits: up to PACK_GROUPS groups, each still a transaction of its own
+ * (dl_wtxn_next_tx between them: its own tx entity, :db/txInstant and log
+ * entry), share one write transaction and commit together.  A commit
+ * writes every index page its write transaction touched, and the pages of
+ * AVET (values arrive in no particular order) are touched again by every
+ * group of a large import: committing groups one by one wrote about three
+ * times the database's size.  An import that fails keeps what was
+ * committed before the failing vector, as ever: a fallback commits first,
+ * and so does an error (the groups closed before it).
  *
  * When a vector turns out to need the processor:
  *   - if nothing of it was written yet, the pending datoms of the vectors
@@ -49,6 +61,8 @@
 #include <time.h>
 
 #define DEFAULT_BATCH (1u << 20)
+/* Groups committed together (see "groups" below). */
+#define PACK_GROUPS 8
 #define TICK_ITEMS 4096 /* items between progress clock reads */
 
 /* ---- a small hash map keyed by (attribute, value) -------------------------- */
@@ -146,8 +160,12 @@ struct dl_imp {
 	size_t batch;
 	uint32_t kw_id, kw_current_tx;
 
-	/* the open group: a write transaction and what it has seen */
+	/* the open group: a transaction in the write transaction w, and what
+	 * it has seen */
 	dl_wtxn *w;
+	bool group_open;  /* a group is gathering vectors in w */
+	bool tx_live;     /* its transaction has begun (its :db/txInstant) */
+	uint64_t closed_tx, closed_datoms; /* groups closed in w, not committed */
 	const dl_schema *S;
 	vmap lookups;  /* (a, v) -> e: lookup refs resolved in this group */
 	vmap uniq;     /* (a, v) -> e: unique values asserted in this group */
@@ -219,8 +237,8 @@ static void progress(dl_imp *im, uint64_t bytes_in_input, bool force)
 	im->last_report = now;
 	dl_import_stat st = im->st;
 	st.seconds = now;
-	/* written into the open transaction counts as written */
-	st.datoms += im->w ? dl_wtxn_datom_count(im->w) : 0;
+	/* written into the open write transaction counts as written */
+	st.datoms += im->w ? im->closed_datoms + (im->tx_live ? dl_wtxn_datom_count(im->w) : 0) : 0;
 	st.pending = im->npend;
 	im->opts.progress(im->opts.ud, &st);
 }
@@ -245,82 +263,143 @@ static void group_reset(dl_imp *im)
 	dl_arena_reset(&im->garena);
 }
 
-/* Begin a write transaction and give it its :db/txInstant, which must
- * not go back in time (the processor's rule).  Returns 1 if begun, 0 if
- * the database is still empty (the processor bootstraps it first). */
+/* Begin a group: a write transaction if none is open (the groups closed
+ * in an open one are committed with it later).  Returns 1 if begun, 0 if
+ * the database is still empty (the processor bootstraps it first).  The
+ * group's transaction begins when its first datoms are written. */
 static int group_begin(dl_imp *im, bool reset)
 {
-	if (im->w)
+	if (im->w && im->group_open)
 		return 1;
-	DL_TRY(dl_wtxn_begin(&im->w, im->store));
-	dl_snap *snap = dl_wtxn_snap(im->w);
-	int64_t basis = dl_snap_basis_tx(snap);
-	int rc;
-	if (basis == 0) {
-		dl_wtxn_abort(im->w);
-		im->w = NULL;
-		return 0;
+	if (!im->w) {
+		DL_TRY(dl_wtxn_begin(&im->w, im->store));
+		dl_snap *snap = dl_wtxn_snap(im->w);
+		int rc = 0;
+		if (dl_snap_basis_tx(snap) == 0 || (rc = dl_schema_get(&im->S, snap)) < 0) {
+			dl_wtxn_abort(im->w);
+			im->w = NULL;
+			return rc;
+		}
+		im->closed_tx = im->closed_datoms = 0;
 	}
-	if ((rc = dl_schema_get(&im->S, snap)) < 0)
-		goto fail;
+	im->group_open = true;
+	im->tx_live = false;
+	if (reset)
+		group_reset(im);
+	return 1;
+}
+
+/* Begin the group's transaction (after the groups closed before it in the
+ * same write transaction) and give it its :db/txInstant, which must not
+ * go back in time (the processor's rule). */
+static int tx_begin(dl_imp *im)
+{
+	if (im->tx_live)
+		return 0;
+	if (im->closed_tx)
+		DL_TRY(dl_wtxn_next_tx(im->w));
+	dl_snap *snap = dl_wtxn_snap(im->w);
 	int64_t prev = INT64_MIN, now = now_ms();
 	dl_iter *it;
 	dl_view cur = {DL_VIEW_CURRENT, 0};
 	dl_datom pre = {0}, d;
-	pre.e = basis;
+	pre.e = dl_snap_basis_tx(snap);
 	pre.a = DL_A_TX_INSTANT;
-	if ((rc = dl_iter_open(&it, snap, DL_EAVT, &cur, &pre, 2)) < 0)
-		goto fail;
-	rc = dl_iter_next(it, &d);
+	DL_TRY(dl_iter_open(&it, snap, DL_EAVT, &cur, &pre, 2));
+	int rc = dl_iter_next(it, &d);
 	if (rc > 0 && d.v.type == DL_INST)
 		prev = d.v.u.i;
 	dl_iter_close(it);
 	if (rc < 0)
-		goto fail;
+		return rc;
 	dl_value inst = dl_inst(now > prev ? now : prev);
-	if ((rc = dl_wtxn_add(im->w, dl_wtxn_tx(im->w), DL_A_TX_INSTANT, &inst, 0)) < 0)
-		goto fail;
-	if (reset)
-		group_reset(im);
-	return 1;
-fail:
-	dl_wtxn_abort(im->w);
-	im->w = NULL;
-	return rc;
+	DL_TRY(dl_wtxn_add(im->w, dl_wtxn_tx(im->w), DL_A_TX_INSTANT, &inst, 0));
+	im->tx_live = true;
+	return 0;
 }
 
-/* Write pend[0..n) into the open transaction. */
+/* Write pend[0..n) into the group's transaction. */
 static int group_write(dl_imp *im, size_t n)
 {
 	if (!n)
 		return 0;
+	DL_TRY(tx_begin(im));
 	size_t before = dl_wtxn_datom_count(im->w);
 	DL_TRY(dl_wtxn_add_batch(im->w, im->pend, n, NULL));
 	im->st.bulk_datoms += dl_wtxn_datom_count(im->w) - before; /* duplicates once */
 	return 0;
 }
 
-static int group_commit(dl_imp *im)
+/* The group's transaction is complete (the next one, if any, follows it
+ * in the same write transaction). */
+static void group_close(dl_imp *im)
+{
+	if (im->tx_live) {
+		im->closed_tx++;
+		im->closed_datoms += dl_wtxn_datom_count(im->w);
+	}
+	im->tx_live = im->group_open = false;
+}
+
+/* Commit the write transaction: the groups closed in it (and the open
+ * one, closed first).  A write transaction in which no transaction began
+ * holds nothing and is dropped. */
+static int wtxn_commit(dl_imp *im)
+{
+	group_close(im);
+	uint64_t ntx = im->closed_tx, nd = im->closed_datoms;
+	im->closed_tx = im->closed_datoms = 0;
+	if (!ntx) {
+		dl_wtxn_abort(im->w);
+		im->w = NULL;
+		return 0;
+	}
+	int rc = dl_wtxn_commit(im->w);
+	im->w = NULL;
+	if (rc < 0)
+		return rc;
+	im->st.transactions += ntx;
+	im->st.datoms += nd;
+	return 0;
+}
+
+/* Write the group's pending datoms and close it; commit when the write
+ * transaction holds PACK_GROUPS groups or `now`. */
+static int group_commit(dl_imp *im, bool now)
 {
 	int rc = group_write(im, im->npend);
 	if (rc < 0)
 		return rc;
 	im->npend = 0;
 	values_release(im);
-	size_t n = dl_wtxn_datom_count(im->w);
-	rc = dl_wtxn_commit(im->w);
-	im->w = NULL;
-	if (rc < 0)
-		return rc;
-	im->st.transactions++;
-	im->st.datoms += n;
-	return 0;
+	group_close(im);
+	return now || im->closed_tx >= PACK_GROUPS ? wtxn_commit(im) : 0;
 }
 
+/* After an error: commit the groups closed before it, as committing them
+ * one by one would have, unless the open group has written into the write
+ * transaction (then nothing of it can be kept).  Returns rc, with its
+ * message. */
+static int keep_closed(dl_imp *im, int rc)
+{
+	if (rc >= 0 || !im->w || im->tx_live || !im->closed_tx)
+		return rc;
+	char msg[1024];
+	snprintf(msg, sizeof msg, "%s", dl_errmsg());
+	im->group_open = false; /* its pending datoms are dropped */
+	im->npend = 0;
+	values_release(im);
+	(void)wtxn_commit(im);
+	return dl_error(rc, "%s", msg);
+}
+
+/* Drop the write transaction: the open group and the groups closed in it. */
 static void group_abort(dl_imp *im)
 {
 	dl_wtxn_abort(im->w);
 	im->w = NULL;
+	im->group_open = im->tx_live = false;
+	im->closed_tx = im->closed_datoms = 0;
 	im->npend = 0;
 	values_release(im);
 	group_reset(im);
@@ -748,12 +827,15 @@ static int item_map(dl_imp *im, const dl_value *m)
  * one converts and writes.  The reader hands over "units": the items of a
  * vector in chunks (each with its own arena), or a whole top-level form
  * that is not a vector.  A unit whose values may sit in pending datoms is
- * held until those are written, then recycled.  At most QUEUE_MAX units
- * wait to be taken, so the reader stays a few chunks ahead, not a file.
+ * held until those are written, then recycled.  At most `qmax` units wait
+ * to be taken: about a batch of datoms, so that the reader keeps reading
+ * the next group while this thread writes and commits one, and stays
+ * about a batch ahead, not a file.
  */
 
 #define UNIT_ITEMS 512
-#define QUEUE_MAX 8
+#define QUEUE_MIN 8
+#define QUEUE_MAX 1024
 
 enum { U_ITEMS, U_FORM, U_END, U_ERROR };
 
@@ -780,6 +862,7 @@ typedef struct feed {
 	unit *spare;          /* recycled */
 	bool stop;            /* the writer gave up */
 	bool failed;          /* the reader ran out of memory */
+	size_t qmax;          /* units that may wait to be taken */
 	dl_edn_reader r;
 } feed;
 
@@ -824,7 +907,7 @@ static void unit_recycle(feed *f, unit *u)
 static bool unit_post(feed *f, unit *u)
 {
 	pthread_mutex_lock(&f->mu);
-	while (f->queued >= QUEUE_MAX && !f->stop)
+	while (f->queued >= f->qmax && !f->stop)
 		pthread_cond_wait(&f->cv, &f->mu);
 	bool ok = !f->stop;
 	if (ok) {
@@ -1022,12 +1105,12 @@ static int fall_back(dl_imp *im, const dl_value *v, const dl_edn_reader *start)
 	int rc = 0;
 	if (im->w) {
 		if (im->vec_flushed) {
+			/* the write transaction holds only (part of) this vector */
 			group_abort(im);
 		} else {
 			im->npend = im->vec_mark;
-			if (im->npend)
-				rc = group_commit(im);
-			else
+			rc = group_commit(im, true);
+			if (rc < 0 && im->w)
 				group_abort(im);
 		}
 	}
@@ -1046,25 +1129,24 @@ static int fall_back(dl_imp *im, const dl_value *v, const dl_edn_reader *start)
 	return rc;
 }
 
-/* Too many datoms pending inside one vector: commit the vectors before it
- * on their own, then write this one's datoms so far (uncommitted). */
+/* A vector fills a batch on its own: commit the vectors before it (and
+ * the groups closed before them) on their own, then write this one's
+ * datoms so far (uncommitted: the write transaction then holds only this
+ * vector, so that it can still fall back). */
 static int flush_inside(dl_imp *im)
 {
 	if (im->vec_mark) {
 		size_t keep = im->npend - im->vec_mark;
 		DL_TRY(group_write(im, im->vec_mark));
-		size_t n = dl_wtxn_datom_count(im->w);
-		int rc = dl_wtxn_commit(im->w);
-		im->w = NULL;
-		if (rc < 0)
-			return rc;
-		im->st.transactions++;
-		im->st.datoms += n;
+		group_close(im);
 		memmove(im->pend, im->pend + im->vec_mark, keep * sizeof *im->pend);
 		im->npend = keep;
 		im->vec_mark = 0;
+	}
+	if (im->closed_tx) {
+		DL_TRY(wtxn_commit(im));
 		/* the vector's unique claims stay: its datoms are not written yet */
-		rc = group_begin(im, false);
+		int rc = group_begin(im, false);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
@@ -1137,7 +1219,9 @@ static int take_unit(dl_imp *im, unit *u, bool *keep)
 			return rc;
 		}
 		im->vec_items++;
-		if (im->npend >= im->batch && (rc = flush_inside(im)) < 0)
+		/* a vector that alone fills a batch is written as it goes; the
+		 * group is otherwise written whole when the vector ends */
+		if (im->npend - im->vec_mark >= im->batch && (rc = flush_inside(im)) < 0)
 			return rc;
 	}
 	*keep = im->npend > 0;
@@ -1152,7 +1236,7 @@ static int take_unit(dl_imp *im, unit *u, bool *keep)
 		return rc;
 	if (im->vec_flushed || im->npend >= im->batch) {
 		*keep = false;
-		return group_commit(im);
+		return group_commit(im, false);
 	}
 	return 0;
 }
@@ -1178,6 +1262,9 @@ int dl_imp_edn(dl_imp *im, const char *text, size_t len, const char *source)
 	f->head = f->tail = NULL;
 	f->queued = 0;
 	f->stop = f->failed = false;
+	/* units of small maps carry some 8 datoms an item */
+	f->qmax = im->batch / (UNIT_ITEMS * 8);
+	f->qmax = f->qmax < QUEUE_MIN ? QUEUE_MIN : f->qmax > QUEUE_MAX ? QUEUE_MAX : f->qmax;
 	dl_edn_reader_init(&f->r, text, len, &eo);
 	im->csv = false;
 	im->in_vec = im->skipping = false;
@@ -1224,7 +1311,7 @@ int dl_imp_edn(dl_imp *im, const char *text, size_t len, const char *source)
 	 * session until the next write (or dl_imp_free) */
 	if (rc == 0)
 		im->bytes_base += len;
-	return rc;
+	return keep_closed(im, rc);
 }
 
 static void values_release(dl_imp *im)
@@ -1704,7 +1791,7 @@ int dl_imp_csv(dl_imp *im, const char *text, size_t len, const char *source,
 				      source, c.line, c.nf, ncols);
 			break;
 		}
-		if ((rc = group_begin(im, !im->w)) < 0)
+		if ((rc = group_begin(im, true)) < 0)
 			break;
 		if (rc == 0) {
 			rc = dl_error(DL_EINVAL,
@@ -1718,7 +1805,7 @@ int dl_imp_csv(dl_imp *im, const char *text, size_t len, const char *source,
 			break;
 		}
 		rc = 0;
-		if (im->npend >= im->batch && (rc = group_commit(im)) < 0)
+		if (im->npend >= im->batch && (rc = group_commit(im, false)) < 0)
 			break;
 		if (++im->tick % TICK_ITEMS == 0)
 			progress(im, c.p, false);
@@ -1727,7 +1814,7 @@ int dl_imp_csv(dl_imp *im, const char *text, size_t len, const char *source,
 	dl_free(plan);
 	im->csv = false;
 	if (rc < 0)
-		return rc;
+		return keep_closed(im, rc);
 	im->bytes_base += len;
 	progress(im, 0, false);
 	return 0;
@@ -1912,7 +1999,7 @@ int dl_imp_finish(dl_imp *im, dl_import_stat *out)
 {
 	int rc = 0;
 	if (im->w)
-		rc = group_commit(im);
+		rc = group_commit(im, true);
 	progress(im, 0, true);
 	if (out)
 		dl_imp_stat(im, out);

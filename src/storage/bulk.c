@@ -1,193 +1,377 @@
 /*
- * The bulk write path (dl_wtxn_add_batch): a batch of assertions is sorted
- * once per index and each index is written in key order through one cursor,
- * with MDB_APPEND once the keys pass the index's last key (always, for a
- * fresh database), which also packs pages full instead of half full.
- * Statistics come from the sorted runs: a value (entity) is new for its
- * attribute when it heads its run and the index held none before.
+ * The bulk write path (dl_wtxn_add_batch): a batch of assertions is put in
+ * each index's key order once and each index is written in that order
+ * through one cursor, with MDB_APPEND once the keys pass the index's last
+ * key (always, for a fresh database), which also packs pages full instead
+ * of half full.  The log records the written datoms in the batch's order.
  *
- * Scratch per datom: one record (32 bytes), one sort key (24), one flag and
- * the value's key form; all reused across batches of the same transaction.
+ * The orders are derived from one another, so the common path runs no
+ * comparison sort at all:
+ *   EAVT  the batch order when it is already sorted (an importer emits
+ *         entity after entity); otherwise a radix sort on (E, A), then a
+ *         comparison sort of each run of datoms sharing both;
+ *   AEVT  the EAVT order, stably radix-sorted on A;
+ *   AVET  the AEVT order, each attribute's span stably radix-sorted on the
+ *         first 12 bytes of V, which keeps equal values in E order; a run
+ *         of values that agree on those bytes but differ further on is
+ *         sorted by whole keys;
+ *   VAET  the refs in EAVT order, stably radix-sorted on (ref, A).
+ * The radix sort skips the key bytes every element shares, so it makes one
+ * pass per byte that varies (one for A; a span of doubles takes about
+ * eight, in cache).  AVET's keys are also built while sorting, into one
+ * array in key order: in value order the records are scattered in memory,
+ * and reading them there at write time cost more than the writes.
+ *
+ * A large batch sorts on a helper thread while this thread writes EAVT
+ * (which decides which datoms are kept: duplicates and datoms already
+ * current are dropped there) and the log; each index's order is handed
+ * over as soon as it is ready.  The helper reads the batch and writes only
+ * its own scratch; it never touches LMDB.
+ *
+ * Statistics come from the sorted runs: a value (entity) is new for its
+ * attribute when the first of its run that is kept finds the index held
+ * none before.
+ *
+ * Scratch per datom, kept in the transaction and reused by its next batch:
+ * a record (24 bytes), the value's key form, a flag, three 4-byte orders,
+ * two 16-byte sort elements and AVET's key (18 bytes and the value's key
+ * form): some 110 bytes for small values.
  */
 #include "store_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+
+enum { TAG_REF = 0x19 }; /* the ref tag of the value encoding */
+
+/* Batches at least this long sort on a helper thread. */
+#define HELPER_MIN 16384
 
 typedef struct brec {
 	int64_t e;
 	uint32_t a;
 	uint32_t voff; /* key form of V in w->bvals */
 	uint16_t vlen;
-	uint8_t ref;
-	int64_t refid;
+	uint8_t ref;   /* V is a ref: its key form is TAG_REF + 8 bytes */
 } brec;
 
-typedef struct bkey {
-	uint64_t k0, k1; /* the first 16 bytes of the index key, as integers */
-	uint32_t r;      /* record index */
-} bkey;
+/* A radix sort element: the key (k0, k1) and the record it stands for. */
+typedef struct relem {
+	uint64_t k0; /* most significant */
+	uint32_t k1;
+	uint32_t r;
+} relem;
 
-typedef struct sortctx {
-	dl_index idx;
-	const brec *rec;
+/* Per-datom outcome of the EAVT pass. */
+enum { KEEP = 0, SKIP = 1, KEEP_NEWENT = 2 /* kept, first of its entity */ };
+
+typedef struct bctx {
+	dl_wtxn *w;
+	size_t n, nref;
+	brec *rec;
 	const uint8_t *vals;
-} sortctx;
+	uint8_t *fate;             /* KEEP, SKIP or KEEP_NEWENT per record */
+	uint32_t *eord, *aord, *vord; /* record indices in index order */
+	relem *ra, *rb;            /* sort scratch, n each */
+	uint8_t *avkeys;           /* AVET's entries in order, see order_rest */
+	/* with a helper thread: the orders ready so far (1 AEVT, 2 AVET,
+	 * 3 VAET), under mu */
+	bool threaded;
+	int ready;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} bctx;
 
-static inline uint32_t v4(const uint8_t *v, size_t n, size_t off)
+static inline int64_t rec_refid(const bctx *c, const brec *r)
 {
-	/* bytes off..off+4 of v, zero padded (zero sorts like "shorter") */
-	uint8_t b[4] = {0, 0, 0, 0};
-	for (size_t i = 0; i < 4 && off + i < n; i++)
+	return (int64_t)(dl_get_be64(c->vals + r->voff + 1) ^ UINT64_C(0x8000000000000000));
+}
+
+/* Bytes off.. of v (n bytes long) as a big-endian number of `w` bytes,
+ * zero padded (a zero sorts like "shorter": ties are settled later). */
+static inline uint64_t vbytes(const uint8_t *v, size_t n, size_t off, size_t w)
+{
+	if (off + 8 <= n && w == 8)
+		return dl_get_be64(v + off);
+	uint8_t b[8] = {0};
+	for (size_t i = 0; i < w && off + i < n; i++)
 		b[i] = v[off + i];
-	return dl_get_be32(b);
+	return dl_get_be64(b) >> (64 - 8 * w);
 }
 
-static inline uint64_t v8(const uint8_t *v, size_t n, size_t off)
+/* ---- sorting ---------------------------------------------------------------- */
+
+static inline bool rless(const relem *x, const relem *y)
 {
-	return (uint64_t)v4(v, n, off) << 32 | v4(v, n, off + 4);
+	return x->k0 < y->k0 || (x->k0 == y->k0 && x->k1 < y->k1);
 }
 
-/* Full comparison after the 16-byte prefixes tied. */
-static int slow_cmp(const sortctx *c, uint32_t x, uint32_t y)
+static inline unsigned rdigit(const relem *x, int d)
 {
-	const brec *a = &c->rec[x], *b = &c->rec[y];
-	const uint8_t *va = c->vals + a->voff, *vb = c->vals + b->voff;
-	int r;
-	switch (c->idx) {
-	case DL_EAVT:
-	case DL_AEVT:
-		if (a->e != b->e)
-			return a->e < b->e ? -1 : 1;
-		if (a->a != b->a)
-			return a->a < b->a ? -1 : 1;
-		return dl_key_cmp(va, a->vlen, vb, b->vlen);
-	case DL_AVET:
-		if (a->a != b->a)
-			return a->a < b->a ? -1 : 1;
-		if ((r = dl_key_cmp(va, a->vlen, vb, b->vlen)))
-			return r;
-		return (a->e > b->e) - (a->e < b->e);
-	default:
-		if (a->refid != b->refid)
-			return (uint64_t)a->refid < (uint64_t)b->refid ? -1 : 1;
-		if (a->a != b->a)
-			return a->a < b->a ? -1 : 1;
-		return (a->e > b->e) - (a->e < b->e);
-	}
+	/* digits 0..3: k1, least significant first; 4..11: k0 */
+	return d < 4 ? (x->k1 >> (8 * d)) & 0xFF : (unsigned)(x->k0 >> (8 * (d - 4))) & 0xFF;
 }
 
-static inline int bcmp_key(const sortctx *c, const bkey *a, const bkey *b)
+/* Stable sort of a[0..n) by (k0, k1); tmp has room for n.  Returns the
+ * array holding the result (a or tmp). */
+static relem *rsort(relem *a, relem *tmp, size_t n)
 {
-	if (a->k0 != b->k0)
-		return a->k0 < b->k0 ? -1 : 1;
-	if (a->k1 != b->k1)
-		return a->k1 < b->k1 ? -1 : 1;
-	return slow_cmp(c, a->r, b->r);
-}
-
-static void isort(const sortctx *c, bkey *a, size_t n)
-{
+	if (n < 2)
+		return a;
+	uint64_t d0 = 0;
+	uint32_t d1 = 0;
+	bool sorted = true;
 	for (size_t i = 1; i < n; i++) {
-		bkey x = a[i];
+		d0 |= a[i].k0 ^ a[0].k0;
+		d1 |= a[i].k1 ^ a[0].k1;
+		sorted &= !rless(&a[i], &a[i - 1]);
+	}
+	if (sorted)
+		return a;
+	if (n <= 32) {
+		for (size_t i = 1; i < n; i++) {
+			relem x = a[i];
+			size_t j = i;
+			for (; j > 0 && rless(&x, &a[j - 1]); j--)
+				a[j] = a[j - 1];
+			a[j] = x;
+		}
+		return a;
+	}
+	int dig[12], nd = 0;
+	for (int d = 0; d < 4; d++)
+		if ((d1 >> (8 * d)) & 0xFF)
+			dig[nd++] = d;
+	for (int d = 0; d < 8; d++)
+		if ((d0 >> (8 * d)) & 0xFF)
+			dig[nd++] = 4 + d;
+	uint32_t cnt[12][256];
+	memset(cnt, 0, (size_t)nd * sizeof cnt[0]);
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < nd; j++)
+			cnt[j][rdigit(&a[i], dig[j])]++;
+	relem *src = a, *dst = tmp;
+	for (int j = 0; j < nd; j++) {
+		uint32_t sum = 0;
+		for (int b = 0; b < 256; b++) {
+			uint32_t c = cnt[j][b];
+			cnt[j][b] = sum;
+			sum += c;
+		}
+		int d = dig[j];
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[j][rdigit(&src[i], d)]++] = src[i];
+		relem *t = src;
+		src = dst;
+		dst = t;
+	}
+	return src;
+}
+
+typedef int (*rcmp)(const bctx *c, uint32_t x, uint32_t y);
+
+/* Merge sort of record indices a[0..n) by cmp; tmp has room for n / 2 + 1. */
+static void msort(const bctx *c, rcmp cmp, uint32_t *a, uint32_t *tmp, size_t n)
+{
+	if (n <= 12) {
+		for (size_t i = 1; i < n; i++) {
+			uint32_t x = a[i];
+			size_t j = i;
+			for (; j > 0 && cmp(c, x, a[j - 1]) < 0; j--)
+				a[j] = a[j - 1];
+			a[j] = x;
+		}
+		return;
+	}
+	size_t h = n / 2;
+	msort(c, cmp, a, tmp, h);
+	msort(c, cmp, a + h, tmp, n - h);
+	if (cmp(c, a[h - 1], a[h]) <= 0)
+		return;
+	memcpy(tmp, a, h * sizeof *a);
+	size_t i = 0, j = h, k = 0;
+	while (i < h && j < n)
+		a[k++] = cmp(c, a[j], tmp[i]) < 0 ? a[j++] : tmp[i++];
+	while (i < h)
+		a[k++] = tmp[i++];
+}
+
+/* EAVT order of two records with the same E and A: V decides. */
+static int cmp_v(const bctx *c, uint32_t x, uint32_t y)
+{
+	const brec *p = &c->rec[x], *q = &c->rec[y];
+	return dl_key_cmp(c->vals + p->voff, p->vlen, c->vals + q->voff, q->vlen);
+}
+
+/* AVET order of two records with the same A: their keys' V E parts. */
+static int cmp_ve(const bctx *c, uint32_t x, uint32_t y)
+{
+	const brec *p = &c->rec[x], *q = &c->rec[y];
+	const uint8_t *pv = c->vals + p->voff, *qv = c->vals + q->voff;
+	size_t m = p->vlen < q->vlen ? p->vlen : q->vlen;
+	int r = memcmp(pv, qv, m);
+	if (r)
+		return r;
+	if (p->vlen == q->vlen)
+		return (p->e > q->e) - (p->e < q->e);
+	/* one V is a prefix of the other (the encoding never does this, but
+	 * the order must be the keys' order regardless) */
+	uint8_t kp[DL_KEY_VALUE_OOL + 8], kq[DL_KEY_VALUE_OOL + 8];
+	memcpy(kp, pv, p->vlen);
+	dl_put_be64(kp + p->vlen, (uint64_t)p->e);
+	memcpy(kq, qv, q->vlen);
+	dl_put_be64(kq + q->vlen, (uint64_t)q->e);
+	return dl_key_cmp(kp, p->vlen + 8u, kq, q->vlen + 8u);
+}
+
+/* The EAVT order into c->eord (uses ra, rb). */
+static void order_eavt(bctx *c)
+{
+	const brec *rec = c->rec;
+	size_t n = c->n;
+	bool sorted = true;
+	for (size_t i = 1; i < n && sorted; i++) {
+		const brec *p = &rec[i - 1], *q = &rec[i];
+		if (p->e != q->e)
+			sorted = p->e < q->e;
+		else if (p->a != q->a)
+			sorted = p->a < q->a;
+		else
+			sorted = cmp_v(c, (uint32_t)i - 1, (uint32_t)i) <= 0;
+	}
+	if (sorted) {
+		for (size_t i = 0; i < n; i++)
+			c->eord[i] = (uint32_t)i;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		c->ra[i] = (relem){(uint64_t)rec[i].e, rec[i].a, (uint32_t)i};
+	relem *s = rsort(c->ra, c->rb, n);
+	for (size_t i = 0; i < n; i++)
+		c->eord[i] = s[i].r;
+	/* runs with the same E and A: by V */
+	uint32_t *tmp = (uint32_t *)(s == c->ra ? c->rb : c->ra);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && s[j].k0 == s[i].k0 && s[j].k1 == s[i].k1)
+			j++;
+		if (j - i > 1)
+			msort(c, cmp_v, c->eord + i, tmp, j - i);
+		i = j;
+	}
+}
+
+/* Orders up to `stage` are ready (see bctx.ready). */
+static void stage_done(bctx *c, int stage)
+{
+	if (!c->threaded) {
+		c->ready = stage;
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->ready = stage;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void stage_wait(bctx *c, int stage)
+{
+	if (!c->threaded)
+		return;
+	pthread_mutex_lock(&c->mu);
+	while (c->ready < stage)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* AEVT, AVET and VAET orders (uses ra, rb; reads rec, vals, eord). */
+static void order_rest(bctx *c)
+{
+	const brec *rec = c->rec;
+	size_t n = c->n;
+
+	/* AEVT: EAVT stably by A */
+	for (size_t i = 0; i < n; i++)
+		c->ra[i] = (relem){rec[c->eord[i]].a, 0, c->eord[i]};
+	relem *s = rsort(c->ra, c->rb, n);
+	for (size_t i = 0; i < n; i++)
+		c->aord[i] = s[i].r;
+	stage_done(c, 1);
+
+	/* AVET: each attribute's span of AEVT stably by V's first 12 bytes */
+	uint8_t *p = c->avkeys;
+	for (size_t i = 0; i < n;) {
+		uint32_t a = rec[c->aord[i]].a;
 		size_t j = i;
-		while (j > 0 && bcmp_key(c, &x, &a[j - 1]) < 0) {
-			a[j] = a[j - 1];
-			j--;
+		for (; j < n && rec[c->aord[j]].a == a; j++) {
+			const brec *r = &rec[c->aord[j]];
+			const uint8_t *v = c->vals + r->voff;
+			c->ra[j - i] = (relem){vbytes(v, r->vlen, 0, 8),
+					       (uint32_t)vbytes(v, r->vlen, 8, 4), c->aord[j]};
 		}
-		a[j] = x;
+		size_t m = j - i;
+		s = rsort(c->ra, c->rb, m);
+		/* the span's order, and merge scratch, in the other array */
+		uint32_t *out = (uint32_t *)(s == c->ra ? c->rb : c->ra), *tmp = out + m;
+		for (size_t k = 0; k < m; k++)
+			out[k] = s[k].r;
+		/* values equal in their first 12 bytes: unless they are equal
+		 * throughout (then E order is right), sort by whole keys */
+		for (size_t k = 0; k < m;) {
+			size_t l = k + 1;
+			bool same = true;
+			const brec *f = &rec[out[k]];
+			for (; l < m && s[l].k0 == s[k].k0 && s[l].k1 == s[k].k1; l++) {
+				const brec *g = &rec[out[l]];
+				same = same && g->vlen == f->vlen &&
+				       (f->vlen <= 12 ||
+					memcmp(c->vals + g->voff + 12, c->vals + f->voff + 12,
+					       f->vlen - 12u) == 0);
+			}
+			if (!same)
+				msort(c, cmp_ve, out + k, tmp, l - k);
+			k = l;
+		}
+		/* AVET's entries, built here so that writing them reads memory
+		 * in order (records in value order are scattered): per datom
+		 * its record index (4 bytes), key length (2; the top bit set
+		 * when it starts a new value) and the key */
+		for (size_t k = 0; k < m; k++) {
+			const brec *r = &rec[out[k]];
+			const uint8_t *v = c->vals + r->voff;
+			bool head = k == 0 || s[k].k0 != s[k - 1].k0 || s[k].k1 != s[k - 1].k1 ||
+				    cmp_v(c, out[k - 1], out[k]) != 0;
+			uint16_t kl = (uint16_t)((12 + r->vlen) | (head ? 0x8000 : 0));
+			memcpy(p, &out[k], 4);
+			memcpy(p + 4, &kl, 2);
+			dl_key_build(p + 6, DL_AVET, r->e, r->a, v, r->vlen);
+			p += 6 + 12 + r->vlen;
+		}
+		i = j;
 	}
-}
+	stage_done(c, 2);
 
-static void swapk(bkey *a, bkey *b)
-{
-	bkey t = *a;
-	*a = *b;
-	*b = t;
-}
-
-/* Quicksort, median of three, recursing into the smaller side; falls back
- * to heap-free insertion sort on small ranges. */
-static void qsortk(const sortctx *c, bkey *a, size_t n, int depth)
-{
-	while (n > 24) {
-		if (depth-- == 0) {
-			/* pathological input: finish with a merge-free shell sort */
-			for (size_t gap = n / 2; gap > 0; gap /= 2)
-				for (size_t i = gap; i < n; i++)
-					for (size_t j = i; j >= gap && bcmp_key(c, &a[j], &a[j - gap]) < 0;
-					     j -= gap)
-						swapk(&a[j], &a[j - gap]);
-			return;
-		}
-		size_t m = n / 2;
-		if (bcmp_key(c, &a[m], &a[0]) < 0)
-			swapk(&a[m], &a[0]);
-		if (bcmp_key(c, &a[n - 1], &a[m]) < 0) {
-			swapk(&a[n - 1], &a[m]);
-			if (bcmp_key(c, &a[m], &a[0]) < 0)
-				swapk(&a[m], &a[0]);
-		}
-		bkey p = a[m];
-		size_t i = 0, j = n - 1;
-		for (;;) {
-			while (bcmp_key(c, &a[i], &p) < 0)
-				i++;
-			while (bcmp_key(c, &p, &a[j]) < 0)
-				j--;
-			if (i >= j)
-				break;
-			swapk(&a[i], &a[j]);
-			i++;
-			j--;
-		}
-		size_t left = j + 1;
-		if (left < n - left) {
-			qsortk(c, a, left, depth);
-			a += left;
-			n -= left;
-		} else {
-			qsortk(c, a + left, n - left, depth);
-			n = left;
-		}
+	/* VAET: the refs in EAVT order, stably by (ref, A) */
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		const brec *r = &rec[c->eord[i]];
+		if (r->ref)
+			c->ra[m++] = (relem){(uint64_t)rec_refid(c, r), r->a, c->eord[i]};
 	}
-	isort(c, a, n);
+	s = rsort(c->ra, c->rb, m);
+	for (size_t i = 0; i < m; i++)
+		c->vord[i] = s[i].r;
+	c->nref = m;
+	stage_done(c, 3);
 }
 
-static void sort_keys(const sortctx *c, bkey *a, size_t n)
+static void *helper_main(void *arg)
 {
-	size_t i = 1;
-	while (i < n && bcmp_key(c, &a[i - 1], &a[i]) <= 0)
-		i++;
-	if (i >= n)
-		return; /* already in order: the common case for EAVT */
-	int depth = 2;
-	for (size_t x = n; x; x >>= 1)
-		depth += 2;
-	qsortk(c, a, n, depth);
+	order_rest(arg);
+	return NULL;
 }
 
-static void make_key(bkey *k, dl_index idx, const brec *r, const uint8_t *v, uint32_t ri)
-{
-	k->r = ri;
-	switch (idx) {
-	case DL_EAVT:
-		k->k0 = (uint64_t)r->e;
-		k->k1 = (uint64_t)r->a << 32 | v4(v, r->vlen, 0);
-		break;
-	case DL_AEVT:
-		k->k0 = (uint64_t)r->a << 32 | (uint64_t)r->e >> 32;
-		k->k1 = (uint64_t)r->e << 32 | v4(v, r->vlen, 0);
-		break;
-	case DL_AVET:
-		k->k0 = (uint64_t)r->a << 32 | v4(v, r->vlen, 0);
-		k->k1 = v8(v, r->vlen, 4);
-		break;
-	default:
-		k->k0 = (uint64_t)r->refid;
-		k->k1 = (uint64_t)r->a << 32 | (uint64_t)r->e >> 32;
-		break;
-	}
-}
+/* ---- writing ------------------------------------------------------------------ */
 
 static int grow(void **p, size_t *cap, size_t n, size_t size)
 {
@@ -237,7 +421,8 @@ static int app_init(appender *ap, dl_wtxn *w, int db)
 }
 
 /* 1 written, 0 already there (only checked when !appending && check). */
-static int app_put(appender *ap, const uint8_t *k, size_t kn, const uint8_t *txb, bool check)
+static inline int app_put(appender *ap, const uint8_t *k, size_t kn, const uint8_t *txb,
+			  bool check)
 {
 	if (!ap->appending && dl_key_cmp(k, kn, ap->last, ap->nlast) > 0)
 		ap->appending = true;
@@ -275,62 +460,28 @@ static int app_has_prefix(appender *ap, const uint8_t *p, size_t n, size_t rest,
 	return 0;
 }
 
-static int batch(dl_wtxn *w, const dl_datom *d, size_t n)
+/* EAVT: drops duplicates and datoms already current (fate SKIP), marks the
+ * first datom of an entity new to its attribute (KEEP_NEWENT); *kept. */
+static int write_eavt(bctx *c, const uint8_t *txb, size_t *kept)
 {
-	uint8_t txb[8], *k = w->k1;
-	dl_put_be64(txb, (uint64_t)w->tx);
-	DL_TRY(grow(&w->brec, &w->brec_cap, n, sizeof(brec)));
-	DL_TRY(grow(&w->bsort, &w->bsort_cap, n, sizeof(bkey)));
-	DL_TRY(grow((void **)&w->bskip, &w->bskip_cap, n, 1));
-	brec *rec = w->brec;
-	bkey *keys = w->bsort;
-	uint8_t *skip = w->bskip;
-	w->bvals.len = 0;
-	size_t nref = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (d[i].e < 0 || d[i].a < 0 || d[i].a > (int64_t)UINT32_MAX)
-			return dl_error(DL_EINVAL, "bad datom [%lld %lld ...] in batch",
-					(long long)d[i].e, (long long)d[i].a);
-		DL_TRY(dl_buf_reserve(&w->bvals, DL_KEY_VALUE_OOL));
-		size_t vlen;
-		DL_TRY(dl_vkey((uint8_t *)w->bvals.data + w->bvals.len, &vlen, &w->venc, &d[i].v, w));
-		if (w->bvals.len + vlen > UINT32_MAX)
-			return dl_error(DL_ELIMIT, "batch too large");
-		brec *r = &rec[i];
-		r->e = d[i].e;
-		r->a = (uint32_t)d[i].a;
-		r->voff = (uint32_t)w->bvals.len;
-		r->vlen = (uint16_t)vlen;
-		r->ref = d[i].v.type == DL_REF;
-		r->refid = r->ref ? d[i].v.u.i : 0;
-		nref += r->ref;
-		w->bvals.len += vlen;
-		skip[i] = 0;
-	}
-	const uint8_t *vals = (const uint8_t *)w->bvals.data;
-	sortctx c = {DL_EAVT, rec, vals};
+	dl_wtxn *w = c->w;
+	uint8_t *k = w->k1;
 	appender ap;
-
-	/* EAVT: drops duplicates and datoms already current; counts entities */
-	for (size_t i = 0; i < n; i++)
-		make_key(&keys[i], DL_EAVT, &rec[i], vals + rec[i].voff, (uint32_t)i);
-	sort_keys(&c, keys, n);
 	DL_TRY(app_init(&ap, w, DB_EAVT));
 	const brec *prev = NULL;
 	bool group_had = false;
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t ri = keys[i].r;
-		const brec *r = &rec[ri];
-		const uint8_t *v = vals + r->voff;
-		if (prev && prev->e == r->e && prev->a == r->a &&
-		    dl_key_cmp(vals + prev->voff, prev->vlen, v, r->vlen) == 0) {
-			skip[ri] = 1;
+	*kept = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		uint32_t ri = c->eord[i];
+		const brec *r = &c->rec[ri];
+		const uint8_t *v = c->vals + r->voff;
+		bool head = !prev || prev->e != r->e || prev->a != r->a;
+		if (!head && dl_key_cmp(c->vals + prev->voff, prev->vlen, v, r->vlen) == 0) {
+			c->fate[ri] = SKIP;
 			continue;
 		}
-		size_t kn = dl_key_build(k, DL_EAVT, r->e, r->a, v, r->vlen);
-		bool head = !prev || prev->e != r->e || prev->a != r->a;
 		prev = r;
+		size_t kn = dl_key_build(k, DL_EAVT, r->e, r->a, v, r->vlen);
 		if (head) {
 			if (!ap.appending && dl_key_cmp(k, kn, ap.last, ap.nlast) > 0)
 				ap.appending = true;
@@ -340,69 +491,101 @@ static int batch(dl_wtxn *w, const dl_datom *d, size_t n)
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			skip[ri] = 1;
+			c->fate[ri] = SKIP;
 			continue;
 		}
-		kept++;
-		dl_attr_stats *st;
-		DL_TRY(dl_wtxn_stat(w, r->a, &st));
-		st->datoms++;
-		st->entities += head && !group_had;
+		c->fate[ri] = head && !group_had ? KEEP_NEWENT : KEEP;
+		++*kept;
 	}
-	if (!kept)
-		return 0;
+	return 0;
+}
 
-	/* the log, in the batch's order */
-	for (size_t i = 0; i < n; i++) {
-		if (skip[i])
+/* The log, in the batch's order. */
+static int write_log(bctx *c)
+{
+	dl_wtxn *w = c->w;
+	int64_t noted = -1;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->fate[i] == SKIP)
 			continue;
-		const brec *r = &rec[i];
-		DL_TRY(dl_wtxn_note_eid(w, r->e));
-		if (r->ref && r->refid >= 0)
-			DL_TRY(dl_wtxn_note_eid(w, r->refid));
-		DL_TRY(dl_wtxn_log(w, r->e, r->a, vals + r->voff, r->vlen, true));
+		const brec *r = &c->rec[i];
+		if (r->e != noted) {
+			DL_TRY(dl_wtxn_note_eid(w, r->e));
+			noted = r->e;
+		}
+		if (r->ref) {
+			int64_t id = rec_refid(c, r);
+			if (id >= 0)
+				DL_TRY(dl_wtxn_note_eid(w, id));
+		}
+		DL_TRY(dl_wtxn_log(w, r->e, r->a, c->vals + r->voff, r->vlen, true));
 	}
+	return 0;
+}
 
-	/* AEVT */
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!skip[i])
-			make_key(&keys[m++], DL_AEVT, &rec[i], vals + rec[i].voff, (uint32_t)i);
-	c.idx = DL_AEVT;
-	sort_keys(&c, keys, m);
+/* AEVT: also counts datoms and entities per attribute. */
+static int write_aevt(bctx *c, const uint8_t *txb)
+{
+	dl_wtxn *w = c->w;
+	uint8_t *k = w->k1;
+	appender ap;
 	DL_TRY(app_init(&ap, w, DB_AEVT));
-	for (size_t i = 0; i < m; i++) {
-		const brec *r = &rec[keys[i].r];
-		size_t kn = dl_key_build(k, DL_AEVT, r->e, r->a, vals + r->voff, r->vlen);
+	dl_attr_stats *st = NULL;
+	uint32_t st_a = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		uint32_t ri = c->aord[i];
+		if (c->fate[ri] == SKIP)
+			continue;
+		const brec *r = &c->rec[ri];
+		if (!st || st_a != r->a) {
+			DL_TRY(dl_wtxn_stat(w, r->a, &st));
+			st_a = r->a;
+		}
+		st->datoms++;
+		st->entities += c->fate[ri] == KEEP_NEWENT;
+		size_t kn = dl_key_build(k, DL_AEVT, r->e, r->a, c->vals + r->voff, r->vlen);
 		int rc = app_put(&ap, k, kn, txb, false);
 		if (rc < 0)
 			return rc;
 	}
+	return 0;
+}
 
-	/* AVET: counts distinct values */
-	m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!skip[i])
-			make_key(&keys[m++], DL_AVET, &rec[i], vals + rec[i].voff, (uint32_t)i);
-	c.idx = DL_AVET;
-	sort_keys(&c, keys, m);
+/* AVET: counts distinct values. */
+static int write_avet(bctx *c, const uint8_t *txb)
+{
+	dl_wtxn *w = c->w;
+	appender ap;
 	DL_TRY(app_init(&ap, w, DB_AVET));
-	prev = NULL;
-	for (size_t i = 0; i < m; i++) {
-		const brec *r = &rec[keys[i].r];
-		const uint8_t *v = vals + r->voff;
-		size_t kn = dl_key_build(k, DL_AVET, r->e, r->a, v, r->vlen);
-		bool head = !prev || prev->a != r->a ||
-			    dl_key_cmp(vals + prev->voff, prev->vlen, v, r->vlen) != 0;
-		prev = r;
-		if (head) {
+	dl_attr_stats *st = NULL;
+	uint32_t st_a = 0;
+	bool value_seen = false; /* a datom of the current value was kept */
+	const uint8_t *p = c->avkeys;
+	for (size_t i = 0; i < c->n; i++) {
+		uint32_t ri;
+		uint16_t kl;
+		memcpy(&ri, p, 4);
+		memcpy(&kl, p + 4, 2);
+		const uint8_t *k = p + 6;
+		size_t kn = kl & 0x7FFF;
+		p += 6 + kn;
+		if (kl & 0x8000)
+			value_seen = false;
+		if (c->fate[ri] == SKIP)
+			continue;
+		if (!value_seen) {
+			/* the first of its value: new to the attribute? */
 			bool had;
+			value_seen = true;
 			if (!ap.appending && dl_key_cmp(k, kn, ap.last, ap.nlast) > 0)
 				ap.appending = true;
-			DL_TRY(app_has_prefix(&ap, k, 4 + r->vlen, 8, &had));
+			DL_TRY(app_has_prefix(&ap, k, kn - 8, 8, &had));
 			if (!had) {
-				dl_attr_stats *st;
-				DL_TRY(dl_wtxn_stat(w, r->a, &st));
+				uint32_t a = dl_get_be32(k);
+				if (!st || st_a != a) {
+					DL_TRY(dl_wtxn_stat(w, a, &st));
+					st_a = a;
+				}
 				st->values++;
 			}
 		}
@@ -410,26 +593,120 @@ static int batch(dl_wtxn *w, const dl_datom *d, size_t n)
 		if (rc < 0)
 			return rc;
 	}
+	return 0;
+}
 
-	/* VAET: the refs */
-	if (nref) {
-		m = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!skip[i] && rec[i].ref)
-				make_key(&keys[m++], DL_VAET, &rec[i], NULL, (uint32_t)i);
-		c.idx = DL_VAET;
-		sort_keys(&c, keys, m);
-		DL_TRY(app_init(&ap, w, DB_VAET));
-		for (size_t i = 0; i < m; i++) {
-			const brec *r = &rec[keys[i].r];
-			uint8_t rb[8];
-			dl_put_be64(rb, (uint64_t)r->refid);
-			size_t kn = dl_key_build(k, DL_VAET, r->e, r->a, rb, 8);
-			int rc = app_put(&ap, k, kn, txb, false);
-			if (rc < 0)
-				return rc;
+/* VAET: the refs. */
+static int write_vaet(bctx *c, const uint8_t *txb)
+{
+	if (!c->nref)
+		return 0;
+	dl_wtxn *w = c->w;
+	uint8_t *k = w->k1;
+	appender ap;
+	DL_TRY(app_init(&ap, w, DB_VAET));
+	for (size_t i = 0; i < c->nref; i++) {
+		uint32_t ri = c->vord[i];
+		if (c->fate[ri] == SKIP)
+			continue;
+		const brec *r = &c->rec[ri];
+		uint8_t rb[8];
+		dl_put_be64(rb, (uint64_t)rec_refid(c, r));
+		size_t kn = dl_key_build(k, DL_VAET, r->e, r->a, rb, 8);
+		int rc = app_put(&ap, k, kn, txb, false);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Records and key forms of d[0..n) (long values' blobs are written here). */
+static int encode(dl_wtxn *w, const dl_datom *d, size_t n, brec *rec)
+{
+	dl_buf *b = &w->bvals;
+	b->len = 0;
+	DL_TRY(dl_buf_reserve(b, n * 12));
+	for (size_t i = 0; i < n; i++) {
+		if (d[i].e < 0 || d[i].a < 0 || d[i].a > (int64_t)UINT32_MAX)
+			return dl_error(DL_EINVAL, "bad datom [%lld %lld ...] in batch",
+					(long long)d[i].e, (long long)d[i].a);
+		size_t off = b->len, vlen;
+		DL_TRY(dl_value_encode(b, &d[i].v));
+		vlen = b->len - off;
+		if (DL_UNLIKELY(vlen >= DL_KEY_VALUE_INLINE_MAX)) {
+			/* out of line: the key holds a prefix and a hash */
+			b->len = off;
+			DL_TRY(dl_buf_reserve(b, DL_KEY_VALUE_OOL));
+			DL_TRY(dl_vkey((uint8_t *)b->data + off, &vlen, &w->venc, &d[i].v, w));
+			b->len = off + vlen;
+		}
+		if (b->len > UINT32_MAX)
+			return dl_error(DL_ELIMIT, "batch too large");
+		rec[i] = (brec){d[i].e, (uint32_t)d[i].a, (uint32_t)off, (uint16_t)vlen,
+				d[i].v.type == DL_REF};
+	}
+	return 0;
+}
+
+static int batch(dl_wtxn *w, const dl_datom *d, size_t n)
+{
+	uint8_t txb[8];
+	dl_put_be64(txb, (uint64_t)w->tx);
+	/* sort scratch: two element arrays, three orders, AVET's entries */
+	size_t bytes = n * (2 * sizeof(relem) + 3 * sizeof(uint32_t));
+	DL_TRY(grow(&w->brec, &w->brec_cap, n, sizeof(brec)));
+	DL_TRY(grow((void **)&w->bskip, &w->bskip_cap, n, 1));
+	bctx c = {.w = w, .n = n, .rec = w->brec, .fate = w->bskip};
+	DL_TRY(encode(w, d, n, c.rec));
+	/* AVET's entries after the rest (6 bytes + the key each) */
+	bytes += n * (6 + 12) + w->bvals.len;
+	DL_TRY(grow(&w->bsort, &w->bsort_cap, bytes, 1));
+	c.ra = w->bsort;
+	c.rb = c.ra + n;
+	c.eord = (uint32_t *)(c.rb + n);
+	c.aord = c.eord + n;
+	c.vord = c.aord + n;
+	c.avkeys = (uint8_t *)(c.vord + n);
+	c.vals = (const uint8_t *)w->bvals.data;
+	memset(c.fate, KEEP, n);
+
+	order_eavt(&c);
+	pthread_t helper;
+	if (n >= HELPER_MIN) {
+		pthread_mutex_init(&c.mu, NULL);
+		pthread_cond_init(&c.cv, NULL);
+		c.threaded = true;
+		if (pthread_create(&helper, NULL, helper_main, &c) != 0) {
+			c.threaded = false;
+			pthread_cond_destroy(&c.cv);
+			pthread_mutex_destroy(&c.mu);
 		}
 	}
+	if (!c.threaded)
+		order_rest(&c);
+	size_t kept = 0;
+	int rc = write_eavt(&c, txb, &kept);
+	if (rc == 0 && kept)
+		rc = write_log(&c);
+	if (rc == 0 && kept) {
+		stage_wait(&c, 1);
+		rc = write_aevt(&c, txb);
+	}
+	if (rc == 0 && kept) {
+		stage_wait(&c, 2);
+		rc = write_avet(&c, txb);
+	}
+	if (rc == 0 && kept) {
+		stage_wait(&c, 3);
+		rc = write_vaet(&c, txb);
+	}
+	if (c.threaded) {
+		pthread_join(helper, NULL);
+		pthread_cond_destroy(&c.cv);
+		pthread_mutex_destroy(&c.mu);
+	}
+	if (rc < 0 || !kept)
+		return rc;
 	w->ndatoms += kept;
 	w->d_datoms += (int64_t)kept;
 	return 0;

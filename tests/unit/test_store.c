@@ -1068,6 +1068,190 @@ static void test_bulk(void **state)
 	dl_store_close(s);
 }
 
+/* ---- the batch path against one-by-one writes ----------------------------- */
+
+/* Every named database of x and y holds the same keys and values. */
+static void same_content(dl_store *x, dl_store *y)
+{
+	dl_snap *sx, *sy;
+	assert_int_equal(dl_snap_begin(&sx, x), 0);
+	assert_int_equal(dl_snap_begin(&sy, y), 0);
+	for (int db = 0; db < DB_COUNT; db++) {
+		MDB_cursor *cx, *cy;
+		assert_int_equal(mdb_cursor_open(sx->txn, x->dbi[db], &cx), 0);
+		assert_int_equal(mdb_cursor_open(sy->txn, y->dbi[db], &cy), 0);
+		for (size_t i = 0;; i++) {
+			MDB_val kx, dx, ky, dy;
+			int rx = mdb_cursor_get(cx, &kx, &dx, MDB_NEXT);
+			int ry = mdb_cursor_get(cy, &ky, &dy, MDB_NEXT);
+			if (rx != ry)
+				fail_msg("%s: entry %zu is in one database only", dl_store_db_names[db], i);
+			if (rx)
+				break;
+			if (kx.mv_size != ky.mv_size || memcmp(kx.mv_data, ky.mv_data, kx.mv_size) ||
+			    dx.mv_size != dy.mv_size || memcmp(dx.mv_data, dy.mv_data, dx.mv_size))
+				fail_msg("%s: entry %zu differs", dl_store_db_names[db], i);
+		}
+		mdb_cursor_close(cx);
+		mdb_cursor_close(cy);
+	}
+	dl_snap_end(sx);
+	dl_snap_end(sy);
+}
+
+/* Values from small pools, so that they repeat and share key prefixes:
+ * 100 numbers (equal ints and doubles, ints past 2^53), 101 strings sharing
+ * their first 12+ bytes, some prefixes of others, some with NULs, 102 long
+ * strings (out of line) sharing their first 384 bytes or more, 103 and 106
+ * refs to the same entities, 104 many values per entity, 105 instants. */
+static dl_value bulk_value(dl_arena *ar, int64_t a)
+{
+	uint64_t r = tu_rand();
+	switch (a) {
+	case 100:
+		switch (r % 4) {
+		case 0:
+			return dl_int((int64_t)(r >> 8) % 41 - 20);
+		case 1:
+			return dl_double((double)((int64_t)(r >> 8) % 41 - 20) / 2);
+		case 2:
+			return dl_int((INT64_C(1) << 60) + (int64_t)(r >> 8) % 5);
+		default:
+			return dl_double((double)(r >> 8) / 7.0);
+		}
+	case 101: {
+		static const char *tails[] = {"", "a", "ab", "a\0b", "b", "\0", "zz", "aaa"};
+		static const size_t tl[] = {0, 1, 2, 3, 1, 1, 2, 3};
+		int k = (int)(r % 8);
+		char *s = dl_arena_alloc(ar, 32);
+		memcpy(s, "shared-prefix-", 14);
+		memcpy(s + 14, tails[k], tl[k]);
+		size_t n = 14 + tl[k];
+		if ((r >> 8) % 3 == 0)
+			n = 5 + (r >> 16) % 10; /* a prefix of the prefix */
+		return dl_string(s, n);
+	}
+	case 102: {
+		size_t n = 390 + (r >> 4) % 30;
+		char *s = dl_arena_alloc(ar, n);
+		for (size_t i = 0; i < n; i++)
+			s[i] = (char)('a' + i % 26);
+		s[n - 1] = (char)('A' + (r >> 12) % 3);
+		return dl_string(s, n);
+	}
+	case 103:
+	case 106:
+		return dl_ref(USER(1 + (int64_t)((r >> 8) % 50)));
+	case 104:
+		return dl_int((int64_t)((r >> 8) % 400));
+	default:
+		return dl_inst((int64_t)((r >> 8) % 1000) * 60000);
+	}
+}
+
+/* Write the same transactions through dl_wtxn_add_batch into one database
+ * and datom by datom through dl_wtxn_add into another: the two must end up
+ * identical, every index, statistic, log entry and counter.  The batches
+ * are sorted or shuffled, above and below the size that sorts on a helper
+ * thread, hold duplicates and datoms already current, and land both past
+ * the indexes' ends and inside them. */
+static void test_bulk_vs_single(void **state)
+{
+	(void)state;
+	dl_store *sb = open_db("bulk_b", NULL, 0), *s1 = open_db("bulk_1", NULL, 0);
+	dl_arena ar = DL_ARENA_INIT;
+	long big = 20000; /* above the helper thread's threshold */
+	const long sizes[] = {big, big, 500, 30, big, 1, 3000};
+	const int nrounds = (int)(sizeof sizes / sizeof sizes[0]);
+	dl_datom *d = malloc((size_t)big * 2 * sizeof *d);
+	int64_t ents = 0;
+	for (int round = 0; round < nrounds; round++) {
+		size_t n = 0, want = (size_t)sizes[round];
+		bool sorted = round == 0 || round == 5;
+		/* new entities (past the end) and old ones (inside) */
+		int64_t first = sorted ? ents + 1 : 1 + (ents ? (int64_t)(tu_rand() % (uint64_t)ents) : 0);
+		for (int64_t e = first; n < want; e++) {
+			for (int64_t a = 100; a <= 106 && n < want; a++) {
+				if (sorted && a == 104)
+					continue; /* one value per attribute: EAVT order */
+				int nv = a == 104 ? 1 + (int)(tu_rand() % 12) : 1;
+				for (int k = 0; k < nv && n < want; k++)
+					d[n++] = (dl_datom){USER(e), a, bulk_value(&ar, a), 0, true};
+			}
+			if (e > ents)
+				ents = e;
+		}
+		if (!sorted) {
+			/* shuffle, and repeat some datoms */
+			for (size_t i = n; i > 1; i--) {
+				size_t j = (size_t)(tu_rand() % i);
+				dl_datom t = d[i - 1];
+				d[i - 1] = d[j];
+				d[j] = t;
+			}
+			for (size_t i = 0; i < n / 10; i++)
+				d[n + i] = d[tu_rand() % n];
+			n += n / 10;
+		}
+		dl_wtxn *wb, *w1;
+		assert_int_equal(dl_wtxn_begin(&wb, sb), 0);
+		assert_int_equal(dl_wtxn_begin(&w1, s1), 0);
+		/* two batches in one transaction in some rounds */
+		size_t cut = round % 2 ? n / 3 : n;
+		assert_int_equal(dl_wtxn_add_batch(wb, d, cut, NULL), 0);
+		assert_int_equal(dl_wtxn_add_batch(wb, d + cut, n - cut, NULL), 0);
+		for (size_t i = 0; i < n; i++)
+			assert_true(dl_wtxn_add(w1, d[i].e, d[i].a, &d[i].v, 0) >= 0);
+		assert_int_equal(dl_wtxn_datom_count(wb), dl_wtxn_datom_count(w1));
+		assert_true(dl_wtxn_datom_count(wb) > 0);
+		assert_int_equal(dl_wtxn_commit(wb), 0);
+		assert_int_equal(dl_wtxn_commit(w1), 0);
+		same_content(sb, s1);
+		dl_arena_reset(&ar);
+	}
+	check_ok(sb);
+	free(d);
+	dl_arena_free(&ar);
+	dl_store_close(sb);
+	dl_store_close(s1);
+}
+
+/* A batch of nothing new writes nothing (and no log records). */
+static void test_bulk_nothing_new(void **state)
+{
+	(void)state;
+	dl_store *s = open_db("bulk_none", NULL, 0);
+	enum { N = 20000 };
+	dl_datom *d = malloc(N * sizeof *d);
+	for (int i = 0; i < N; i++)
+		d[i] = (dl_datom){USER(1 + i / 4), 100 + i % 4, dl_int(i % 7), 0, true};
+	dl_wtxn *w;
+	assert_int_equal(dl_wtxn_begin(&w, s), 0);
+	assert_int_equal(dl_wtxn_add_batch(w, d, N, NULL), 0);
+	assert_int_equal(dl_wtxn_datom_count(w), N);
+	assert_int_equal(dl_wtxn_commit(w), 0);
+	assert_int_equal(dl_wtxn_begin(&w, s), 0);
+	assert_int_equal(dl_wtxn_add_batch(w, d, N, NULL), 0); /* helper thread */
+	assert_int_equal(dl_wtxn_add_batch(w, d, 100, NULL), 0); /* inline */
+	assert_int_equal(dl_wtxn_datom_count(w), 0);
+	assert_int_equal(dl_wtxn_commit(w), 0);
+	dl_snap *sn;
+	assert_int_equal(dl_snap_begin(&sn, s), 0);
+	dl_store_stats st;
+	assert_int_equal(dl_snap_stats(sn, &st), 0);
+	assert_int_equal(st.datoms, N);
+	assert_int_equal(st.transactions, 2);
+	dl_attr_stats as;
+	assert_int_equal(dl_snap_attr_stats(sn, 101, &as), 0);
+	assert_int_equal(as.datoms, N / 4);
+	assert_int_equal(as.values, 7);
+	assert_int_equal(as.entities, N / 4);
+	dl_snap_end(sn);
+	check_ok(s);
+	free(d);
+	dl_store_close(s);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("DL_TEST_TMP");
@@ -1078,6 +1262,7 @@ int main(void)
 		cmocka_unit_test(test_model),      cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_ranges),     cmocka_unit_test(test_estimate),
 		cmocka_unit_test(test_check),      cmocka_unit_test(test_bulk),
+		cmocka_unit_test(test_bulk_vs_single), cmocka_unit_test(test_bulk_nothing_new),
 		cmocka_unit_test(test_failalloc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
