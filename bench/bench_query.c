@@ -3,15 +3,29 @@
  * bench/peers/datascript_bench.js and sqlite_bench.c, on a database loaded
  * from `datalite gen` output, printing the peers' line format:
  *
- *   name median_ms min_ms max_ms rows peak_rss_mb
+ *   name median_ms min_ms max_ms rows peak_rss_mb runs
  *
- *   bench_query [--runs N] [--load FILE.edn] [--explain] DB [QUERY ...]
+ *   bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]
+ *               [--load FILE.edn [--load-only]] [--explain] [--dump] DB [QUERY ...]
  *
  * --load (re)creates DB from EDN tx-data first (one transaction per
- * top-level vector) and reports the load rate on stderr.  --explain prints
- * each query's EXPLAIN ANALYZE on stderr after timing it.  Each query runs
- * once to warm up, then N times, each in a fresh read snapshot (as a new
- * query from an application would).
+ * top-level vector, through dl_tx_run, the transaction path) and reports
+ * the load rate on stderr; --load-only stops there (so that the peak RSS of
+ * a later run is the queries', not the load's).  --list prints the names
+ * of the queries that fit DB's data, one a line, and runs none.  --explain prints
+ * each query's EXPLAIN ANALYZE on stderr after timing it; --dump prints its
+ * rows (sorted, EDN) on stderr.  Each query runs to warm up (once, and
+ * again until --warmup-ms, default 1000, have passed), then N times, each
+ * in a fresh read snapshot (as a new query from an application
+ * would); when N runs would take more than --budget-ms (default 120000,
+ * judged from the warm-up) fewer are made, at least 3, and the last column
+ * says how many.  --timeout gives each run a deadline (the engine's own);
+ * a query that runs out of it or of a budget prints
+ *
+ *   name TIMEOUT|LIMIT|ERROR - - - - runs
+ *
+ * Without QUERY names, the queries of the data kind found in DB run (the
+ * kind is told by its attributes: ohlc, social, follows, graph, genealogy).
  */
 #include "query/exec.h"
 #include "tx/tx.h"
@@ -25,11 +39,22 @@
 
 typedef struct bq {
 	const char *name;
-	const char *data;  /* "social" or "ohlc" */
+	const char *data;  /* the data kind: social, ohlc, follows, graph, genealogy */
 	const char *q;
 	const char *args;  /* EDN inputs after $, space-separated forms, or NULL */
 	const char *q2;    /* a second query fed the first one's relation (ohlc5) */
 } bq;
+
+#define FOLLOWS_RULES                                                                         \
+	"[[(follows ?x ?y) [?x :follows ?y]] "                                                  \
+	"[(follows ?x ?y) [?x :follows ?t] (follows ?t ?y)]]"
+#define REACH_RULES                                                                           \
+	"[[(reach ?a ?b) [?e :edge/from ?a] [?e :edge/to ?b]] "                                 \
+	"[(reach ?a ?b) (reach ?a ?x) [?e :edge/from ?x] [?e :edge/to ?b]]]"
+#define ANC_LEFT_RULES                                                                        \
+	"[[(anc ?a ?b) [?a :person/parent ?b]] [(anc ?a ?b) (anc ?a ?x) [?x :person/parent ?b]]]"
+#define ANC_RIGHT_RULES                                                                       \
+	"[[(anc ?a ?b) [?a :person/parent ?b]] [(anc ?a ?b) [?a :person/parent ?x] (anc ?x ?b)]]"
 
 static const bq k_queries[] = {
 	/* DataScript's suite, with its texts */
@@ -88,9 +113,40 @@ static const bq k_queries[] = {
 	 "[:find ?s (max ?t) :where [?b :price/symbol ?s] [?b :price/time ?t]]", NULL,
 	 "[:find ?tk ?t ?c :in $ [[?s ?t]] :where [?s :symbol/ticker ?tk] [?b :price/symbol ?s] "
 	 "[?b :price/time ?t] [?b :price/close ?c]]"},
+
+	/* DataScript's rules benchmarks (rules-wide-DxW, rules-long-DxW): the
+	 * data decides the name (bench/peers/run_peers.sh rules) */
+	{"rules", "follows", "[:find ?e ?e2 :in $ % :where (follows ?e ?e2)]", FOLLOWS_RULES, NULL},
+
+	/* Transitive closure from one node of a random graph, left-recursive:
+	 * the set of nodes reached, and (the same) as a count */
+	{"reach", "graph", "[:find ?b :in $ % :where [?a :node/id 1] (reach ?a ?b)]", REACH_RULES,
+	 NULL},
+	{"reach-count", "graph", "[:find (count ?b) . :in $ % :where [?a :node/id 1] (reach ?a ?b)]",
+	 REACH_RULES, NULL},
+
+	/* Ancestors of one person (the last one of --people 250000), with the
+	 * first argument bound: left-recursive (demand keeps ?a bound all the
+	 * way down), right-recursive (demand spreads to every ancestor), and
+	 * the same from a person of the 21st generation, where the right-
+	 * recursive form is still affordable */
+	{"anc", "genealogy", "[:find ?b :in $ % ?id :where [?a :person/id ?id] (anc ?a ?b)]",
+	 ANC_LEFT_RULES " 250000", NULL},
+	{"anc-right", "genealogy", "[:find ?b :in $ % ?id :where [?a :person/id ?id] (anc ?a ?b)]",
+	 ANC_RIGHT_RULES " 250000", NULL},
+	{"anc-all", "genealogy",
+	 "[:find (count ?b) . :with ?a :in $ % :where (anc ?a ?b)]", ANC_LEFT_RULES, NULL},
+	{"anc-g20", "genealogy", "[:find ?b :in $ % ?id :where [?a :person/id ?id] (anc ?a ?b)]",
+	 ANC_LEFT_RULES " 2050", NULL},
+	{"anc-g20-right", "genealogy",
+	 "[:find ?b :in $ % ?id :where [?a :person/id ?id] (anc ?a ?b)]", ANC_RIGHT_RULES " 2050",
+	 NULL},
 };
 
 #define NQ (sizeof k_queries / sizeof *k_queries)
+
+/* The budget on the total time of one query's timed runs. */
+static double g_budget_ms = 120000;
 
 static double now_ms(void)
 {
@@ -104,6 +160,21 @@ static double peak_rss_mb(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* The file-backed part of the resident set now (LMDB's map: page-cache
+ * pages the process has touched, shared and clean), in MB; -1 if unknown. */
+static double rss_file_mb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	double mb = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "RssFile:", 8))
+			mb = atof(line + 8) / 1024.0;
+	if (f)
+		fclose(f);
+	return mb;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -169,9 +240,19 @@ static int load(dl_store *s, const char *path)
 		return -1;
 	}
 	double ms = now_ms() - t0;
-	fprintf(stderr, "# loaded %zu datoms in %.0f ms (%.2f M datoms/s through dl_tx_run)\n", datoms,
-		ms, (double)datoms / ms / 1000);
+	fprintf(stderr,
+		"# loaded %zu datoms in %.0f ms (%.2f M datoms/s through dl_tx_run), peak RSS %.1f MB "
+		"(with the %.1f MB EDN text read whole)\n",
+		datoms, ms, (double)datoms / ms / 1000, peak_rss_mb(), (double)n / 1048576.0);
 	return 0;
+}
+
+static bool has_attr(const dl_schema *sc, const char *name)
+{
+	uint32_t k = dl_intern_find(name, strlen(name));
+	if (!k && name[0] == ':')
+		k = dl_intern_find(name + 1, strlen(name) - 1);
+	return k && dl_schema_entid(sc, k);
 }
 
 /* Which data a database holds: look for a known attribute. */
@@ -183,16 +264,16 @@ static const char *data_kind(dl_store *s)
 	if (dl_snap_begin(&snap, s))
 		return kind;
 	if (dl_schema_get(&sc, snap) == 0) {
-		uint32_t k = dl_intern_find(":price/time", 11);
-		if (!k)
-			k = dl_intern_find("price/time", 10);
-		if (k && dl_schema_entid(sc, k))
+		if (has_attr(sc, ":price/time"))
 			kind = "ohlc";
-		k = dl_intern_find("salary", 6);
-		if (!k)
-			k = dl_intern_find(":salary", 7);
-		if (k && dl_schema_entid(sc, k))
+		else if (has_attr(sc, ":salary"))
 			kind = "social";
+		else if (has_attr(sc, ":follows"))
+			kind = "follows";
+		else if (has_attr(sc, ":edge/from"))
+			kind = "graph";
+		else if (has_attr(sc, ":person/parent"))
+			kind = "genealogy";
 	}
 	dl_snap_end(snap);
 	return kind;
@@ -214,7 +295,8 @@ static int read_args(dl_value *in, size_t *nin, dl_arena *a, const char *text)
 
 /* Run a query once; *rows gets the answer's size.  With explain, print
  * EXPLAIN ANALYZE to stderr. */
-static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain)
+static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool dump,
+		    int64_t timeout_ms)
 {
 	dl_arena a = DL_ARENA_INIT;
 	dl_snap *snap = NULL;
@@ -233,6 +315,7 @@ static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain)
 		goto out;
 	dl_qopts o = DL_QOPTS_INIT;
 	o.analyze = explain;
+	o.timeout_ms = timeout_ms;
 	dl_qresult res;
 	if ((rc = dl_query_run(&res, &a, snap, q, in, nin, &o, explain ? &ex : NULL)))
 		goto out;
@@ -253,6 +336,21 @@ static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain)
 			goto out;
 	}
 	*rows = res.nrows;
+	if (dump) {
+		dl_qresult_sort(&res);
+		dl_buf line = DL_BUF_INIT;
+		fprintf(stderr, "--- %s\n", b->name);
+		for (size_t i = 0; i < res.nrows; i++) {
+			line.len = 0;
+			for (uint32_t c = 0; c < res.ncols; c++) {
+				if (c)
+					dl_buf_printf(&line, " ");
+				dl_edn_print(&line, &res.rows[i * res.ncols + c]);
+			}
+			fprintf(stderr, "%.*s\n", (int)line.len, line.data ? line.data : "");
+		}
+		dl_buf_free(&line);
+	}
 	if (explain)
 		fprintf(stderr, "--- %s\n%.*s", b->name, (int)ex.len, ex.data ? ex.data : "");
 out:
@@ -265,27 +363,48 @@ out:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_query [--runs N] [--load FILE.edn] [--explain] DB [QUERY ...]\n"
+	fprintf(stderr, "usage: bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]\n"
+			"                   [--load FILE.edn [--load-only]] [--list] [--explain] [--dump]\n"
+			"                   DB [QUERY ...]\n"
 			"queries:");
 	for (size_t i = 0; i < NQ; i++)
 		fprintf(stderr, " %s", k_queries[i].name);
 	fprintf(stderr, "\n");
 }
 
+static const char *failure(int rc)
+{
+	return rc == DL_ETIMEOUT ? "TIMEOUT" : rc == DL_ELIMIT || rc == DL_ENOMEM ? "LIMIT" : "ERROR";
+}
+
 int main(int argc, char **argv)
 {
 	int runs = 10;
+	int64_t timeout_ms = 0;
+	double warmup_ms = 1000;
 	const char *loadf = NULL, *path = NULL;
-	bool explain = false;
+	bool explain = false, dump = false, load_only = false, list = false;
 	const char *names[64];
 	int nnames = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
 			runs = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--budget-ms") && i + 1 < argc) {
+			g_budget_ms = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "--warmup-ms") && i + 1 < argc) {
+			warmup_ms = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			timeout_ms = atoll(argv[++i]);
 		} else if (!strcmp(argv[i], "--load") && i + 1 < argc) {
 			loadf = argv[++i];
+		} else if (!strcmp(argv[i], "--list")) {
+			list = true;
+		} else if (!strcmp(argv[i], "--load-only")) {
+			load_only = true;
 		} else if (!strcmp(argv[i], "--explain")) {
 			explain = true;
+		} else if (!strcmp(argv[i], "--dump")) {
+			dump = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage();
 			return 0;
@@ -298,6 +417,16 @@ int main(int argc, char **argv)
 	if (!path || runs < 1) {
 		usage();
 		return 2;
+	}
+	for (int k = 0; k < nnames; k++) {
+		bool known = false;
+		for (size_t i = 0; i < NQ; i++)
+			known |= !strcmp(names[k], k_queries[i].name);
+		if (!known) {
+			fprintf(stderr, "bench_query: unknown query %s\n", names[k]);
+			usage();
+			return 2;
+		}
 	}
 	if (loadf) {
 		char lock[4096];
@@ -316,7 +445,19 @@ int main(int argc, char **argv)
 		dl_store_close(s);
 		return 1;
 	}
+	if (load_only) {
+		dl_store_close(s);
+		return 0;
+	}
 	const char *kind = data_kind(s);
+	if (list) { /* the names of the kind's queries */
+		for (size_t i = 0; i < NQ; i++)
+			if (!strcmp(k_queries[i].data, kind))
+				printf("%s\n", k_queries[i].name);
+		dl_store_close(s);
+		return 0;
+	}
+	fprintf(stderr, "# bench_query: %s: %s data\n", path, kind);
 	double *times = malloc((size_t)runs * sizeof *times);
 	int status = 0;
 	for (size_t i = 0; i < NQ && times; i++) {
@@ -326,24 +467,52 @@ int main(int argc, char **argv)
 			want |= !strcmp(names[k], b->name);
 		if (!want)
 			continue;
+		/* Warm up: once, and again until --warmup-ms have passed. */
 		size_t rows = 0;
-		if (run_once(s, b, &rows, false)) { /* warm-up */
-			fprintf(stderr, "bench_query: %s: %s\n", b->name, dl_errmsg());
-			status = 1;
+		double t0 = now_ms(), warm, start = t0;
+		int rc;
+		do {
+			t0 = now_ms();
+			rc = run_once(s, b, &rows, false, false, timeout_ms);
+			warm = now_ms() - t0;
+		} while (!rc && now_ms() - start < warmup_ms);
+		if (rc) {
+			fprintf(stderr, "bench_query: %s: %s (after %.0f ms)\n", b->name, dl_errmsg(),
+				warm);
+			printf("%s %s - - - - 0\n", b->name, failure(rc));
+			fflush(stdout);
+			if (rc != DL_ETIMEOUT && rc != DL_ELIMIT && rc != DL_ENOMEM)
+				status = 1;
 			continue;
 		}
-		for (int r = 0; r < runs; r++) {
-			double t0 = now_ms();
-			run_once(s, b, &rows, false);
-			times[r] = now_ms() - t0;
+		/* Fewer runs when N would blow the time budget (at least 3). */
+		int n = runs;
+		if (warm * runs > g_budget_ms) {
+			n = (int)(g_budget_ms / (warm > 0 ? warm : 1));
+			n = n < 3 ? (runs < 3 ? runs : 3) : n;
 		}
-		qsort(times, (size_t)runs, sizeof *times, cmp_double);
-		double median = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
-		printf("%s %.3f %.3f %.3f %zu %.1f\n", b->name, median, times[0], times[runs - 1], rows,
-		       peak_rss_mb());
+		for (int r = 0; r < n; r++) {
+			t0 = now_ms();
+			rc = run_once(s, b, &rows, false, false, timeout_ms);
+			times[r] = now_ms() - t0;
+			if (rc)
+				break;
+		}
+		if (rc) {
+			fprintf(stderr, "bench_query: %s: %s\n", b->name, dl_errmsg());
+			printf("%s %s - - - - 0\n", b->name, failure(rc));
+			fflush(stdout);
+			continue;
+		}
+		qsort(times, (size_t)n, sizeof *times, cmp_double);
+		double median = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+		printf("%s %.3f %.3f %.3f %zu %.1f %d\n", b->name, median, times[0], times[n - 1], rows,
+		       peak_rss_mb(), n);
 		fflush(stdout);
-		if (explain)
-			run_once(s, b, &rows, true);
+		fprintf(stderr, "# %s: peak RSS %.1f MB, of which LMDB's map (file pages) %.1f MB now\n",
+			b->name, peak_rss_mb(), rss_file_mb());
+		if (explain || dump)
+			run_once(s, b, &rows, explain, dump, timeout_ms);
 	}
 	free(times);
 	dl_store_close(s);

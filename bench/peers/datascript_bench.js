@@ -1,24 +1,33 @@
 #!/usr/bin/env node
 // DataScript peer for datalite's benchmarks.
 //
-//   node datascript_bench.js [--runs N] [--dump] FILE.edn [QUERY ...]
+//   node datascript_bench.js [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]
+//                            [--dump] FILE.edn [QUERY ...]
 //
 // Loads EDN tx-data written by `datalite gen` (the schema tx first, then
 // entity txs) into a DataScript connection, one transact per tx, then runs
-// each named query once to warm up and N more times, printing per query
+// each named query to warm up (once, and again until --warmup-ms, default
+// 1000, have passed: the JIT needs it) and N more times, printing per query
 //
-//   name median_ms min_ms max_ms rows peak_rss_mb
+//   name median_ms min_ms max_ms rows peak_rss_mb runs
 //
-// on stdout (load time and notes go to stderr).  Without QUERY names it runs
-// every query that fits the loaded data.  --dump prints each query's rows,
-// sorted, to stderr, to check answers against other systems.
+// on stdout (load time and notes go to stderr).  When N runs would take more
+// than --budget-ms (default 120000, judged from the warm-up), fewer are made
+// (at least 3); the last column says how many.  Without QUERY names it runs
+// every query that fits the loaded data (its kind is told by its schema).
+// --dump prints each query's rows, sorted, to stderr, to check answers
+// against other systems.  A DataScript query cannot be interrupted, so
+// --timeout arms a watchdog process around each query's first run that kills
+// this process (after saying so on stderr) when the run takes longer than
+// MS: run_peers.sh --timeout runs one query per process for that reason.
 //
 // DataScript's JS API names attributes by strings without the colon
 // ("price/open") and keeps keyword *values* as strings with it (":male"), so
 // the queries below are the issue's queries with that spelling.  Instants are
 // stored as epoch milliseconds; functions DataScript lacks (day, month) are
 // passed in as query inputs.  Nested `q` is not supported by DataScript, so
-// ohlc5 runs as two queries, both timed.
+// ohlc5 runs as two queries, both timed (and ohlc3 is not here).  Rules are
+// passed as EDN text, which DataScript's JS API reads itself.
 'use strict';
 
 const fs = require('fs');
@@ -301,8 +310,52 @@ const Q = {
 	},
 };
 
+// The rules benchmarks: DataScript's own (rules over :follows), a
+// transitive closure over a random graph, and ancestors in a genealogy;
+// the same texts as bench/bench_query.c, in DataScript's spelling.
+const FOLLOWS_RULES = '[[(follows ?x ?y) [?x "follows" ?y]] ' +
+	'[(follows ?x ?y) [?x "follows" ?t] (follows ?t ?y)]]';
+const REACH_RULES = '[[(reach ?a ?b) [?e "edge/from" ?a] [?e "edge/to" ?b]] ' +
+	'[(reach ?a ?b) (reach ?a ?x) [?e "edge/from" ?x] [?e "edge/to" ?b]]]';
+const ANC_LEFT_RULES = '[[(anc ?a ?b) [?a "person/parent" ?b]] ' +
+	'[(anc ?a ?b) (anc ?a ?x) [?x "person/parent" ?b]]]';
+const ANC_RIGHT_RULES = '[[(anc ?a ?b) [?a "person/parent" ?b]] ' +
+	'[(anc ?a ?b) [?a "person/parent" ?x] (anc ?x ?b)]]';
+const ANC_Q = '[:find ?b :in $ % ?id :where [?a "person/id" ?id] (anc ?a ?b)]';
+
+Object.assign(Q, {
+	'rules': { data: 'follows', q: '[:find ?e ?e2 :in $ % :where (follows ?e ?e2)]', args: [FOLLOWS_RULES] },
+	'reach': { data: 'graph', q: '[:find ?b :in $ % :where [?a "node/id" 1] (reach ?a ?b)]', args: [REACH_RULES] },
+	'reach-count': {
+		data: 'graph',
+		q: '[:find (count ?b) . :in $ % :where [?a "node/id" 1] (reach ?a ?b)]',
+		args: [REACH_RULES],
+		scalar: true,
+	},
+	'anc': { data: 'genealogy', q: ANC_Q, args: [ANC_LEFT_RULES, 250000] },
+	'anc-right': { data: 'genealogy', q: ANC_Q, args: [ANC_RIGHT_RULES, 250000] },
+	'anc-all': {
+		data: 'genealogy',
+		q: '[:find (count ?b) . :with ?a :in $ % :where (anc ?a ?b)]',
+		args: [ANC_LEFT_RULES],
+		scalar: true,
+	},
+	'anc-g20': { data: 'genealogy', q: ANC_Q, args: [ANC_LEFT_RULES, 2050] },
+	'anc-g20-right': { data: 'genealogy', q: ANC_Q, args: [ANC_RIGHT_RULES, 2050] },
+});
+
 function rssMb() {
 	return (process.resourceUsage().maxRSS / 1024).toFixed(1);
+}
+
+// A process that kills this one after ms unless killed first.
+function watchdog(ms, name) {
+	const msg = `datascript_bench: ${name}: TIMEOUT (no answer after ${ms} ms; peak rss`;
+	const pid = process.pid;
+	return require('child_process').spawn('sh',
+		['-c', `sleep ${ms / 1000} && echo "${msg} $(awk '/VmHWM/ { printf "%.1f MB", $2 / 1024 }' ` +
+			`/proc/${pid}/status))" >&2 && kill -9 ${pid}`],
+		{ stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 function runOnce(name, db) {
@@ -314,11 +367,12 @@ function runOnce(name, db) {
 
 function main() {
 	const argv = process.argv.slice(2);
-	let runs = 10, dump = false, file = null;
+	let runs = 10, dump = false, file = null, budgetMs = 120000, warmupMs = 1000, timeoutMs = 0;
 	const names = [];
 	const usage = (msg) => {
 		if (msg) process.stderr.write(`datascript_bench: ${msg}\n`);
-		process.stderr.write('usage: node datascript_bench.js [--runs N] [--dump] FILE.edn [QUERY ...]\n' +
+		process.stderr.write('usage: node datascript_bench.js [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]\n' +
+			'                                [--dump] FILE.edn [QUERY ...]\n' +
 			`queries: ${Object.keys(Q).join(' ')}\n`);
 		process.exit(msg ? 2 : 0);
 	};
@@ -328,6 +382,15 @@ function main() {
 		else if (a === '--runs') {
 			runs = Number(argv[++i]);
 			if (!Number.isInteger(runs) || runs < 1) usage('--runs wants a positive number');
+		} else if (a === '--warmup-ms') {
+			warmupMs = Number(argv[++i]);
+			if (!(warmupMs >= 0)) usage('--warmup-ms wants a number');
+		} else if (a === '--timeout') {
+			timeoutMs = Number(argv[++i]);
+			if (!(timeoutMs >= 0)) usage('--timeout wants a number of milliseconds');
+		} else if (a === '--budget-ms') {
+			budgetMs = Number(argv[++i]);
+			if (!(budgetMs > 0)) usage('--budget-ms wants a positive number');
 		} else if (a === '--dump') dump = true;
 		else if (a.startsWith('-')) usage(`unknown option ${a}`);
 		else if (!file) file = a;
@@ -337,23 +400,34 @@ function main() {
 	if (!file) usage('which EDN file?');
 
 	const { db, schema } = load(file);
-	const kind = schema['price/time'] ? 'ohlc' : schema['salary'] ? 'social' : 'other';
+	const kind = schema['price/time'] ? 'ohlc' : schema['salary'] ? 'social'
+		: schema['follows'] ? 'follows' : schema['edge/from'] ? 'graph'
+		: schema['person/parent'] ? 'genealogy' : 'other';
 	const todo = names.length ? names : Object.keys(Q).filter((n) => Q[n].data === kind);
 	for (const name of todo) {
-		runOnce(name, db); // warm-up
+		// Warm up: once, and again until warmupMs have passed.
+		const start = performance.now();
+		const dog = timeoutMs > 0 ? watchdog(timeoutMs, name) : null;
+		let warm = runOnce(name, db);
+		if (dog) dog.kill();
+		while (performance.now() - start < warmupMs) warm = runOnce(name, db);
+		// Fewer runs when N would blow the time budget (at least 3).
+		let n = runs;
+		if (warm.ms * runs > budgetMs) n = Math.max(Math.min(runs, 3), Math.floor(budgetMs / warm.ms));
 		const times = [];
 		let rows = 0, res;
-		for (let r = 0; r < runs; r++) {
+		for (let r = 0; r < n; r++) {
 			const o = runOnce(name, db);
 			times.push(o.ms);
-			rows = o.res.length;
 			res = o.res;
+			// a scalar (find spec `.`) is one row, or none
+			rows = Q[name].scalar ? (res === null || res === undefined ? 0 : 1) : res.length;
 		}
 		times.sort((a, b) => a - b);
-		const median = runs % 2 ? times[(runs - 1) / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
-		console.log(`${name} ${median.toFixed(3)} ${times[0].toFixed(3)} ${times[runs - 1].toFixed(3)} ${rows} ${rssMb()}`);
+		const median = n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+		console.log(`${name} ${median.toFixed(3)} ${times[0].toFixed(3)} ${times[n - 1].toFixed(3)} ${rows} ${rssMb()} ${n}`);
 		if (dump) {
-			const lines = res.map((row) => JSON.stringify(row)).sort();
+			const lines = Q[name].scalar ? [JSON.stringify(res)] : res.map((row) => JSON.stringify(row)).sort();
 			process.stderr.write(`--- ${name}\n${lines.join('\n')}\n`);
 		}
 	}

@@ -1,34 +1,65 @@
 #!/usr/bin/env bash
-# Run the peers (DataScript, SQLite normalized, SQLite EAV) on one data set.
+# Run datalite and its peers (DataScript, SQLite normalized, SQLite EAV) on
+# one data set, side by side.
 #
-#   bench/peers/run_peers.sh [--runs N] [--work DIR] [--no-datascript] \
-#       path/to/datalite ohlc|social [GEN OPTIONS ...] [-- QUERY ...]
+#   bench/peers/run_peers.sh [OPTIONS] path/to/datalite KIND [GEN OPTIONS ...] [-- QUERY ...]
 #
-# Generates the data with `datalite gen` (EDN for DataScript, CSV for SQLite),
-# loads SQLite in both layouts, runs every query (or the ones after --) once
-# to warm up and N times, and prints one line per system and query:
+# KIND is a `datalite gen` kind (ohlc, social, follows, graph, genealogy), or
+# `rules`: DataScript's seven rules benchmarks (follows data, shapes
+# wide 3x3 5x3 7x3 4x6 and long 10x3 30x3 30x5), one data set after another,
+# each reported as its own query (rules-wide-3x3 ...).
 #
-#   system query median_ms min_ms max_ms rows peak_rss_mb
+# Generates the data with `datalite gen` (EDN for datalite and DataScript,
+# CSV for SQLite), loads datalite (through its transaction path, with the
+# load rate on stderr) and SQLite in both layouts, runs every query of the
+# kind (or the ones after --) to warm up and N times, and prints one line
+# per system and query:
 #
-# then checks that every system returned the same row count per query (exit
-# 1 if not).  sqlite_bench is looked for next to the datalite binary (the
-# build directory) unless $SQLITE_BENCH names it; DataScript is installed
-# with `npm ci` on first use.
+#   system query median_ms min_ms max_ms rows peak_rss_mb runs
+#
+# (median_ms is TIMEOUT, LIMIT, OOM or FAILED when there is no answer), then
+# a table of medians with each peer's time as a multiple of datalite's
+# (ratio > 1: datalite is faster), and checks that every system returned the
+# same row count per query (exit 1 if not).  datalite and SQLite run each
+# query in a process of its own, so peak RSS is that query's; DataScript
+# loads once and runs them all in one process (its RSS includes the
+# database), unless --timeout is given.
+#
+# Options:
+#   --runs N         timed runs per query [10]
+#   --budget-ms MS   fewer runs (at least 3) when N would take longer [120000]
+#   --timeout S      a deadline of S seconds per run (the engine's own for
+#                    datalite, a progress handler for SQLite, a watchdog for
+#                    DataScript, which then runs one query per process)
+#   --work DIR       where data and databases go [$TMPDIR/datalite-peers-KIND]
+#   --no-datascript, --no-sqlite   leave a peer out
+#   --ds-heap MB     node's --max-old-space-size for DataScript [16384]
+#   --dump           every system prints its answers to DIR/SET/SYSTEM.dump
+#
+# bench_query (datalite) and sqlite_bench are looked for next to the datalite
+# binary (the build directory) unless $BENCH_QUERY / $SQLITE_BENCH name
+# them; DataScript is installed with `npm ci` on first use.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-runs=10 work="" datascript=1
+runs=10 budget=120000 timeout=0 work="" datascript=1 sqlite=1 ds_heap=16384 dump=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift 2 ;;
+	--budget-ms) budget=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
 	--work) work=$2; shift 2 ;;
 	--no-datascript) datascript=0; shift ;;
-	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--no-sqlite) sqlite=0; shift ;;
+	--ds-heap) ds_heap=$2; shift 2 ;;
+	--dump) dump=1; shift ;;
+	-h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "run_peers: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
 done
 if [ $# -lt 2 ]; then
-	echo "usage: $0 [--runs N] [--work DIR] [--no-datascript] DATALITE ohlc|social [GEN OPTIONS] [-- QUERY ...]" >&2
+	echo "usage: $0 [OPTIONS] DATALITE ohlc|social|follows|graph|genealogy|rules [GEN OPTIONS] [-- QUERY ...]" >&2
 	exit 2
 fi
 dl=$1 kind=$2
@@ -38,37 +69,115 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do gen+=("$1"); shift; done
 [ $# -gt 0 ] && shift && queries=("$@")
 work=${work:-${TMPDIR:-/tmp}/datalite-peers-$kind}
 sqlite_bench=${SQLITE_BENCH:-$(dirname "$dl")/sqlite_bench}
+bench_query=${BENCH_QUERY:-$(dirname "$dl")/bench_query}
+[ -x "$bench_query" ] || { echo "run_peers: no bench_query at $bench_query (build it, or set BENCH_QUERY)" >&2; exit 1; }
+if [ "$sqlite" = 1 ] && [ ! -x "$sqlite_bench" ]; then
+	echo "# no sqlite_bench at $sqlite_bench (build it, or set SQLITE_BENCH): SQLite skipped" >&2
+	sqlite=0
+fi
+if [ "$datascript" = 1 ] && [ ! -d "$here/node_modules/datascript" ]; then
+	(cd "$here" && npm ci --no-audit --no-fund >&2)
+fi
 
 mkdir -p "$work"
-echo "# generating $kind ${gen[*]:-} into $work" >&2
-"$dl" gen "$kind" "${gen[@]}" --out "$work/data.edn"
-"$dl" gen "$kind" "${gen[@]}" --format csv --out "$work/csv"
-"$here/sqlite_load.sh" "$kind" normalized "$work/csv" "$work/normalized.db"
-"$here/sqlite_load.sh" "$kind" eav "$work/csv" "$work/eav.db"
-
 results=$work/results.txt
 : >"$results"
-run() { # run SYSTEM COMMAND...
-	local sys=$1
-	shift
-	"$@" | while read -r line; do echo "$sys $line"; done | tee -a "$results"
+timeout_ms=$((timeout * 1000))
+opts=(--runs "$runs" --budget-ms "$budget")
+[ "$timeout" -gt 0 ] && opts+=(--timeout "$timeout_ms")
+
+# record SYSTEM LABEL LOG COMMAND...: run a bench program, prefix its lines
+# with the system's name (and rename `rules` to the set's LABEL), append
+# them to the results; stderr goes to LOG and, when asked, the dumps.
+record() {
+	local sys=$1 label=$2 log=$3
+	shift 3
+	local rc=0
+	"$@" 2>>"$log" >"$log.out" || rc=$?
+	sed -e "s/^rules /$label /" -e "s/^/$sys /" "$log.out" | tee -a "$results"
+	return $rc
 }
-if [ -x "$sqlite_bench" ]; then
-	run sqlite-normalized "$sqlite_bench" --runs "$runs" "$work/normalized.db" "${queries[@]}"
-	run sqlite-eav "$sqlite_bench" --runs "$runs" "$work/eav.db" "${queries[@]}"
-else
-	echo "# no sqlite_bench at $sqlite_bench (build it, or set SQLITE_BENCH): SQLite skipped" >&2
-fi
-if [ "$datascript" = 1 ]; then
-	if [ ! -d "$here/node_modules/datascript" ]; then
-		(cd "$here" && npm ci --no-audit --no-fund >&2)
+
+# missing SYSTEM LOG RC Q...: a line for each query SYSTEM did not answer.
+missing() {
+	local sys=$1 log=$2 rc=$3 q why
+	shift 3
+	for q in "$@"; do
+		grep -q "^$sys $q " "$results" && continue
+		if grep -q "heap out of memory\|Allocation failed" "$log"; then why=OOM
+		elif grep -q "TIMEOUT" "$log" || [ "$rc" = 124 ]; then why=TIMEOUT
+		else why=FAILED; fi
+		echo "$sys $q $why - - - - 0" | tee -a "$results"
+		echo "# $sys $q: $why (exit $rc; see $log)" >&2
+	done
+}
+
+# run_set DIR LABEL GEN...: one data set, every system; the query `rules`
+# is reported as LABEL.
+run_set() {
+	local dir=$1 label=$2
+	shift 2
+	mkdir -p "$dir"
+	echo "# datalite gen $*  (in $dir)" >&2
+	"$dl" gen "$@" --out "$dir/data.edn"
+	if [ "$sqlite" = 1 ]; then
+		"$dl" gen "$@" --format csv --out "$dir/csv"
+		"$here/sqlite_load.sh" "$1" normalized "$dir/csv" "$dir/normalized.db"
+		"$here/sqlite_load.sh" "$1" eav "$dir/csv" "$dir/eav.db"
 	fi
-	# --large needs more than node's default heap.
-	run datascript node --max-old-space-size=16384 "$here/datascript_bench.js" \
-		--runs "$runs" "$work/data.edn" "${queries[@]}"
+	"$bench_query" --load "$dir/data.edn" --load-only "$dir/datalite.db"
+	local qs=("${queries[@]}")
+	[ ${#qs[@]} -gt 0 ] || mapfile -t qs < <("$bench_query" --list "$dir/datalite.db")
+	local d=() dd=()
+	[ "$dump" = 1 ] && d=(--dump)
+
+	local q rc sys log
+	for q in "${qs[@]}"; do
+		log=$dir/datalite.log
+		[ "$dump" = 1 ] && log=$dir/datalite.dump
+		rc=0; record datalite "$label" "$log" "$bench_query" "${opts[@]}" "${d[@]}" "$dir/datalite.db" "$q" || rc=$?
+		missing datalite "$log" "$rc" "${q/#rules/$label}"
+		if [ "$sqlite" = 1 ]; then
+			for sys in normalized eav; do
+				log=$dir/sqlite-$sys.log
+				[ "$dump" = 1 ] && log=$dir/sqlite-$sys.dump
+				rc=0; record "sqlite-$sys" "$label" "$log" "$sqlite_bench" "${opts[@]}" "${d[@]}" \
+					"$dir/$sys.db" "$q" || rc=$?
+				missing "sqlite-$sys" "$log" "$rc" "${q/#rules/$label}"
+			done
+		fi
+	done
+	if [ "$datascript" = 1 ]; then
+		# DataScript has no ohlc3 (no nested q): n/a, not a failure.
+		local dsq=() x
+		for x in "${qs[@]}"; do [ "$x" = ohlc3 ] || dsq+=("$x"); done
+		[ ${#dsq[@]} -gt 0 ] || return 0
+		log=$dir/datascript.log
+		[ "$dump" = 1 ] && log=$dir/datascript.dump
+		: >"$log"
+		local node=(node --max-old-space-size="$ds_heap" "$here/datascript_bench.js" "${opts[@]}" "${d[@]}"
+			"$dir/data.edn")
+		if [ "$timeout" -gt 0 ]; then # one process per query: a watchdog may kill it
+			for q in "${dsq[@]}"; do
+				rc=0; record datascript "$label" "$log" "${node[@]}" "$q" || rc=$?
+				missing datascript "$log" "$rc" "${q/#rules/$label}"
+			done
+		else
+			rc=0; record datascript "$label" "$log" "${node[@]}" "${dsq[@]}" || rc=$?
+			missing datascript "$log" "$rc" "${dsq[@]/#rules/$label}"
+		fi
+	fi
+}
+
+if [ "$kind" = rules ]; then
+	for shape in wide-3x3 wide-5x3 wide-7x3 wide-4x6 long-10x3 long-30x3 long-30x5; do
+		s=${shape%%-*} dw=${shape#*-}
+		run_set "$work/$shape" "rules-$shape" follows --shape "$s" --depth "${dw%x*}" \
+			--width "${dw#*x}" "${gen[@]}"
+	done
+else
+	run_set "$work" rules "$kind" "${gen[@]}"
 fi
 
-# Every system must agree on the row count of every query.
-awk '{ rows[$2] = rows[$2] " " $6; if (!($2 in first)) first[$2] = $6; else if (first[$2] != $6) bad[$2] = 1 }
-	END { for (q in bad) { print "# ROW COUNTS DIFFER for " q ":" rows[q] > "/dev/stderr"; n++ }
-		exit n > 0 }' "$results"
+echo
+"$here/ratio_table.sh" "$results"

@@ -9,7 +9,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 if [ $# -ne 4 ]; then
-	echo "usage: $0 ohlc|social|graph|genealogy normalized|eav CSV_DIR DB" >&2
+	echo "usage: $0 ohlc|social|graph|genealogy|follows normalized|eav CSV_DIR DB" >&2
 	exit 2
 fi
 kind=$1 layout=$2 dir=$3 db=$4
@@ -18,6 +18,7 @@ ohlc) tables="symbols prices" ;;
 social) tables="people aliases follows" ;;
 graph) tables="nodes edges" ;;
 genealogy) tables="people parents" ;;
+follows) tables="people follows" ;;
 *) echo "sqlite_load: unknown kind '$kind'" >&2; exit 2 ;;
 esac
 case "$layout" in

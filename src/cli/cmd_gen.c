@@ -3,9 +3,10 @@
  * datalite and DataScript) or CSV (for SQLite).
  *
  * Kinds: ohlc (one-minute or five-minute price bars), social (DataScript's
- * benchmark people), graph (random directed edges) and genealogy (two
- * parents per person).  Everything streams: only per-symbol state is kept,
- * never the dataset, so --large costs no memory.
+ * benchmark people), graph (random directed edges), genealogy (two parents
+ * per person) and follows (the trees and chains of DataScript's rules
+ * benchmarks).  Everything streams: only per-symbol state is kept, never the
+ * dataset, so --large costs no memory.
  *
  * Determinism: one splitmix64 stream per kind, seeded from --seed, and only
  * integer and IEEE +,-,*,/ arithmetic (normals are Irwin-Hall sums, not
@@ -15,7 +16,8 @@
  *
  * CSV entity ids are 1-based, unique across a kind's tables and follow the
  * EDN's emission order (ohlc: symbols 1..S, then bars; graph: nodes 1..N,
- * then edges), so an EAV table can be derived from them in SQL.
+ * then edges), so an EAV table can be derived from them in SQL.  follows
+ * keeps DataScript's node numbers instead (see gen_follows).
  */
 #include "cli.h"
 
@@ -244,14 +246,15 @@ static inline double rng_normal(rng *r)
 /* Options                                                                   */
 /* ------------------------------------------------------------------------ */
 
-enum { K_OHLC = 1, K_SOCIAL = 2, K_GRAPH = 4, K_GENEALOGY = 8 };
+enum { K_OHLC = 1, K_SOCIAL = 2, K_GRAPH = 4, K_GENEALOGY = 8, K_FOLLOWS = 16 };
 
 typedef struct gen_opts {
 	int kind;
 	const char *kind_name;
-	long long symbols, days, interval, people, nodes, edges, width;
+	long long symbols, days, interval, people, nodes, edges, width, depth;
 	uint64_t seed;
 	bool large, csv;
+	bool long_shape; /* follows: chains instead of a tree */
 	const char *out;
 } gen_opts;
 
@@ -269,10 +272,13 @@ static const opt_spec k_num_opts[] = {
 	{"--people", offsetof(gen_opts, people), 1, 1000000000, K_SOCIAL | K_GENEALOGY},
 	{"--nodes", offsetof(gen_opts, nodes), 1, 1000000000, K_GRAPH},
 	{"--edges", offsetof(gen_opts, edges), 0, 10000000000LL, K_GRAPH},
-	{"--width", offsetof(gen_opts, width), 2, 1000000000, K_GENEALOGY},
+	{"--width", offsetof(gen_opts, width), 1, 1000000000, K_GENEALOGY | K_FOLLOWS},
+	{"--depth", offsetof(gen_opts, depth), 1, 1000000000, K_FOLLOWS},
 };
 
 #define N_NUM_OPTS (sizeof k_num_opts / sizeof *k_num_opts)
+
+#define FOLLOWS_MAX_NODES 100000000LL /* wide trees grow fast: a sanity cap */
 
 static const char k_options_help[] =
 	"kinds and options (defaults in brackets):\n"
@@ -283,6 +289,10 @@ static const char k_options_help[] =
 	"  graph      [--nodes 1000] [--edges 3000]   random directed edges\n"
 	"  genealogy  [--people 1000] [--width 100]   two parents each from the\n"
 	"             previous generation of --width people\n"
+	"  follows    [--shape wide|long] [--depth D] [--width W]   DataScript's\n"
+	"             rules-benchmark data: wide = a tree, each node following its\n"
+	"             W children, D levels down [3x3]; long = W chains of D\n"
+	"             :follows edges [10x3]\n"
 	"common:\n"
 	"  --seed S            random seed [42]; same arguments, same bytes\n"
 	"  --format edn|csv    EDN tx-data [edn], or CSV files for SQLite\n"
@@ -320,14 +330,15 @@ static int parse_opts(const cli_command *self, int argc, char **argv, gen_opts *
 {
 	memset(o, 0, sizeof *o);
 	o->symbols = o->days = o->interval = o->people = o->nodes = o->edges = o->width = -1;
+	o->depth = -1;
 	o->seed = 42;
 	if (argc < 2)
-		return gen_usage(self, "which kind? ohlc, social, graph or genealogy");
+		return gen_usage(self, "which kind? ohlc, social, graph, genealogy or follows");
 	static const struct {
 		const char *name;
 		int kind;
 	} kinds[] = {{"ohlc", K_OHLC}, {"social", K_SOCIAL}, {"graph", K_GRAPH},
-		     {"genealogy", K_GENEALOGY}};
+		     {"genealogy", K_GENEALOGY}, {"follows", K_FOLLOWS}};
 	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
 		if (strcmp(argv[1], kinds[i].name) == 0) {
 			o->kind = kinds[i].kind;
@@ -374,6 +385,15 @@ static int parse_opts(const cli_command *self, int argc, char **argv, gen_opts *
 				return gen_usage(self, "--format is edn or csv, not '%s'", val);
 		} else if (strcmp(name, "--out") == 0) {
 			o->out = val;
+		} else if (strcmp(name, "--shape") == 0) {
+			if (o->kind != K_FOLLOWS)
+				return gen_usage(self, "--shape applies to follows only");
+			if (strcmp(val, "wide") == 0)
+				o->long_shape = false;
+			else if (strcmp(val, "long") == 0)
+				o->long_shape = true;
+			else
+				return gen_usage(self, "--shape is wide or long, not '%s'", val);
 		} else {
 			const opt_spec *sp = NULL;
 			for (size_t k = 0; k < N_NUM_OPTS; k++)
@@ -407,7 +427,28 @@ static int parse_opts(const cli_command *self, int argc, char **argv, gen_opts *
 	if (o->edges < 0)
 		o->edges = 3000;
 	if (o->width < 0)
-		o->width = 100;
+		o->width = o->kind == K_FOLLOWS ? 3 : 100;
+	if (o->depth < 0)
+		o->depth = o->long_shape ? 10 : 3;
+	if (o->kind == K_GENEALOGY && o->width < 2)
+		return gen_usage(self, "genealogy needs --width >= 2 (two distinct parents)");
+	if (o->kind == K_FOLLOWS && !o->long_shape) {
+		/* Node w^k's children are w^(k+1)..: width 1 would follow itself. */
+		if (o->width < 2)
+			return gen_usage(self, "a wide tree needs --width >= 2");
+		long long level = 1, total = 1;
+		for (long long d = 0; d < o->depth && total <= FOLLOWS_MAX_NODES; d++) {
+			level *= o->width; /* both at most FOLLOWS_MAX_NODES * 1e9 */
+			total += level;
+		}
+		if (total > FOLLOWS_MAX_NODES)
+			return gen_usage(self, "a wide tree of more than %lld nodes is too big",
+					 (long long)FOLLOWS_MAX_NODES);
+	}
+	if (o->kind == K_FOLLOWS && o->long_shape &&
+	    o->width > FOLLOWS_MAX_NODES / (o->depth + 1))
+		return gen_usage(self, "long chains of more than %lld nodes in all are too big",
+				 (long long)FOLLOWS_MAX_NODES);
 	if (o->kind == K_GRAPH && o->edges > 0 && o->nodes < 2)
 		return gen_usage(self, "edges need --nodes >= 2 (there are no self-loops)");
 	if (o->kind == K_SOCIAL && o->people < 2)
@@ -443,6 +484,10 @@ static void edn_header(out *o, const gen_opts *g)
 	case K_GRAPH:
 		n += snprintf(line + n, sizeof line - (size_t)n, " --nodes %lld --edges %lld", g->nodes,
 			      g->edges);
+		break;
+	case K_FOLLOWS:
+		n += snprintf(line + n, sizeof line - (size_t)n, " --shape %s --depth %lld --width %lld",
+			      g->long_shape ? "long" : "wide", g->depth, g->width);
 		break;
 	default:
 		n += snprintf(line + n, sizeof line - (size_t)n, " --people %lld --width %lld", g->people,
@@ -1066,6 +1111,131 @@ done:
 }
 
 /* ------------------------------------------------------------------------ */
+/* follows: the data of DataScript's rules benchmarks                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * DataScript's bench (bench/datascript/bench/bench.cljc, wide-db and long-db)
+ * numbers its nodes itself; we keep those numbers as :id, so the pairs a
+ * query finds can be compared with DataScript's own.
+ *
+ * wide (depth D, width W): a tree.  The root is 1 and node i follows its W
+ * children i*W .. i*W+W-1, down to D levels below the root; level k holds
+ * the nodes W^k .. 2*W^k-1.  Nodes are written level by level.
+ *
+ * long (depth D, width W): W chains of D :follows edges (D+1 nodes each).
+ * DataScript numbers chain x's nodes x*(D+1) .. x*(D+1)+D from 0; we add 1
+ * so that ids start at 1 like every other kind's.
+ *
+ * DataScript's wide nodes are its random people (name, last name, aliases,
+ * age, ...) and its long nodes are all named "Ivan"; the rules query reads
+ * only :follows, so we keep :name (a random one of the eight, or "Ivan") and
+ * leave the rest out.  Then nodes, then the :follows datoms by lookup ref,
+ * like social's.
+ *
+ * The rules query [(follows ?x ?y) [?x :follows ?y]] [(follows ?x ?y)
+ * [?x :follows ?t] (follows ?t ?y)] finds every (ancestor, descendant) pair:
+ * wide, sum over levels k < D of W^k * (W + W^2 + ... + W^(D-k)) pairs;
+ * long, W * D * (D+1) / 2.
+ */
+
+static const attr_def k_follows_schema[] = {
+	{":id", "long", false, true, false},
+	{":name", "string", false, false, false},
+	{":follows", "ref", true, false, false},
+};
+
+static int gen_follows(const gen_opts *g)
+{
+	int rc = CLI_EXIT_USER;
+	out eo = {0}, po = {0}, fo = {0};
+	const uint64_t w = (uint64_t)g->width, d = (uint64_t)g->depth;
+	if (g->csv) {
+		if (out_open(&po, g->out, "people.csv") || out_open(&fo, g->out, "follows.csv"))
+			goto done;
+		out_lit(&po, "id,name\n");
+		out_lit(&fo, "person_id,follows_id\n");
+	} else {
+		if (out_open(&eo, NULL, g->out))
+			goto done;
+		edn_header(&eo, g);
+		edn_schema(&eo, k_follows_schema, sizeof k_follows_schema / sizeof *k_follows_schema);
+	}
+
+	/* The nodes, in id order: each level of the tree is a range of ids,
+	 * the chains are one range. */
+	rng r;
+	rng_seed(&r, g->seed, 6);
+	uint64_t nodes = 0, level_first = 1;
+	for (uint64_t k = 0; k <= (g->long_shape ? 0 : d); k++) {
+		uint64_t first = g->long_shape ? 1 : level_first;
+		uint64_t count = g->long_shape ? w * (d + 1) : level_first;
+		for (uint64_t id = first; id < first + count; id++, nodes++) {
+			const char *name = g->long_shape ? "Ivan" : k_names[rng_below(&r, 8)];
+			if (g->csv) {
+				out_room(&po);
+				out_u64(&po, id);
+				out_ch(&po, ',');
+				out_str(&po, name);
+				out_ch(&po, '\n');
+				continue;
+			}
+			out_room(&eo);
+			tx_item(&eo, nodes % SOCIAL_TX);
+			out_lit(&eo, "{:id ");
+			out_u64(&eo, id);
+			out_lit(&eo, " :name \"");
+			out_str(&eo, name);
+			out_lit(&eo, "\"}");
+			bool last = g->long_shape ? id + 1 == first + count
+						  : (k == d && id + 1 == first + count);
+			tx_end(&eo, nodes % SOCIAL_TX == SOCIAL_TX - 1 || last);
+		}
+		level_first *= w;
+	}
+
+	/* The edges: wide, every node above the last level to its children
+	 * (a tree: nodes - 1 edges); long, each node but a chain's last to
+	 * the next. */
+	const uint64_t nedges = g->long_shape ? w * d : nodes - 1;
+	uint64_t links = 0;
+	level_first = 1;
+	for (uint64_t k = 0; k < (g->long_shape ? 1 : d); k++, level_first *= w) {
+		uint64_t first = g->long_shape ? 1 : level_first;
+		uint64_t count = g->long_shape ? w * (d + 1) : level_first;
+		for (uint64_t from = first; from < first + count; from++) {
+			if (g->long_shape && from % (d + 1) == 0) /* a chain's last node */
+				continue;
+			uint64_t to0 = g->long_shape ? from + 1 : from * w;
+			uint64_t nto = g->long_shape ? 1 : w;
+			for (uint64_t t = to0; t < to0 + nto; t++, links++) {
+				if (g->csv) {
+					out_room(&fo);
+					out_u64(&fo, from);
+					out_ch(&fo, ',');
+					out_u64(&fo, t);
+					out_ch(&fo, '\n');
+					continue;
+				}
+				out_room(&eo);
+				tx_item(&eo, links % LINKS_TX);
+				out_lit(&eo, "[:db/add [:id ");
+				out_u64(&eo, from);
+				out_lit(&eo, "] :follows [:id ");
+				out_u64(&eo, t);
+				out_lit(&eo, "]]");
+				tx_end(&eo, links % LINKS_TX == LINKS_TX - 1 || links + 1 == nedges);
+			}
+		}
+	}
+	rc = CLI_EXIT_OK;
+done:
+	if (out_close(&eo) | out_close(&po) | out_close(&fo))
+		rc = CLI_EXIT_USER;
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 
 int cli_cmd_gen(const cli_command *self, int argc, char **argv)
 {
@@ -1080,6 +1250,8 @@ int cli_cmd_gen(const cli_command *self, int argc, char **argv)
 	switch (g.kind) {
 	case K_OHLC:
 		return gen_ohlc(&g);
+	case K_FOLLOWS:
+		return gen_follows(&g);
 	case K_SOCIAL:
 		return gen_social(&g);
 	case K_GRAPH:

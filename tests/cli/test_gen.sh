@@ -53,7 +53,7 @@ check_not "ohlc: another seed, other bytes" cmp -s "$T/a.edn" "$T/c.edn"
 check "ohlc: --out FILE writes what stdout gets" cmp -s "$T/a.edn" "$T/d.edn"
 "$DL" gen ohlc --seed=42 --symbols=10 >"$T/e.edn"
 check "ohlc: --opt=value and explicit defaults" cmp -s "$T/a.edn" "$T/e.edn"
-for kind in social graph genealogy; do
+for kind in social graph genealogy follows; do
 	"$DL" gen $kind >"$T/$kind.1"
 	"$DL" gen $kind >"$T/$kind.2"
 	"$DL" gen $kind --seed 9 >"$T/$kind.3"
@@ -76,6 +76,21 @@ equal "graph: default edges" 3000 "$(grep -c '{:edge/from ' "$T/graph.1")"
 equal "graph: default nodes" 1000 "$(grep -c '{:node/id ' "$T/graph.1")"
 equal "genealogy: parents of all but the first generation" 1800 \
 	"$(grep -c ':person/parent \[' "$T/genealogy.1")"
+# follows: DataScript's rules-benchmark shapes (wide: a tree, long: chains)
+equal "follows: wide 3x3 nodes, edges" "40 39" \
+	"$(echo $(grep -c '{:id ' "$T/follows.1") $(grep -c ':follows \[:id' "$T/follows.1"))"
+equal "follows: wide 4x6 nodes, edges" "1555 1554" \
+	"$("$DL" gen follows --depth 4 --width 6 >"$T/f46.edn"
+	   echo $(grep -c '{:id ' "$T/f46.edn") $(grep -c ':follows \[:id' "$T/f46.edn"))"
+equal "follows: wide 3x3 numbers nodes like DataScript (i follows 3i..3i+2)" \
+	"1-3 1-4 1-5 3-9 3-10 3-11" \
+	"$(sed -n 's/.*\[:id \([0-9]*\)\] :follows \[:id \([0-9]*\)\].*/\1-\2/p' "$T/follows.1" | head -6 | paste -sd' ')"
+equal "follows: long 30x5 nodes, edges" "155 150" \
+	"$("$DL" gen follows --shape long --depth 30 --width 5 >"$T/fl.edn"
+	   echo $(grep -c '{:id ' "$T/fl.edn") $(grep -c ':follows \[:id' "$T/fl.edn"))"
+equal "follows: long chains are i -> i+1, never across chains" 0 \
+	"$(sed -n 's/.*\[:id \([0-9]*\)\] :follows \[:id \([0-9]*\)\].*/\1 \2/p' "$T/fl.edn" |
+	   awk '$2 != $1 + 1 || $1 % 31 == 0 { n++ } END { print n + 0 }')"
 
 # --- CSV -------------------------------------------------------------------
 "$DL" gen ohlc --format csv --out "$T/ohlc"
@@ -92,6 +107,9 @@ equal "csv header: nodes" "id" "$(head -1 "$T/graph/nodes.csv")"
 equal "csv header: edges" "id,from_id,to_id" "$(head -1 "$T/graph/edges.csv")"
 equal "csv header: genealogy people" "id,generation" "$(head -1 "$T/genealogy/people.csv")"
 equal "csv header: parents" "person_id,parent_id" "$(head -1 "$T/genealogy/parents.csv")"
+"$DL" gen follows --format csv --out "$T/follows"
+equal "csv header: follows people" "id,name" "$(head -1 "$T/follows/people.csv")"
+equal "csv header: follows" "person_id,follows_id" "$(head -1 "$T/follows/follows.csv")"
 equal "csv: prices rows" 78001 "$(wc -l <"$T/ohlc/prices.csv")"
 equal "csv: symbols rows" 11 "$(wc -l <"$T/ohlc/symbols.csv")"
 equal "csv: people rows" 20001 "$(wc -l <"$T/social/people.csv")"
@@ -109,6 +127,12 @@ awk -F, 'NR > 1 { print $2 }' "$T/social/aliases.csv" >"$T/csv.alias"
 check "social: EDN and CSV agree (aliases)" cmp -s "$T/edn.alias" "$T/csv.alias"
 equal "social: EDN and CSV agree (follows)" "$(($(wc -l <"$T/social/follows.csv") - 1))" \
 	"$(grep -c ':follows \[:id' "$T/social.1")"
+sed -n 's/.*\[:id \([0-9]*\)\] :follows \[:id \([0-9]*\)\].*/\1,\2/p' "$T/follows.1" >"$T/edn.fl"
+tail -n +2 "$T/follows/follows.csv" >"$T/csv.fl"
+check "follows: EDN and CSV agree (edges)" cmp -s "$T/edn.fl" "$T/csv.fl"
+sed -n 's/.*{:id \([0-9]*\) :name "\([A-Za-z]*\)"}.*/\1,\2/p' "$T/follows.1" >"$T/edn.fp"
+tail -n +2 "$T/follows/people.csv" >"$T/csv.fp"
+check "follows: EDN and CSV agree (nodes)" cmp -s "$T/edn.fp" "$T/csv.fp"
 
 # --- invariants ------------------------------------------------------------
 equal "ohlc: high >= max(open, close), low <= min(open, close), volume in range" 0 \
@@ -141,7 +165,7 @@ if echo '[{:a #inst "2026-01-05T14:30:00.000Z"}]' | "$DL" edn >/dev/null 2>&1; t
 	check "ohlc: datalite edn reads it" "$DL" edn "$T/a.edn" >/dev/null
 	"$DL" gen ohlc --symbols 3 --days 2 --interval 5 >"$T/small.edn"
 	check "ohlc (5-minute): datalite edn reads it" "$DL" edn "$T/small.edn" >/dev/null
-	for kind in social graph genealogy; do
+	for kind in social graph genealogy follows; do
 		check "$kind: datalite edn reads it" "$DL" edn "$T/$kind.1" >/dev/null
 	done
 else
@@ -163,6 +187,13 @@ exit_code "option of another kind" 2 gen social --symbols 3
 exit_code "--large outside ohlc" 2 gen social --large
 exit_code "negative seed" 2 gen ohlc --seed -1
 exit_code "graph needs two nodes" 2 gen graph --nodes 1 --edges 1
+exit_code "follows: bad shape" 2 gen follows --shape round
+exit_code "--shape outside follows" 2 gen graph --shape wide
+exit_code "--depth outside follows" 2 gen genealogy --depth 3
+exit_code "follows: a wide tree of width 1" 2 gen follows --width 1
+exit_code "follows: a wide tree too big" 2 gen follows --depth 40 --width 10
+exit_code "genealogy needs width 2" 2 gen genealogy --width 1
+exit_code "follows: one long chain" 0 gen follows --shape long --width 1 --depth 2
 exit_code "--help" 0 gen --help
 exit_code "a small run" 0 gen graph --nodes 2 --edges 1
 exit_code "unwritable --out" 1 gen ohlc --out "$T/no/such/dir/x.edn"

@@ -454,12 +454,13 @@ static void session_two(const char *db)
 	      "the long query is still running after 0.7 s: %s", sess_tail(&s));
 	double t0 = now_ms();
 	sess_send(&s, "\x03");
-	bool canceled = sess_expect(&s, "canceled", 1000);
+	/* a second is typical; allow for a loaded machine (ASan, ctest -j) */
+	bool canceled = sess_expect(&s, "canceled", 5000);
 	double took = now_ms() - t0;
-	check(canceled, "Ctrl-C on a long query prints 'canceled' within a second (%.0f ms): %s",
+	check(canceled, "Ctrl-C on a long query prints 'canceled' within 5 s (%.0f ms): %s",
 	      took, sess_tail(&s));
-	check(sess_expect(&s, "datalite> ", 1000),
-	      "Ctrl-C on a long query returns to the prompt within a second: %s", sess_tail(&s));
+	check(sess_expect(&s, "datalite> ", 5000),
+	      "Ctrl-C on a long query returns to the prompt within 5 s: %s", sess_tail(&s));
 	printf("note: Ctrl-C canceled the long query in %.0f ms\n", took);
 	line(&s, "[:find (count ?x) . :where [?x :n]]");
 	EXPECT(&s, "3000", "the REPL works after a canceled query");
