@@ -11,6 +11,7 @@
 //
 //   fake_datalite.js transact DB FILE
 //   fake_datalite.js query DB QUERY|@FILE [ARG ...] --format json
+//   fake_datalite.js pull DB PATTERN [:k/id N] --format json
 //
 // It knows the harness's naming: attributes are :k/id and :a/..., keyword
 // values are :kw/... .  Not a general tool.
@@ -41,6 +42,16 @@ function toJs(x) {
 	if (x instanceof Num) return x.num;
 	if (Array.isArray(x)) return x.map(toJs);
 	return x;
+}
+
+// A rules vector ([[(name ?a ...) clause ...] ...]), given to DataScript as
+// text, heads without required-variable brackets (DataScript mishandles them).
+function isRules(x) {
+	return Array.isArray(x) && x.length > 0 && x.every((r) => Array.isArray(r) && r[0] instanceof EList);
+}
+
+function writeRules(x) {
+	return writeDs(x.map(([head, ...body]) => [new EList(head.items.flatMap((t) => (Array.isArray(t) ? t : [t]))), ...body]));
 }
 
 function fail(code, msg) {
@@ -104,8 +115,21 @@ function main() {
 		fs.renameSync(file + '.tmp', file);
 		process.exit(0);
 	}
-	if (cmd !== 'query') fail(2, `unknown command ${cmd}`);
+	if (cmd !== 'query' && cmd !== 'pull') fail(2, `unknown command ${cmd}`);
 	const rest = argv.slice(1).filter((a, i, xs) => a !== '--format' && xs[i - 1] !== '--format');
+	if (cmd === 'pull') {
+		const [file, patText, eidText] = rest;
+		let res;
+		try {
+			if (patText.includes(':a/nosuch')) throw new Error('unknown attribute :a/nosuch');
+			const [lookup] = readAll(eidText);
+			res = d.q(`[:find (pull ?e ${writeDs(readAll(patText)[0])}) . :in $ ?v :where [?e "${lookup[0].s}" ?v]]`, loadDb(file), toJs(lookup[1]));
+		} catch (e) {
+			fail(1, `<pattern>:1:1: ${String(e.message).split('\n')[0]}`);
+		}
+		process.stdout.write(JSON.stringify(res === undefined ? null : res) + '\n');
+		process.exit(0);
+	}
 	const [file, qArg, ...args] = rest;
 	const qText = qArg.startsWith('@') ? fs.readFileSync(qArg.slice(1), 'utf8') : qArg;
 	const bug = process.env.FAKE_DATALITE_BUG || '';
@@ -116,7 +140,12 @@ function main() {
 		let dsText = writeDs(qForm);
 		if (bug === 'crashsum' && qText.includes('(sum ')) process.exit(3);
 		if (bug === 'minmax') dsText = dsText.replace(/\(max /g, '(min ');
-		res = d.q(dsText, db, ...args.map((a) => toJs(readAll(a)[0])));
+		// (datalite rejects unknown pull attributes; the harness names its one :a/nosuch)
+		if (qText.includes(':a/nosuch')) throw new Error('unknown attribute :a/nosuch');
+		res = d.q(dsText, db, ...args.map((a) => {
+			const x = readAll(a)[0];
+			return isRules(x) ? writeRules(x) : toJs(x);
+		}));
 	} catch (e) {
 		fail(1, `<query>:1:1: ${String(e.message).split('\n')[0]}`);
 	}

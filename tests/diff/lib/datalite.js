@@ -2,12 +2,13 @@
 // datalite's side, through its CLI (the contract of issue 6):
 //   datalite transact DB FILE                      exit 0
 //   datalite query DB QUERY [ARG ...] --format json exit 0, JSON on stdout
+//   datalite pull DB PATTERN EID --format json      exit 0, JSON on stdout
 //   errors: exit 1, "error: ..." on stderr
 const { execFile } = require('child_process');
 const fs = require('fs');
 const path = require('path');
-const { renderQuery, txEdn, ID_ATTR } = require('./gen');
-const { render, readAll, EMap, Num } = require('./edn');
+const { renderQuery, txEdn, queryArgs, pullCliArgs, ID_ATTR } = require('./gen');
+const { readAll, EMap, Num } = require('./edn');
 
 const TIMEOUT_MS = 30000;
 
@@ -56,7 +57,11 @@ class Datalite {
 	// crash: anything but a clean exit 1 (usage, database error, signal,
 	// timeout, unreadable output).
 	async queryText(dbPath, text, argTexts) {
-		const r = await run(this.bin, ['query', dbPath, text, ...argTexts, '--format', 'json']);
+		return this.runJson(['query', dbPath, text, ...argTexts, '--format', 'json']);
+	}
+
+	async runJson(argv) {
+		const r = await run(this.bin, argv);
 		if (r.code === 0 && !r.signal) {
 			try {
 				return { ok: true, value: JSON.parse(r.stdout), raw: r.stdout.trim() };
@@ -68,8 +73,10 @@ class Datalite {
 		return { ok: false, crash, error: describe(r) };
 	}
 
+	// A query, or for a q.pullCli case `datalite pull` of its entity.
 	query(dbPath, q) {
-		return this.queryText(dbPath, renderQuery(q, 'dl'), q.args.map((a) => render(a, 'dl')));
+		if (q.pullCli) return this.runJson(['pull', dbPath, ...pullCliArgs(q), '--format', 'json']);
+		return this.queryText(dbPath, renderQuery(q, 'dl'), queryArgs(q, 'dl'));
 	}
 
 	// Map entity id -> :k/id: from the tx reports' tempids ("e<kid>") when

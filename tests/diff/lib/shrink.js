@@ -1,34 +1,101 @@
 'use strict';
-// Shrinking a failing case: drop query clauses and find elements, inputs,
-// entities and datoms while the failure persists (same category), within a
-// budget of checks and time.  check(db, q) -> Promise<bool> says whether the
-// candidate still fails.
+// Shrinking a failing case: drop query clauses (also inside not, or and
+// rule bodies), or branches, rule bodies and rules, find elements and pull
+// pattern parts, inputs, entities and datoms while the failure persists
+// (same category), within a budget of checks and time.  check(db, q) ->
+// Promise<bool> says whether the candidate still fails.
 
 const { checkQuery, ID_ATTR } = require('./gen');
-
-function termVars(t, out) {
-	if (!t) return;
-	if (t.t === 'var') out.add(t.v);
-	else if (t.t === 'vec') t.items.forEach((x) => termVars(x, out));
-}
+const logic = require('./logic');
+const pull = require('./pull');
 
 function usedVars(q) {
-	const s = new Set();
-	for (const c of q.where) {
-		if (c.t === 'pat') [c.e, c.a, c.v].forEach((t) => termVars(t, s));
-		else {
-			c.args.forEach((t) => termVars(t, s));
-			if (c.bind) c.bind.vars.forEach((v) => s.add(v));
-		}
-	}
+	const s = logic.listVars(q.where);
 	for (const x of q.find) s.add(x.v || x.arg);
 	q.with.forEach((v) => s.add(v));
 	return s;
 }
 
+// Every clause list of q: the where clauses, rule bodies, and inside them
+// the bodies of not and the branches of or.  A path names one:
+// ['where', ...steps] or ['rule', ri, bi, ...steps], a step being
+// [ci, 'n'] (the not at ci) or [ci, 'b', k] (branch k of the or at ci).
+function* listPaths(q) {
+	function* nested(list, path) {
+		yield { path, list };
+		for (const [ci, c] of list.entries()) {
+			if (c.t === 'not') yield* nested(c.clauses, [...path, ci, 'n']);
+			else if (c.t === 'or') for (const [k, br] of c.branches.entries()) yield* nested(br, [...path, ci, 'b', k]);
+		}
+	}
+	yield* nested(q.where, ['where']);
+	for (const [ri, r] of (q.rules || []).entries()) for (const [bi, b] of r.bodies.entries()) yield* nested(b, ['rule', ri, bi]);
+}
+
+function setIn(list, steps, newList) {
+	if (!steps.length) return newList;
+	const [ci, kind] = steps;
+	const c = list[ci];
+	let nc;
+	if (kind === 'n') nc = { ...c, clauses: setIn(c.clauses, steps.slice(2), newList) };
+	else nc = { ...c, branches: c.branches.map((br, k) => (k === steps[2] ? setIn(br, steps.slice(3), newList) : br)) };
+	return list.map((x, k) => (k === ci ? nc : x));
+}
+
+function setList(q, path, newList) {
+	if (path[0] === 'where') return { ...q, where: setIn(q.where, path.slice(1), newList) };
+	const [, ri, bi] = path;
+	return {
+		...q,
+		rules: q.rules.map((r, k) => (k !== ri ? r : { ...r, bodies: r.bodies.map((b, m) => (m === bi ? setIn(b, path.slice(3), newList) : b)) })),
+	};
+}
+
 // Simpler variants of q, most drastic first.
 function* queryCandidates(q) {
+	if (q.pullCli) {
+		// (a `datalite pull` case: only its pattern shrinks)
+		for (const p of pull.pullCandidates(q.find[0].pattern)) yield { ...q, find: [{ ...q.find[0], pattern: p }] };
+		return;
+	}
 	for (let i = 0; i < q.where.length; i++) yield { ...q, where: q.where.filter((_, k) => k !== i) };
+	// rules nothing calls, rule bodies
+	if (q.rules) {
+		const called = new Set([...logic.callsIn(q.where), ...q.rules.flatMap((r) => r.bodies.flatMap((b) => logic.callsIn(b)))].map((x) => x.name));
+		for (const r of q.rules) {
+			if (called.has(r.name)) continue;
+			const rest = q.rules.filter((x) => x !== r);
+			yield { ...q, rules: rest.length ? rest : null };
+		}
+		for (const [ri, r] of q.rules.entries()) {
+			if (r.bodies.length < 2) continue;
+			for (let bi = 0; bi < r.bodies.length; bi++) {
+				yield { ...q, rules: q.rules.map((x, k) => (k === ri ? { ...x, bodies: x.bodies.filter((_, m) => m !== bi) } : x)) };
+			}
+		}
+	}
+	// nested clauses, or branches, an or replaced by one of its branches
+	for (const { path, list } of listPaths(q)) {
+		for (let i = 0; i < list.length; i++) {
+			if (path.length > 1 || path[0] !== 'where') yield setList(q, path, list.filter((_, k) => k !== i));
+			const c = list[i];
+			if (c.t !== 'or') continue;
+			if (c.branches.length > 1) {
+				for (let k = 0; k < c.branches.length; k++) {
+					yield setList(q, path, list.map((x, m) => (m === i ? { ...c, branches: c.branches.filter((_, n) => n !== k) } : x)));
+				}
+			}
+			for (const br of c.branches) yield setList(q, path, [...list.slice(0, i), ...br, ...list.slice(i + 1)]);
+		}
+	}
+	// pull: a plain variable instead, smaller patterns
+	for (let i = 0; i < q.find.length; i++) {
+		const x = q.find[i];
+		if (x.t !== 'pull') continue;
+		const put = (y) => ({ ...q, find: q.find.map((z, k) => (k === i ? y : z)) });
+		if (!q.find.some((y) => y.t === 'var' && y.v === x.v)) yield put({ t: 'var', v: x.v });
+		for (const p of pull.pullCandidates(x.pattern)) yield put({ ...x, pattern: p });
+	}
 	if (q.find.length > 1) {
 		for (let i = 0; i < q.find.length; i++) {
 			yield { ...q, find: q.find.filter((_, k) => k !== i), keys: q.keys && q.keys.filter((_, k) => k !== i) };
@@ -82,7 +149,8 @@ function* queryCandidates(q) {
 // A query made to fail must keep what makes it fail.
 function keepsError(q) {
 	if (!q.expectError) return true;
-	return q.where.some((c) => c.fn === 'no-such-fn') || q.find.some((x) => x.v === '?unbound');
+	return q.where.some((c) => c.fn === 'no-such-fn') || q.find.some((x) => x.v === '?unbound') ||
+		q.find.some((x) => x.t === 'pull' && pull.pullAttrs(x.pattern).has('a/nosuch'));
 }
 
 function withoutEntities(db, kids) {
@@ -107,8 +175,10 @@ function pruneAttrs(db, q) {
 		if (t.t === 'lookup') named.add(t.attr);
 		if (t.t === 'vec') t.items.forEach(walk);
 	};
-	for (const c of q.where) (c.t === 'pat' ? [c.e, c.a, c.v] : c.args).forEach(walk);
+	const lists = [q.where, ...(q.rules || []).flatMap((r) => r.bodies)];
+	for (const l of lists) for (const c of logic.allClauses(l)) logic.clauseTerms(c).forEach(walk);
 	q.args.forEach(walk);
+	for (const x of q.find) if (x.t === 'pull') pull.pullAttrs(x.pattern).forEach((a) => named.add(a));
 	return { ...db, attrs: db.attrs.filter((a) => named.has(a.name)) };
 }
 
