@@ -189,7 +189,7 @@ size_t dl_wtxn_datom_count(const dl_wtxn *w);
  *  through a cursor, appending when the keys land past the index's end (a
  *  fresh database).  aflags[i] goes with d[i] (NULL: all 0).  The log
  *  records the written datoms in batch order.  Scratch memory is
- *  proportional to n (about 70 bytes a datom) and reused by the next batch
+ *  proportional to n (about 110 bytes a datom for small values) and reused by the next batch
  *  of the transaction.  Returns 0 or an error; dl_wtxn_datom_count() tells
  *  how many were written. */
 int dl_wtxn_add_batch(dl_wtxn *w, const dl_datom *d, size_t n, const unsigned *aflags);
