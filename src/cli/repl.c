@@ -621,6 +621,13 @@ static int editor_open(repl *R)
 	/* (the wide call: the narrow one copies the two names and leaks them) */
 	el_wset(R->el, EL_ADDFN, L"datalite-interrupt", L"drop the line being edited", on_ctrl_c);
 	el_set(R->el, EL_BIND, "^C", "datalite-interrupt", NULL);
+	/* libedit puts the terminal in raw mode only when it reads the first
+	 * key, after drawing the prompt; in between (and while a statement
+	 * runs) the terminal is canonical, and a ^D typed then reaches us as
+	 * the kernel's end-of-file marker, a NUL byte.  Make NUL mean what ^D
+	 * means, or a typed-ahead ^D would be lost and the session would not
+	 * end (^@ loses its emacs set-mark). */
+	el_set(R->el, EL_BIND, "^@", "em-delete-or-list", NULL);
 	return 0;
 }
 

@@ -466,11 +466,29 @@ static void session_two(const char *db)
 	EXPECT(&s, "3000", "the REPL works after a canceled query");
 	prompt(&s, "prompt after the count");
 
+	/* Ctrl-D typed while a query runs (the terminal is then in canonical
+	 * mode) ends the session once the answer is printed */
+	line(&s, "[:find (count ?c) . :with ?x ?y :where [?x :n ?a] [(< ?a 1000)] [?y :n ?b] [(+ ?a ?b) ?c]]");
+	sess_pause(&s, 100);
+	sess_send(&s, "\x04");
+	EXPECT(&s, "3000000", "the query before a typed-ahead Ctrl-D answers");
+	int st = sess_wait(&s, TIMEOUT_MS);
+	check(st == 0, "a typed-ahead Ctrl-D ends the session with exit 0 (got %d): %s", st,
+	      sess_tail(&s));
+	sess_end(&s, "session2.log");
+}
+
+static void session_three(const char *db)
+{
+	sess s;
+	sess_start(&s, db);
+	prompt(&s, "third session prompt");
+
 	/* .quit */
 	line(&s, ".quit");
 	int st = sess_wait(&s, TIMEOUT_MS);
 	check(st == 0, ".quit ends the session with exit 0 (got %d): %s", st, sess_tail(&s));
-	sess_end(&s, "session2.log");
+	sess_end(&s, "session3.log");
 }
 
 /* ---- stdin that is not a terminal ------------------------------------------- */
@@ -580,6 +598,7 @@ int main(int argc, char **argv)
 	path(db, sizeof db, "repl.db");
 	session_one(db);
 	session_two(db);
+	session_three(db);
 	piped(db);
 	if (!g_fail) {
 		char cmd[4400];
