@@ -15,7 +15,7 @@ md=0
 [ $# -gt 0 ] || { echo "usage: $0 [--md] RESULTS.txt ..." >&2; exit 2; }
 
 cat "$@" | awk -v md="$md" '
-function ratio(r) { return r >= 9.95 ? sprintf("%.0f", r) : r >= 0.095 ? sprintf("%.1f", r) : sprintf("%.3f", r) }
+function ratio(r) { return r >= 9.95 ? sprintf("%.0f", r) : r >= 0.095 ? sprintf("%.1f", r) : sprintf("%.2g", r) }
 function num(v) { return v ~ /^[0-9.]+$/ }
 function cell(s, w) { return md ? " " s " |" : sprintf(" %" w "s", s) }
 {

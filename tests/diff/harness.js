@@ -228,7 +228,7 @@ async function main() {
 			const id = `${i}.${idx[k]}`;
 			const v = judge(q, dlAns[k], dsAns[k], dlEids, ds.eids);
 			if (o.verbose) {
-				console.log(`case ${id}: ${gen.renderQuery(q, 'dl')} ${gen.queryArgs(q, 'dl').join(' ')}`);
+				console.log(`case ${id}: ${q.pullCli ? `pull DB ${gen.pullCliArgs(q).join(' ')}` : `${gen.renderQuery(q, 'dl')} ${gen.queryArgs(q, 'dl').join(' ')}`}`);
 				console.log(`  datalite:   ${dlAns[k].ok ? (v.dlCanon ? showAnswer(v.dlCanon) : dlAns[k].raw) : 'error: ' + dlAns[k].error}`);
 				console.log(`  DataScript: ${dsAns[k].res.ok ? showAnswer(v.dsCanon) : 'error: ' + dsAns[k].res.error}`);
 			}

@@ -33,6 +33,8 @@
 //     bound by a pattern, function or call, not only by an or: when the
 //     clauses before it match nothing, DataScript leaves the or's
 //     variables unbound and then rejects the not ("Insufficient bindings");
+//   - a body never calls one rule twice with the same arguments: DataScript
+//     takes the second call for a recursion and drops the body;
 //   - no constant argument to a rule whose bodies (or the rules they call)
 //     hold a not or an or or bind a head variable with a function, and no
 //     _ argument: DataScript substitutes them into the body and fails
@@ -314,6 +316,10 @@ function solidOk(list, solid) {
 	return true;
 }
 
+function sameArgs(xs, ys) {
+	return xs.length === ys.length && xs.every((x, i) => JSON.stringify(x) === JSON.stringify(ys[i]));
+}
+
 // Checks a rule set (and the calls in where, the query's clauses).
 function checkRules(rules, where = []) {
 	if (!rules) return true;
@@ -330,6 +336,10 @@ function checkRules(rules, where = []) {
 			const m = listVars(body);
 			if (!ps.every((v) => m.has(v))) return false;
 			if (!solidOk(body, rule.params.filter((p) => p.req).map((p) => p.v))) return false;
+			// one call twice in a body: DataScript's recursion guard drops the
+			// body ((r2 ?a) (r1 ?a) (r1 ?a) matches nothing there)
+			const calls = body.filter((c) => c.t === 'call');
+			if (calls.some((c, i) => calls.slice(0, i).some((d) => d.name === c.name && sameArgs(d.args, c.args)))) return false;
 			// a recursive call never first (DataScript loops)
 			if (body[0].t === 'call' || (body[0].t === 'or')) {
 				const firstCalls = callsIn([body[0]]).map((x) => x.name);
@@ -635,6 +645,9 @@ const methods = {
 		// inside bodies, a call joins something (else it is a cross product
 		// DataScript's solver may not finish)
 		if ((ctx.rule || this.depth > 0) && !kinds.some((k) => k.t === 'var')) return false;
+		// (the same call twice in one body: DataScript's recursion guard
+		// takes the second for a recursion and drops the body, see checkRules)
+		if (!kinds.some((k) => k.fresh) && this.where.some((c) => c.t === 'call' && c.name === rule.name && sameArgs(c.args, kinds))) return false;
 		// (fresh variables bound only once the call is sure)
 		const args = kinds.map((k) => (k.fresh ? this.bindNew(k.fresh === 'eid' ? 'e' : 'c', k.fresh, { minLen: 0 }) : k));
 		this.where.push({ t: 'call', name: rule.name, args });

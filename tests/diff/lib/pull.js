@@ -24,7 +24,7 @@
 const { render, fmtString } = require('./edn');
 
 function genPull(g) {
-	const state = { alias: 0, recs: 0, ellipsis: false };
+	const state = { alias: 0, recs: 0, ellipsis: false, recKeys: new Set() };
 	return genPattern(g, 0, state);
 }
 
@@ -50,7 +50,7 @@ function genPattern(g, depth, state) {
 		const rev = kind === 'reverse' || ((kind === 'nested' || kind === 'rec') && r.chance(0.3));
 		const a = kind === 'attr' ? r.pick(attrs) : r.pick(refs);
 		const key = (rev ? '_' : '') + a.name;
-		if (used.has(key)) continue;
+		if (used.has(key) || (kind === 'rec' && state.recKeys.has(key))) continue;
 		const el = { k: 'attr', attr: a.name, rev, opts: [], form: 'list' };
 		if (kind === 'nested' || (kind === 'reverse' && depth < 2 && r.chance(0.4))) {
 			el.sub = genPattern(g, depth + 1, state);
@@ -64,6 +64,7 @@ function genPattern(g, depth, state) {
 				el.sub = one ? r.int(1, 4) : r.int(1, 2);
 			}
 			state.recs++;
+			state.recKeys.add(key);
 		}
 		el.opts = genOpts(g, a, rev, !!el.sub, state);
 		if (el.opts.length && !el.sub && r.chance(0.3)) el.form = 'vec';
@@ -81,18 +82,39 @@ function neverEmpty(p) {
 	return p.some((el) => el.k === 'star' || el.k === 'dbid' || (el.k === 'attr' && el.attr === 'k/id' && !el.rev));
 }
 
-// :limit on an attribute with a sub-pattern: DataScript drops the entities
-// whose sub-pull is empty before it applies the limit, datalite applies it
-// to the values first.  Only where the sub-pull is never empty (for
-// recursion, the enclosing pattern is the sub-pattern).
+// :limit on an attribute with a sub-pattern: DataScript counts only the
+// entities whose sub-pull gives something (not an empty map, not the nil
+// of a recursion out of depth) towards the limit, datalite takes the limit
+// of the values first.  Only where the sub-pull is never empty and there
+// is no depth to run out of (a ... recursion is never over an attribute
+// :limit takes).
 function limitOk(el, level) {
 	if (el.k !== 'attr' || el.sub === undefined || !el.opts.some(([k]) => k === 'limit')) return true;
+	if (typeof el.sub === 'number') return false;
 	return neverEmpty(Array.isArray(el.sub) ? el.sub : level);
 }
 
-// Every :limit of a pattern keeps to limitOk (for shrunk patterns).
+// Recursions of one pull are over distinct attributes: DataScript keys its
+// recursion depths by the attribute spec's value, so two equal specs at
+// different places ({:a/ref 1} twice) share one depth, where datalite
+// counts each place apart.
+function recKeys(p, out = []) {
+	for (const el of p) {
+		if (el.k !== 'attr') continue;
+		if (el.sub === '...' || typeof el.sub === 'number') out.push((el.rev ? '_' : '') + el.attr);
+		else if (Array.isArray(el.sub)) recKeys(el.sub, out);
+	}
+	return out;
+}
+
+// A pattern keeps to limitOk and recKeys (for shrunk patterns).
 function pullOk(p) {
-	return p.every((el) => limitOk(el, p) && (!Array.isArray(el.sub) || pullOk(el.sub)));
+	const keys = recKeys(p);
+	return new Set(keys).size === keys.length && limitsOk(p);
+}
+
+function limitsOk(p) {
+	return p.every((el) => limitOk(el, p) && (!Array.isArray(el.sub) || limitsOk(el.sub)));
 }
 
 function genOpts(g, a, rev, hasSub, state) {
