@@ -363,7 +363,7 @@ out:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]\n"
+	fprintf(stderr, "usage: bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS] [--map-mb MB]\n"
 			"                   [--load FILE.edn [--load-only]] [--list] [--explain] [--dump]\n"
 			"                   DB [QUERY ...]\n"
 			"queries:");
@@ -382,6 +382,7 @@ int main(int argc, char **argv)
 	int runs = 10;
 	int64_t timeout_ms = 0;
 	double warmup_ms = 1000;
+	size_t map_mb = 0; /* valgrind cannot reserve the default 64 GiB map */
 	const char *loadf = NULL, *path = NULL;
 	bool explain = false, dump = false, load_only = false, list = false;
 	const char *names[64];
@@ -395,6 +396,8 @@ int main(int argc, char **argv)
 			warmup_ms = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout_ms = atoll(argv[++i]);
+		} else if (!strcmp(argv[i], "--map-mb") && i + 1 < argc) {
+			map_mb = (size_t)atoll(argv[++i]);
 		} else if (!strcmp(argv[i], "--load") && i + 1 < argc) {
 			loadf = argv[++i];
 		} else if (!strcmp(argv[i], "--list")) {
@@ -437,6 +440,7 @@ int main(int argc, char **argv)
 	dl_store *s;
 	dl_store_opts so = DL_STORE_OPTS_INIT;
 	so.sync = 0;
+	so.map_size = map_mb << 20;
 	if (dl_store_open(&s, path, &so)) {
 		fprintf(stderr, "bench_query: %s\n", dl_errmsg());
 		return 1;

@@ -572,6 +572,35 @@ static int cmp_keyed(const void *x, const void *y)
 	return c ? c : (a->row > b->row) - (a->row < b->row);
 }
 
+/* Keys that are all entity or attribute ids (kpos 0 or 1) compare as
+ * integers. */
+static int cmp_keyed_id(const void *x, const void *y)
+{
+	const keyed *a = x, *b = y;
+	if (a->k.u.i != b->k.u.i)
+		return a->k.u.i < b->k.u.i ? -1 : 1;
+	return (a->row > b->row) - (a->row < b->row);
+}
+
+/* Sort the keys, unless they already are (the usual case: R came out of
+ * an index in this key's order). */
+static void sort_keys(keyed *ks, size_t n, bool ids)
+{
+	int (*cmp)(const void *, const void *) = ids ? cmp_keyed_id : cmp_keyed;
+	for (size_t i = 1; i < n; i++)
+		if (cmp(&ks[i - 1], &ks[i]) > 0) {
+			qsort(ks, n, sizeof *ks, cmp);
+			return;
+		}
+}
+
+static inline int key_cmp(const dl_value *a, const dl_value *b, bool ids)
+{
+	if (ids)
+		return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+	return dl_value_compare(a, b);
+}
+
 /* The storage form of a row value at component kpos (for seeks): 1 ok,
  * 0 the value cannot match (e.g. a string where an entity is expected). */
 static int key_store(dl_qenv *env, const pprog *pp, int kpos, const dl_value *v, dl_value *out)
@@ -639,7 +668,8 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 			ks[nks++].row = (uint32_t)i;
 	}
 	rc = 0;
-	qsort(ks, nks, sizeof *ks, cmp_keyed);
+	bool ids = kpos < 2; /* key_store gives ints for E and A */
+	sort_keys(ks, nks, ids);
 	if (pp->rp.never || nks == 0 || (rc = open_iter(&it, env, pp, idx, &plen)))
 		goto done;
 	assert(plen == p);
@@ -651,7 +681,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	int walk = s->strategy == ST_MERGE ? 2 : 0;
 	for (size_t g = 0; g < nks && !end;) {
 		size_t ge = g + 1;
-		while (ge < nks && dl_value_compare(&ks[ge].k, &ks[g].k) == 0)
+		while (ge < nks && key_cmp(&ks[ge].k, &ks[g].k, ids) == 0)
 			ge++;
 		const dl_value *key = &ks[g].k;
 		/* position the cursor on the first datom with component >= key */
@@ -659,7 +689,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		for (;;) {
 			if (have) {
 				dl_value c = comp_store(&d, kpos);
-				if (dl_value_compare(&c, key) >= 0)
+				if (key_cmp(&c, key, ids) >= 0)
 					break;
 			}
 			if (have && steps-- > 0) {
@@ -695,7 +725,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		/* the datoms of this key */
 		while (have) {
 			dl_value c = comp_store(&d, kpos);
-			if (dl_value_compare(&c, key) != 0)
+			if (key_cmp(&c, key, ids) != 0)
 				break;
 			if (datom_ok(env, pp, &d, vals)) {
 				bool st = false;

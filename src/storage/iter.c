@@ -41,6 +41,14 @@ struct dl_iter {
 	dl_buf lo, hi;
 	uint64_t scanned;
 	dl_arena arena;
+	/* V when it is in the prefix and needs no memory: never decoded */
+	bool vfix_on;
+	dl_value vfix;
+	/* the last keyword or symbol decoded, by its encoding (interning a
+	 * name costs a hash lookup; neighbours often repeat it) */
+	uint8_t kw_len;
+	uint8_t kw_enc[63];
+	dl_value kw;
 	size_t plen, slen;
 	uint8_t prefix[KEY_MAX];
 	uint8_t start[KEY_MAX]; /* where positioning seeks to */
@@ -136,6 +144,17 @@ int dl_iter_open(dl_iter **out, dl_snap *snap, dl_index idx, const dl_view *view
 	int vpos = idx == DL_AVET ? 2 : idx == DL_VAET ? 1 : 3;
 	it->vbound = idx != DL_VAET && nbound >= vpos;
 	it->vrest = idx == DL_AVET && nbound == 2 ? 8 : 0;
+	if (it->vbound) {
+		switch (prefix->v.type) {
+		case DL_BOOL: case DL_INT: case DL_DOUBLE: case DL_INST: case DL_REF:
+		case DL_KEYWORD: case DL_SYMBOL:
+			it->vfix_on = true;
+			it->vfix = prefix->v;
+			break;
+		default:
+			break;
+		}
+	}
 	memcpy(it->start, it->prefix, it->plen);
 	it->slen = it->plen;
 	static const int cur_db[] = {DB_EAVT, DB_AEVT, DB_AVET, DB_VAET};
@@ -284,9 +303,14 @@ static int position(dl_iter *it)
 int dl_iter_seek(dl_iter *it, const dl_datom *key)
 {
 	/* bound components from the prefix, the rest from key */
-	int from = it->nbound < 3 ? it->nbound : 3;
-	size_t n;
-	DL_TRY(build_comps(it->start + it->plen, &n, it->idx, key, from, 3));
+	int from = it->nbound < 3 ? it->nbound : 3, to = 3;
+	/* a nil V last sorts before every value: seek to the components
+	 * before it (no encoding) */
+	if ("EAV AEV AVE VAE"[it->idx * 4 + 2] == 'V' && key->v.type == DL_NIL)
+		to = 2;
+	size_t n = 0;
+	if (from < to)
+		DL_TRY(build_comps(it->start + it->plen, &n, it->idx, key, from, to));
 	memcpy(it->start, it->prefix, it->plen);
 	it->slen = it->plen + n;
 	return position(it);
@@ -294,11 +318,29 @@ int dl_iter_seek(dl_iter *it, const dl_datom *key)
 
 /* ---- next ---------------------------------------------------------------- */
 
+enum { TAG_KEYWORD = 0x15, TAG_SYMBOL = 0x16 }; /* value.c's tags */
+
 static int fill(dl_iter *it, const stream *s, dl_datom *out)
 {
 	out->e = s->p.e;
 	out->a = s->p.a;
-	DL_TRY(dl_kparts_value(&out->v, it->snap, &it->arena, it->idx, &s->p, it->borrow));
+	if (it->vfix_on) {
+		out->v = it->vfix;
+		return 0;
+	}
+	const dl_kparts *p = &s->p;
+	bool kw = it->idx != DL_VAET && p->vlen <= sizeof it->kw_enc &&
+		  (p->v[0] == TAG_KEYWORD || p->v[0] == TAG_SYMBOL);
+	if (kw && p->vlen == it->kw_len && memcmp(p->v, it->kw_enc, p->vlen) == 0) {
+		out->v = it->kw;
+		return 0;
+	}
+	DL_TRY(dl_kparts_value(&out->v, it->snap, &it->arena, it->idx, p, it->borrow));
+	if (kw) {
+		memcpy(it->kw_enc, p->v, p->vlen);
+		it->kw_len = (uint8_t)p->vlen;
+		it->kw = out->v;
+	}
 	return 0;
 }
 

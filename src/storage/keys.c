@@ -5,6 +5,7 @@
  * of LMDB's memory when they need no unescaping.
  */
 #include "store_int.h"
+#include "value/value.h"
 
 #include <xxhash.h>
 
@@ -65,6 +66,8 @@ int dl_vkey_full(dl_snap *snap, const uint8_t *vk, size_t vlen, const uint8_t **
 int dl_value_decode_fast(dl_value *out, dl_arena *a, const uint8_t *p, size_t n,
 			 bool borrow)
 {
+	if (dl_value_decode_scalar(out, p, n))
+		return 0;
 	if (borrow && n >= 3 && (p[0] == TAG_STRING || p[0] == TAG_BYTES) &&
 	    p[n - 2] == 0 && p[n - 1] == 1) {
 		/* No escapes and (for strings) no remapped lead bytes: the

@@ -359,6 +359,19 @@ static inline uint64_t mix(uint64_t h, uint64_t x)
 	return h * 0xFF51AFD7ED558CCDull;
 }
 
+/* A full-avalanche 64-bit finalizer (MurmurHash3's): 8-byte values hash
+ * in a few instructions, and every bit of the result depends on every bit
+ * of the input, so masks of it index hash tables well. */
+static inline uint64_t fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xFF51AFD7ED558CCDull;
+	k ^= k >> 33;
+	k *= 0xC4CEB9FE1A85EC53ull;
+	k ^= k >> 33;
+	return k;
+}
+
 uint64_t dl_value_hash(const dl_value *v)
 {
 	uint64_t seed = (uint64_t)v->type * 0x100000001B3ull;
@@ -370,11 +383,9 @@ uint64_t dl_value_hash(const dl_value *v)
 	case DL_INT:
 	case DL_INST:
 	case DL_REF:
-		return XXH3_64bits_withSeed(&v->u.i, 8, seed);
-	case DL_DOUBLE: {
-		uint64_t k = double_key(v->u.d);
-		return XXH3_64bits_withSeed(&k, 8, seed);
-	}
+		return fmix64((uint64_t)v->u.i ^ seed);
+	case DL_DOUBLE:
+		return fmix64(double_key(v->u.d) ^ seed);
 	case DL_CHAR:
 		return mix(seed, v->u.cp);
 	case DL_KEYWORD:
@@ -812,6 +823,38 @@ static int decode_one(decoder *d, dl_value *out)
 	}
 	}
 	return corrupt("unknown type tag");
+}
+
+int dl_value_decode_scalar(dl_value *out, const uint8_t *p, size_t n)
+{
+	/* the fixed-size scalars of index keys, without the general decoder's
+	 * bookkeeping (they dominate the values a query reads) */
+	switch (n ? p[0] : TAG_END) {
+	case TAG_NUMBER:
+		if (n != 11)
+			return 0;
+		break;
+	case TAG_INST:
+	case TAG_REF:
+		if (n != 9)
+			return 0;
+		*out = (dl_value){.type = p[0] == TAG_INST ? DL_INST : DL_REF,
+				  .u.i = (int64_t)(get_be64(p + 1) ^ 0x8000000000000000ull)};
+		return 1;
+	default:
+		return 0;
+	}
+	uint64_t key = get_be64(p + 1);
+	uint16_t tie = (uint16_t)(p[9] << 8 | p[10]);
+	double x = key_double(key);
+	if (tie == ((TIE_BIAS << 1) | 1)) {
+		*out = (dl_value){.type = DL_DOUBLE, .u.d = x};
+		return 1;
+	}
+	if ((tie & 1) || !(x >= -0x1p62 && x <= 0x1p62) || x != (double)(int64_t)x)
+		return 0; /* malformed, or an int near the limits: the full check */
+	*out = (dl_value){.type = DL_INT, .u.i = (int64_t)x + ((int)(tie >> 1) - TIE_BIAS)};
+	return 1;
 }
 
 int dl_value_decode(dl_value *out, size_t *used, dl_arena *a, const void *p, size_t n)

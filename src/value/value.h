@@ -16,4 +16,8 @@ static inline bool dl_value_is_scalar(const dl_value *v)
 	return v->type != DL_NIL && v->type != DL_CHAR && v->type < DL_VECTOR;
 }
 
+/* Decode an encoded int, double, instant or ref of exactly n bytes: 1 done,
+ * 0 not one of those (use dl_value_decode). */
+int dl_value_decode_scalar(dl_value *out, const uint8_t *p, size_t n);
+
 #endif
