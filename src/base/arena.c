@@ -67,6 +67,11 @@ void dl_arena_reset(dl_arena *a)
 	dl_arena_chunk *c = a->head;
 	if (!c)
 		return;
+	if (!c->next) { /* the common case: one chunk */
+		c->used = 0;
+		a->total = c->size;
+		return;
+	}
 	/* keep the largest chunk: the next use of the arena likely needs as much */
 	dl_arena_chunk *keep = c;
 	for (dl_arena_chunk *x = c; x; x = x->next)

@@ -230,7 +230,16 @@ static dl_value attr_out(const dl_qenv *env, int64_t a)
 
 /* A datom value in row form: refs become ints; memory the snapshot lends
  * is copied into the scratch arena. */
-static int stable(dl_qenv *env, dl_value *v)
+static int stable_slow(dl_qenv *env, dl_value *v);
+
+static inline int stable(dl_qenv *env, dl_value *v)
+{
+	if (v->type < DL_STRING) /* nil, booleans, numbers, instants: nothing to do */
+		return 0;
+	return stable_slow(env, v);
+}
+
+static int stable_slow(dl_qenv *env, dl_value *v)
 {
 	switch (v->type) {
 	case DL_REF:
@@ -271,6 +280,11 @@ typedef struct pprog {
 	int newpos[5];        /* first position of each new variable */
 	uint32_t newvar[5];
 	const dl_rel *R;      /* the bound relation (NULL for a scan) */
+	/* set by pprog_index once the iterator is open: the constants the
+	 * index prefix does not already guarantee, and the variable positions
+	 * whose values are needed */
+	uint8_t nchk, chk[5];
+	uint8_t nval, val[5];
 } pprog;
 
 static void pprog_init(pprog *pp, dl_qenv *env, const dl_rel *R)
@@ -305,23 +319,25 @@ static void pprog_init(pprog *pp, dl_qenv *env, const dl_rel *R)
 	DL_UNUSED(env);
 }
 
+static inline dl_value int_value(int64_t i) { return (dl_value){.type = DL_INT, .u.i = i}; }
+
 /* Component i of a datom in storage form (for comparing with constants and
  * keys) and in row form. */
-static dl_value comp_store(const dl_datom *d, int i)
+static inline dl_value comp_store(const dl_datom *d, int i)
 {
 	switch (i) {
-	case 0: return dl_int(d->e);
-	case 1: return dl_int(d->a);
+	case 0: return int_value(d->e);
+	case 1: return int_value(d->a);
 	case 2: return d->v;
-	case 3: return dl_int(d->tx);
-	default: return dl_bool(d->added);
+	case 3: return int_value(d->tx);
+	default: return (dl_value){.type = DL_BOOL, .u.b = d->added};
 	}
 }
 
-static dl_value comp_row(const dl_qenv *env, const dl_datom *d, int i)
+static inline dl_value comp_row(const dl_qenv *env, const dl_datom *d, int i)
 {
 	switch (i) {
-	case 0: return dl_int(d->e);
+	case 0: return int_value(d->e);
 	case 1: return attr_out(env, d->a);
 	case 2: {
 		dl_value v = d->v;
@@ -329,8 +345,28 @@ static dl_value comp_row(const dl_qenv *env, const dl_datom *d, int i)
 			v.type = DL_INT;
 		return v;
 	}
-	case 3: return dl_int(d->tx);
-	default: return dl_bool(d->added);
+	case 3: return int_value(d->tx);
+	default: return (dl_value){.type = DL_BOOL, .u.b = d->added};
+	}
+}
+
+/* What datom_ok checks, once the iterator on idx is open with plen leading
+ * constants in its prefix. */
+static const char k_order[DL_INDEX_COUNT][3] = {{0, 1, 2}, {1, 0, 2}, {1, 2, 0}, {2, 1, 0}};
+
+static void pprog_index(pprog *pp, int idx, int plen)
+{
+	bool in_prefix[5] = {false};
+	for (int p = 0; p < plen && p < 3; p++)
+		in_prefix[(int)k_order[idx][p]] = true;
+	pp->nchk = pp->nval = 0;
+	for (int i = 0; i < 5; i++) {
+		if (pp->pos[i] == P_C) {
+			if (!in_prefix[i])
+				pp->chk[pp->nchk++] = (uint8_t)i;
+		} else if (pp->rp.kind[i] == DL_T_VAR) {
+			pp->val[pp->nval++] = (uint8_t)i;
+		}
 	}
 }
 
@@ -339,16 +375,17 @@ static dl_value comp_row(const dl_qenv *env, const dl_datom *d, int i)
 static bool datom_ok(const dl_qenv *env, const pprog *pp, const dl_datom *d, dl_value vals[5])
 {
 	const dl_rpat *rp = &pp->rp;
-	for (int i = 0; i < 5; i++) {
-		if (pp->pos[i] == P_C) {
-			dl_value s = comp_store(d, i);
-			if (!dl_value_equal(&s, &rp->c[i]))
-				return false;
-		} else if (rp->kind[i] == DL_T_VAR) {
-			vals[i] = comp_row(env, d, i);
-			if (pp->dup[i] >= 0 && !dl_value_equal(&vals[i], &vals[pp->dup[i]]))
-				return false;
-		}
+	for (int k = 0; k < pp->nchk; k++) {
+		int i = pp->chk[k];
+		dl_value s = comp_store(d, i);
+		if (!dl_value_equal(&s, &rp->c[i]))
+			return false;
+	}
+	for (int k = 0; k < pp->nval; k++) {
+		int i = pp->val[k];
+		vals[i] = comp_row(env, d, i);
+		if (pp->dup[i] >= 0 && !dl_value_equal(&vals[i], &vals[pp->dup[i]]))
+			return false;
 	}
 	if (rp->range && rp->kind[2] == DL_T_VAR) {
 		/* the iterator applies the range when V follows the prefix; check
@@ -398,11 +435,9 @@ static int emit(dl_qenv *env, dl_rel *out, const pprog *pp, const dl_value *row,
 	return dl_qenv_tick(env);
 }
 
-static const char k_order[DL_INDEX_COUNT][3] = {{0, 1, 2}, {1, 0, 2}, {1, 2, 0}, {2, 1, 0}};
-
 /* Open an iterator on idx with as many leading constants as the index
  * order allows; *plen receives their number. */
-static int open_iter(dl_iter **it, dl_qenv *env, const pprog *pp, int idx, int *plen)
+static int open_iter(dl_iter **it, dl_qenv *env, pprog *pp, int idx, int *plen)
 {
 	const dl_rpat *rp = &pp->rp;
 	dl_datom pre = {0};
@@ -429,6 +464,7 @@ static int open_iter(dl_iter **it, dl_qenv *env, const pprog *pp, int idx, int *
 		}
 	}
 	*plen = p;
+	pprog_index(pp, idx, p);
 	return 0;
 }
 
@@ -670,6 +706,10 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	rc = 0;
 	bool ids = kpos < 2; /* key_store gives ints for E and A */
 	sort_keys(ks, nks, ids);
+	/* about one datom per key is the usual answer (a cardinality-one
+	 * attribute); more regrows */
+	if ((rc = dl_rel_reserve(env, r, nks)))
+		goto done;
 	if (pp->rp.never || nks == 0 || (rc = open_iter(&it, env, pp, idx, &plen)))
 		goto done;
 	assert(plen == p);
@@ -1573,6 +1613,11 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 	for (uint32_t k = 0; k < n; k++)
 		col[k] = R ? dl_rel_col(R, vars[k]) : -1;
 	size_t rows = R ? R->n : 1;
+	int rc = dl_rel_reserve(env, p, rows);
+	if (rc) {
+		dl_rel_free(p);
+		return rc;
+	}
 	for (size_t i = 0; i < rows; i++) {
 		dl_value *o = dl_rel_push(env, p);
 		if (!o) {
@@ -1582,7 +1627,7 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 		for (uint32_t k = 0; k < n; k++)
 			o[k] = col[k] >= 0 ? R->rows[i * R->ncols + col[k]] : env->vconst[vars[k]];
 	}
-	int rc = dl_rel_distinct(env, p);
+	rc = dl_rel_distinct(env, p);
 	if (rc) {
 		dl_rel_free(p);
 		return rc;

@@ -43,9 +43,18 @@ struct dl_qenv;
 
 dl_rel *dl_rel_new(struct dl_qenv *env, uint32_t ncols, const uint32_t *vars);
 void dl_rel_free(dl_rel *r);
+/* Make room for n more rows (an expected size: saves regrowing); 0 or an
+ * error (budget, memory). */
+int dl_rel_reserve(struct dl_qenv *env, dl_rel *r, size_t n);
+dl_value *dl_rel_grow(struct dl_qenv *env, dl_rel *r);
 /* Append a row slot (uninitialized) and return it; NULL on a budget or
  * allocation failure (error set). */
-dl_value *dl_rel_push(struct dl_qenv *env, dl_rel *r);
+static inline dl_value *dl_rel_push(struct dl_qenv *env, dl_rel *r)
+{
+	if (DL_LIKELY(r->n < r->cap))
+		return &r->rows[r->n++ * r->ncols];
+	return dl_rel_grow(env, r);
+}
 int dl_rel_col(const dl_rel *r, uint32_t var); /* column of var or -1 */
 uint64_t dl_row_hash(const dl_value *row, const uint32_t *cols, uint32_t n);
 bool dl_row_eq(const dl_value *a, const uint32_t *ca, const dl_value *b, const uint32_t *cb,

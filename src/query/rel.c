@@ -34,25 +34,36 @@ void dl_rel_free(dl_rel *r)
 	dl_free(r);
 }
 
-dl_value *dl_rel_push(dl_qenv *env, dl_rel *r)
+static int rel_resize(dl_qenv *env, dl_rel *r, size_t cap)
 {
-	if (DL_UNLIKELY(r->n == r->cap)) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		if (env && r->n >= env->max_rows) {
-			dl_error(DL_ELIMIT,
-				 "query exceeded its row budget: an intermediate relation passed %llu rows",
-				 (unsigned long long)env->max_rows);
-			return NULL;
-		}
-		size_t w = r->ncols ? r->ncols : 1;
-		if (env && dl_qenv_charge(env, (cap - r->cap) * w * sizeof(dl_value)))
-			return NULL;
-		dl_value *p = dl_realloc(r->rows, cap * w * sizeof *p);
-		if (!p)
-			return NULL;
-		r->rows = p;
-		r->cap = cap;
-	}
+	if (env && r->n >= env->max_rows)
+		return dl_error(DL_ELIMIT,
+				"query exceeded its row budget: an intermediate relation passed %llu rows",
+				(unsigned long long)env->max_rows);
+	if (env && cap > env->max_rows)
+		cap = env->max_rows > r->n ? env->max_rows : r->n + 1;
+	size_t w = r->ncols ? r->ncols : 1;
+	if (env && dl_qenv_charge(env, (cap - r->cap) * w * sizeof(dl_value)))
+		return dl_errcode_last();
+	dl_value *p = dl_realloc(r->rows, cap * w * sizeof *p);
+	if (!p)
+		return DL_ENOMEM;
+	r->rows = p;
+	r->cap = cap;
+	return 0;
+}
+
+int dl_rel_reserve(dl_qenv *env, dl_rel *r, size_t n)
+{
+	if (r->cap - r->n >= n)
+		return 0;
+	return rel_resize(env, r, r->n + n);
+}
+
+dl_value *dl_rel_grow(dl_qenv *env, dl_rel *r)
+{
+	if (rel_resize(env, r, r->cap ? r->cap * 2 : 16))
+		return NULL;
 	return &r->rows[r->n++ * r->ncols];
 }
 

@@ -11,6 +11,7 @@
  *            entries all end before its current assertion begins)
  */
 #include "store_int.h"
+#include "value/value.h"
 
 typedef struct stream {
 	MDB_cursor *c;
@@ -245,6 +246,31 @@ static int range_check(dl_iter *it, const dl_kparts *p)
 	return R_IN;
 }
 
+/* Does k start with the n bytes of p?  (Prefixes are short: 4 to 12
+ * bytes, or a value; word compares beat a call to memcmp.) */
+static inline bool has_prefix(const uint8_t *k, const uint8_t *p, size_t n)
+{
+	for (; n >= 8; k += 8, p += 8, n -= 8) {
+		uint64_t a, b;
+		memcpy(&a, k, 8);
+		memcpy(&b, p, 8);
+		if (a != b)
+			return false;
+	}
+	if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, k, 4);
+		memcpy(&b, p, 4);
+		if (a != b)
+			return false;
+		k += 4, p += 4, n -= 4;
+	}
+	for (; n; k++, p++, n--)
+		if (*k != *p)
+			return false;
+	return true;
+}
+
 /* Move s to its next acceptable entry (first: seek to it->start). */
 static int stream_step(dl_iter *it, stream *s, MDB_cursor_op op)
 {
@@ -265,7 +291,7 @@ static int stream_step(dl_iter *it, stream *s, MDB_cursor_op op)
 			return dl_mdb_err(rc, "reading an index");
 		}
 		it->scanned++;
-		if (s->k.mv_size < it->plen || memcmp(s->k.mv_data, it->prefix, it->plen) != 0) {
+		if (s->k.mv_size < it->plen || !has_prefix(s->k.mv_data, it->prefix, it->plen)) {
 			s->on = false;
 			return 0;
 		}
@@ -329,6 +355,9 @@ static int fill(dl_iter *it, const stream *s, dl_datom *out)
 		return 0;
 	}
 	const dl_kparts *p = &s->p;
+	if (it->idx != DL_VAET && p->vlen < DL_KEY_VALUE_OOL &&
+	    dl_value_decode_scalar(&out->v, p->v, p->vlen))
+		return 0;
 	bool kw = it->idx != DL_VAET && p->vlen <= sizeof it->kw_enc &&
 		  (p->v[0] == TAG_KEYWORD || p->v[0] == TAG_SYMBOL);
 	if (kw && p->vlen == it->kw_len && memcmp(p->v, it->kw_enc, p->vlen) == 0) {

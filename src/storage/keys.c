@@ -128,55 +128,6 @@ size_t dl_key_build(uint8_t *k, dl_index idx, int64_t e, uint32_t a, const uint8
 	return 0;
 }
 
-int dl_key_split(dl_kparts *p, dl_index idx, const uint8_t *k, size_t n, bool hist)
-{
-	if (hist) {
-		if (n < 16 + 13)
-			goto bad;
-		n -= 16;
-		p->t0 = (int64_t)dl_get_be64(k + n);
-		p->t1 = (int64_t)dl_get_be64(k + n + 8);
-	} else {
-		p->t0 = p->t1 = 0;
-	}
-	switch (idx) {
-	case DL_EAVT:
-	case DL_AEVT:
-		if (n < 13 || n > 12 + DL_KEY_VALUE_OOL)
-			goto bad;
-		if (idx == DL_EAVT) {
-			p->e = (int64_t)dl_get_be64(k);
-			p->a = dl_get_be32(k + 8);
-		} else {
-			p->a = dl_get_be32(k);
-			p->e = (int64_t)dl_get_be64(k + 4);
-		}
-		p->v = k + 12;
-		p->vlen = n - 12;
-		return 0;
-	case DL_AVET:
-		if (n < 13 || n > 12 + DL_KEY_VALUE_OOL)
-			goto bad;
-		p->a = dl_get_be32(k);
-		p->v = k + 4;
-		p->vlen = n - 12;
-		p->e = (int64_t)dl_get_be64(k + n - 8);
-		return 0;
-	case DL_VAET:
-		if (n != 20)
-			goto bad;
-		p->v = k;
-		p->vlen = 8;
-		p->a = dl_get_be32(k + 8);
-		p->e = (int64_t)dl_get_be64(k + 12);
-		return 0;
-	default:
-		break;
-	}
-bad:
-	return dl_error(DL_ECORRUPT, "malformed index key (%zu bytes)", n);
-}
-
 int dl_kparts_value(dl_value *out, dl_snap *snap, dl_arena *a, dl_index idx,
 		    const dl_kparts *p, bool borrow)
 {

@@ -115,7 +115,9 @@ struct dl_wtxn {
 
 static inline void dl_put_be64(uint8_t *p, uint64_t x)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	x = __builtin_bswap64(x);
+#endif
 	memcpy(p, &x, 8);
 }
 
@@ -123,12 +125,17 @@ static inline uint64_t dl_get_be64(const uint8_t *p)
 {
 	uint64_t x;
 	memcpy(&x, p, 8);
-	return __builtin_bswap64(x);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
 }
 
 static inline void dl_put_be32(uint8_t *p, uint32_t x)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	x = __builtin_bswap32(x);
+#endif
 	memcpy(p, &x, 4);
 }
 
@@ -136,7 +143,10 @@ static inline uint32_t dl_get_be32(const uint8_t *p)
 {
 	uint32_t x;
 	memcpy(&x, p, 4);
-	return __builtin_bswap32(x);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	x = __builtin_bswap32(x);
+#endif
+	return x;
 }
 
 /* memcmp order with a proper prefix first (LMDB's default key order). */
@@ -182,7 +192,58 @@ typedef struct dl_kparts {
 	size_t vlen;
 	int64_t t0, t1;
 } dl_kparts;
-int dl_key_split(dl_kparts *p, dl_index idx, const uint8_t *k, size_t n, bool hist);
+
+/* (inline: every datom an iterator reads goes through it) */
+static inline int dl_key_split(dl_kparts *p, dl_index idx, const uint8_t *k, size_t n,
+			       bool hist)
+{
+	if (hist) {
+		if (n < 16 + 13)
+			goto bad;
+		n -= 16;
+		p->t0 = (int64_t)dl_get_be64(k + n);
+		p->t1 = (int64_t)dl_get_be64(k + n + 8);
+	} else {
+		p->t0 = p->t1 = 0;
+	}
+	switch (idx) {
+	case DL_EAVT:
+	case DL_AEVT:
+		if (n < 13 || n > 12 + DL_KEY_VALUE_OOL)
+			goto bad;
+		if (idx == DL_EAVT) {
+			p->e = (int64_t)dl_get_be64(k);
+			p->a = dl_get_be32(k + 8);
+		} else {
+			p->a = dl_get_be32(k);
+			p->e = (int64_t)dl_get_be64(k + 4);
+		}
+		p->v = k + 12;
+		p->vlen = n - 12;
+		return 0;
+	case DL_AVET:
+		if (n < 13 || n > 12 + DL_KEY_VALUE_OOL)
+			goto bad;
+		p->a = dl_get_be32(k);
+		p->v = k + 4;
+		p->vlen = n - 12;
+		p->e = (int64_t)dl_get_be64(k + n - 8);
+		return 0;
+	case DL_VAET:
+		if (n != 20)
+			goto bad;
+		p->v = k;
+		p->vlen = 8;
+		p->a = dl_get_be32(k + 8);
+		p->e = (int64_t)dl_get_be64(k + 12);
+		return 0;
+	default:
+		break;
+	}
+bad:
+	return dl_error(DL_ECORRUPT, "malformed index key (%zu bytes)", n);
+}
+
 
 /* Decode the V of a split key into a value. */
 int dl_kparts_value(dl_value *out, dl_snap *snap, dl_arena *a, dl_index idx,

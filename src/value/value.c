@@ -480,17 +480,22 @@ enum {
 	TAG_MAP,
 };
 
+/* (memcpy and a byte swap compile to one load or store and a bswap) */
 static inline void put_be64(uint8_t *p, uint64_t x)
 {
-	for (int i = 7; i >= 0; i--, x >>= 8)
-		p[i] = (uint8_t)x;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	memcpy(p, &x, 8);
 }
 
 static inline uint64_t get_be64(const uint8_t *p)
 {
-	uint64_t x = 0;
-	for (int i = 0; i < 8; i++)
-		x = x << 8 | p[i];
+	uint64_t x;
+	memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
 	return x;
 }
 
