@@ -447,7 +447,9 @@ int dl_plan_pattern(dl_step *s, dl_qenv *env, const dl_rpat *rp, const uint8_t *
 	}
 	/* matches per bound row */
 	double m;
-	if (pos[0] != P_F && pos[2] != P_F)
+	if (pos[0] != P_F && pos[2] == P_C && aC)
+		m = fmin(perE, S / ps.E); /* the share of entities with that value */
+	else if (pos[0] != P_F && pos[2] != P_F)
 		m = fmin(1, fmin(perE, perV));
 	else if (pos[0] != P_F)
 		m = aC ? perE : 8;
