@@ -267,6 +267,205 @@ static int stable_slow(dl_qenv *env, dl_value *v)
 	}
 }
 
+/* ---- calling functions ------------------------------------------------------------ */
+
+/* The database hook of get-else, get-some and missing?. */
+static int fn_attr_value(void *db, const dl_value *e, const dl_value *attr, bool card_many_ok,
+			 dl_value *out, bool *found, dl_arena *a)
+{
+	dl_qenv *env = db;
+	*found = false;
+	int64_t eid, aid = 0;
+	if (attr->type == DL_KEYWORD)
+		aid = dl_schema_entid(env->schema, attr->u.id);
+	else if (attr->type == DL_INT)
+		aid = attr->u.i;
+	const dl_attr *at = aid ? dl_schema_attr(env->schema, aid) : NULL;
+	if (!at) {
+		dl_buf b = DL_BUF_INIT;
+		dl_edn_print(&b, attr);
+		int rc = dl_error(DL_ENOTFOUND, "unknown attribute %s", b.data ? b.data : "?");
+		dl_buf_free(&b);
+		return rc;
+	}
+	if (at->many && !card_many_ok) {
+		size_t n;
+		const char *name = dl_intern_name(at->ident, &n, NULL);
+		return dl_error(DL_EINVAL, "attribute :%.*s is cardinality many", (int)n, name);
+	}
+	int rc = dl_qenv_entity(env, e, &eid);
+	if (rc <= 0)
+		return rc;
+	dl_iter *it;
+	dl_datom pre = {.e = eid, .a = aid}, d;
+	DL_TRY(dl_iter_open(&it, env->snap, DL_EAVT, &env->view, &pre, 2));
+	rc = dl_iter_next(it, &d);
+	if (rc > 0) {
+		dl_value v = d.v;
+		if (v.type == DL_REF)
+			v.type = DL_INT;
+		rc = dl_value_copy(out, a, &v);
+		*found = rc == 0;
+	}
+	dl_iter_close(it);
+	return rc < 0 ? rc : 0;
+}
+
+typedef struct fnprog {
+	const dl_clause *cl;
+	const dl_builtin *b;
+	uint32_t nargs;
+	int col[MAX_ARGS];       /* column of a variable argument, or -1 */
+	dl_value cval[MAX_ARGS]; /* constant arguments */
+} fnprog;
+
+static int fnprog_init(fnprog *fp, dl_qenv *env, const dl_clause *cl, const dl_rel *R)
+{
+	fp->cl = cl;
+	if (cl->u.fn.f.kind != DL_T_SYM)
+		return dl_error(DL_EINVAL, "function position must name a function");
+	size_t nlen;
+	const char *name = dl_intern_name(cl->u.fn.f.sym, &nlen, NULL);
+	fp->b = dl_builtin_find(name, nlen);
+	if (!fp->b)
+		return dl_error(DL_ENOTFOUND, "unknown function '%.*s'", (int)nlen, name);
+	uint32_t first = 0;
+	if ((fp->b->flags & DL_BI_NEEDS_DB) && cl->u.fn.nargs > 0 &&
+	    cl->u.fn.args[0].kind == DL_T_SRC) {
+		if (dl_intern_name(cl->u.fn.args[0].sym, NULL, NULL)[1] != 0)
+			return dl_error(DL_EINVAL, "%.*s: only the default source $ is a database",
+					(int)nlen, name);
+		first = 1;
+	}
+	fp->nargs = cl->u.fn.nargs - first;
+	if (fp->nargs > MAX_ARGS)
+		return dl_error(DL_ELIMIT, "%.*s: more than %d arguments", (int)nlen, name, MAX_ARGS);
+	DL_TRY(dl_builtin_check_arity(fp->b, fp->nargs));
+	for (uint32_t i = 0; i < fp->nargs; i++) {
+		const dl_term *t = &cl->u.fn.args[first + i];
+		fp->col[i] = -1;
+		switch (t->kind) {
+		case DL_T_CONST:
+			fp->cval[i] = t->val;
+			break;
+		case DL_T_VAR:
+			if (env->vstate[t->var] == VS_CONST)
+				fp->cval[i] = env->vconst[t->var];
+			else if (R && dl_rel_col(R, t->var) >= 0)
+				fp->col[i] = dl_rel_col(R, t->var);
+			else
+				return dl_error(DL_EINVAL, "insufficient binding: %s is not bound",
+						env->q->vars[t->var].name);
+			break;
+		case DL_T_SYM: {
+			/* a symbol argument is passed as a symbol value */
+			dl_value v = {.type = DL_SYMBOL};
+			v.u.id = t->sym;
+			fp->cval[i] = v;
+			break;
+		}
+		default:
+			return dl_error(DL_EINVAL, "%.*s: a source or rules argument is not a value",
+					(int)nlen, name);
+		}
+	}
+	return 0;
+}
+
+static int fn_call(dl_qenv *env, const fnprog *fp, const dl_value *row, dl_value *out)
+{
+	dl_value args[MAX_ARGS];
+	for (uint32_t i = 0; i < fp->nargs; i++)
+		args[i] = fp->col[i] >= 0 ? row[fp->col[i]] : fp->cval[i];
+	return fp->b->fn(out, env->a, args, fp->nargs, env->fn);
+}
+
+/* Functions (with a scalar binding) and filters that run on each row a
+ * pattern step makes, in the order the plan had them after the step:
+ * rows that fail are dropped before they are kept, and the functions'
+ * values become columns of the step's output. */
+typedef struct rowpipe {
+	uint32_t n;
+	fnprog fp[DL_MAX_FUSE];
+	int outcol[DL_MAX_FUSE];  /* a function's column in the row; -1: a filter */
+	uint32_t nvars, vars[DL_MAX_FUSE]; /* the functions' variables, in order */
+	uint64_t *rows;           /* per clause: rows it let through */
+} rowpipe;
+
+static uint32_t pipe_vars(const rowpipe *pi, uint32_t *vars)
+{
+	memcpy(vars, pi->vars, pi->nvars * sizeof *vars);
+	return pi->nvars;
+}
+
+/* 1 keep the row (the functions' columns filled in), 0 drop it. */
+static int pipe_run(dl_qenv *env, rowpipe *pi, dl_value *row)
+{
+	for (uint32_t j = 0; j < pi->n; j++) {
+		dl_value v;
+		int rc = fn_call(env, &pi->fp[j], row, &v);
+		if (rc)
+			return dl_exec_at_clause(env, pi->fp[j].cl, rc); /* its own position */
+		if (pi->outcol[j] >= 0) {
+			if (v.type == DL_NIL)
+				return 0; /* nil binds nothing, as in run_fn */
+			row[pi->outcol[j]] = v;
+		} else if (!dl_truthy(&v)) {
+			return 0;
+		}
+		pi->rows[j]++;
+	}
+	return 1;
+}
+
+/* Take what can run on the rows of a step whose output has vars[0..nv):
+ * a prefix of the offered clauses whose inputs are there (each function
+ * adding its variable).  0 when nothing is taken. */
+static int pipe_init(rowpipe *pi, dl_qenv *env, dl_fuse *fz, const uint32_t *vars, uint32_t nv)
+{
+	uint32_t all[72 + DL_MAX_FUSE];
+	if (nv > 72)
+		return 0;
+	memcpy(all, vars, nv * sizeof *all);
+	pi->n = pi->nvars = 0;
+	pi->rows = fz->rows;
+	for (uint32_t j = 0; j < fz->n; j++) {
+		const dl_clause *c = fz->cl[j];
+		dl_rel cols = {.ncols = nv, .vars = all};
+		bool ok = true;
+		for (uint32_t k = 0; k < c->u.fn.nargs && ok; k++) {
+			const dl_term *t = &c->u.fn.args[k];
+			ok = t->kind != DL_T_VAR || env->vstate[t->var] == VS_CONST ||
+			     dl_rel_col(&cols, t->var) >= 0;
+		}
+		uint32_t bv = 0;
+		if (ok && c->kind == DL_C_FN) {
+			const dl_binding *bd = &c->u.fn.bind;
+			ok = bd->kind == DL_B_SCALAR && bd->n == 1 && bd->terms[0].kind == DL_T_VAR;
+			if (ok) {
+				bv = bd->terms[0].var;
+				ok = env->vstate[bv] != VS_CONST && dl_rel_col(&cols, bv) < 0;
+			}
+		}
+		if (!ok)
+			break;
+		if (fnprog_init(&pi->fp[j], env, c, &cols) != 0) {
+			dl_error_clear(); /* its own step will report it */
+			break;
+		}
+		pi->outcol[j] = -1;
+		if (c->kind == DL_C_FN) {
+			pi->outcol[j] = (int)nv;
+			all[nv++] = bv;
+			pi->vars[pi->nvars++] = bv;
+		}
+		fz->rows[j] = 0;
+		pi->n++;
+	}
+	fz->taken = pi->n;
+	return pi->n > 0;
+}
+
 /* ---- data patterns --------------------------------------------------------------- */
 
 enum { P_F = 0, P_C, P_J };
@@ -285,7 +484,9 @@ typedef struct pprog {
 	 * whose values are needed */
 	uint8_t nchk, chk[5];
 	uint8_t nval, val[5];
+	rowpipe *pipe;        /* functions and filters run on each row made, or NULL */
 } pprog;
+
 
 static void pprog_init(pprog *pp, dl_qenv *env, const dl_rel *R)
 {
@@ -432,6 +633,13 @@ static int emit(dl_qenv *env, dl_rel *out, const pprog *pp, const dl_value *row,
 	}
 	for (uint32_t k = 0; k < pp->nnew; k++)
 		o[w + k] = vals[pp->newpos[k]];
+	if (pp->pipe) {
+		int keep = pipe_run(env, pp->pipe, o);
+		if (keep < 0)
+			return keep;
+		if (!keep)
+			out->n--;
+	}
 	return dl_qenv_tick(env);
 }
 
@@ -477,6 +685,8 @@ static uint32_t new_cols(const dl_rel *R, const pprog *pp, uint32_t *vars)
 	}
 	for (uint32_t k = 0; k < pp->nnew; k++)
 		vars[n++] = pp->newvar[k];
+	if (pp->pipe)
+		n += pipe_vars(pp->pipe, vars + n);
 	return n;
 }
 
@@ -484,7 +694,7 @@ static uint32_t new_cols(const dl_rel *R, const pprog *pp, uint32_t *vars)
  * (or, with no variables, a yes/no). */
 static int op_scan(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 {
-	uint32_t vars[8];
+	uint32_t vars[8 + DL_MAX_FUSE];
 	uint32_t nc = new_cols(NULL, pp, vars);
 	dl_rel *r = dl_rel_new(env, nc, vars);
 	if (!r)
@@ -547,7 +757,7 @@ static int op_hash(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		}
 	for (uint32_t k = 0; k < nk; k++)
 		idx[k] = k;
-	uint32_t vars[72];
+	uint32_t vars[72 + DL_MAX_FUSE];
 	uint32_t nc = new_cols(R, pp, vars);
 	dl_rel *r = dl_rel_new(env, nc, vars);
 	if (!r)
@@ -683,7 +893,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		p++;
 	int kpos = k_order[idx][p];
 	assert(pp->pos[kpos] == P_J);
-	uint32_t vars[72];
+	uint32_t vars[72 + DL_MAX_FUSE];
 	uint32_t nc = new_cols(R, pp, vars);
 	dl_rel *r = dl_rel_new(env, nc, vars);
 	if (!r)
@@ -967,6 +1177,14 @@ static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_
 		R = env->rels[ri];
 	}
 	pprog_init(&pp, env, R);
+	rowpipe pi;
+	pp.pipe = NULL;
+	if (env->fuse && s->strategy != ST_EXISTS) {
+		uint32_t vars[72 + DL_MAX_FUSE];
+		uint32_t nv = new_cols(R, &pp, vars);
+		if (pipe_init(&pi, env, env->fuse, vars, nv))
+			pp.pipe = &pi;
+	}
 	dl_rel *out = NULL;
 	switch (s->strategy) {
 	case ST_SCAN:
@@ -994,117 +1212,6 @@ static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_
 }
 
 /* ---- predicates and functions ----------------------------------------------------- */
-
-/* The database hook of get-else, get-some and missing?. */
-static int fn_attr_value(void *db, const dl_value *e, const dl_value *attr, bool card_many_ok,
-			 dl_value *out, bool *found, dl_arena *a)
-{
-	dl_qenv *env = db;
-	*found = false;
-	int64_t eid, aid = 0;
-	if (attr->type == DL_KEYWORD)
-		aid = dl_schema_entid(env->schema, attr->u.id);
-	else if (attr->type == DL_INT)
-		aid = attr->u.i;
-	const dl_attr *at = aid ? dl_schema_attr(env->schema, aid) : NULL;
-	if (!at) {
-		dl_buf b = DL_BUF_INIT;
-		dl_edn_print(&b, attr);
-		int rc = dl_error(DL_ENOTFOUND, "unknown attribute %s", b.data ? b.data : "?");
-		dl_buf_free(&b);
-		return rc;
-	}
-	if (at->many && !card_many_ok) {
-		size_t n;
-		const char *name = dl_intern_name(at->ident, &n, NULL);
-		return dl_error(DL_EINVAL, "attribute :%.*s is cardinality many", (int)n, name);
-	}
-	int rc = dl_qenv_entity(env, e, &eid);
-	if (rc <= 0)
-		return rc;
-	dl_iter *it;
-	dl_datom pre = {.e = eid, .a = aid}, d;
-	DL_TRY(dl_iter_open(&it, env->snap, DL_EAVT, &env->view, &pre, 2));
-	rc = dl_iter_next(it, &d);
-	if (rc > 0) {
-		dl_value v = d.v;
-		if (v.type == DL_REF)
-			v.type = DL_INT;
-		rc = dl_value_copy(out, a, &v);
-		*found = rc == 0;
-	}
-	dl_iter_close(it);
-	return rc < 0 ? rc : 0;
-}
-
-typedef struct fnprog {
-	const dl_clause *cl;
-	const dl_builtin *b;
-	uint32_t nargs;
-	int col[MAX_ARGS];       /* column of a variable argument, or -1 */
-	dl_value cval[MAX_ARGS]; /* constant arguments */
-} fnprog;
-
-static int fnprog_init(fnprog *fp, dl_qenv *env, const dl_clause *cl, const dl_rel *R)
-{
-	fp->cl = cl;
-	if (cl->u.fn.f.kind != DL_T_SYM)
-		return dl_error(DL_EINVAL, "function position must name a function");
-	size_t nlen;
-	const char *name = dl_intern_name(cl->u.fn.f.sym, &nlen, NULL);
-	fp->b = dl_builtin_find(name, nlen);
-	if (!fp->b)
-		return dl_error(DL_ENOTFOUND, "unknown function '%.*s'", (int)nlen, name);
-	uint32_t first = 0;
-	if ((fp->b->flags & DL_BI_NEEDS_DB) && cl->u.fn.nargs > 0 &&
-	    cl->u.fn.args[0].kind == DL_T_SRC) {
-		if (dl_intern_name(cl->u.fn.args[0].sym, NULL, NULL)[1] != 0)
-			return dl_error(DL_EINVAL, "%.*s: only the default source $ is a database",
-					(int)nlen, name);
-		first = 1;
-	}
-	fp->nargs = cl->u.fn.nargs - first;
-	if (fp->nargs > MAX_ARGS)
-		return dl_error(DL_ELIMIT, "%.*s: more than %d arguments", (int)nlen, name, MAX_ARGS);
-	DL_TRY(dl_builtin_check_arity(fp->b, fp->nargs));
-	for (uint32_t i = 0; i < fp->nargs; i++) {
-		const dl_term *t = &cl->u.fn.args[first + i];
-		fp->col[i] = -1;
-		switch (t->kind) {
-		case DL_T_CONST:
-			fp->cval[i] = t->val;
-			break;
-		case DL_T_VAR:
-			if (env->vstate[t->var] == VS_CONST)
-				fp->cval[i] = env->vconst[t->var];
-			else if (R && dl_rel_col(R, t->var) >= 0)
-				fp->col[i] = dl_rel_col(R, t->var);
-			else
-				return dl_error(DL_EINVAL, "insufficient binding: %s is not bound",
-						env->q->vars[t->var].name);
-			break;
-		case DL_T_SYM: {
-			/* a symbol argument is passed as a symbol value */
-			dl_value v = {.type = DL_SYMBOL};
-			v.u.id = t->sym;
-			fp->cval[i] = v;
-			break;
-		}
-		default:
-			return dl_error(DL_EINVAL, "%.*s: a source or rules argument is not a value",
-					(int)nlen, name);
-		}
-	}
-	return 0;
-}
-
-static int fn_call(dl_qenv *env, const fnprog *fp, const dl_value *row, dl_value *out)
-{
-	dl_value args[MAX_ARGS];
-	for (uint32_t i = 0; i < fp->nargs; i++)
-		args[i] = fp->col[i] >= 0 ? row[fp->col[i]] : fp->cval[i];
-	return fp->b->fn(out, env->a, args, fp->nargs, env->fn);
-}
 
 /* Variables a clause reads (function args) and binds. */
 static uint32_t clause_vars(const dl_qenv *env, const dl_clause *cl, uint32_t *vars, uint32_t cap,
@@ -1282,20 +1389,69 @@ static int run_fn(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	dl_rel *out = dl_rel_new(env, nc, ovars);
 	if (!out)
 		return DL_ENOMEM;
+	/* the filters after this step that read only its output run on each
+	 * row as it is made: rows that fail them are never kept */
+	fnprog fuse[DL_MAX_FUSE];
+	uint32_t nfuse = 0;
+	dl_fuse *fz = env->fuse;
 	int rc = 0;
+	for (; fz && nfuse < fz->n; nfuse++) {
+		const dl_clause *pc = fz->cl[nfuse];
+		bool ok = pc->kind == DL_C_PRED;
+		for (uint32_t k = 0; k < pc->u.fn.nargs && ok; k++) {
+			const dl_term *t = &pc->u.fn.args[k];
+			ok = t->kind != DL_T_VAR || env->vstate[t->var] == VS_CONST ||
+			     dl_rel_col(out, t->var) >= 0;
+		}
+		if (!ok)
+			break;
+		if (fnprog_init(&fuse[nfuse], env, pc, out) != 0) {
+			dl_error_clear(); /* its own step will report it */
+			break;
+		}
+		fz->rows[nfuse] = 0;
+	}
+	uint64_t made = 0;
 	size_t nrows = R ? R->n : 1;
 	for (size_t i = 0; i < nrows && !rc; i++) {
 		const dl_value *row = R ? &R->rows[i * R->ncols] : NULL;
 		dl_value v;
 		if ((rc = fn_call(env, &fp, row, &v)))
 			break;
-		rc = bind_result(env, &bp, out, row, R ? R->ncols : 0, &v);
+		size_t before = out->n;
+		if ((rc = bind_result(env, &bp, out, row, R ? R->ncols : 0, &v)) || !nfuse)
+			continue;
+		made += out->n - before;
+		size_t w = before;
+		for (size_t r = before; r < out->n && !rc; r++) {
+			dl_value *o = &out->rows[r * nc];
+			bool keep = true;
+			for (uint32_t j = 0; j < nfuse && keep && !rc; j++) {
+				dl_value t;
+				if ((rc = fn_call(env, &fuse[j], o, &t))) {
+					rc = dl_exec_at_clause(env, fuse[j].cl, rc);
+					break;
+				}
+				if ((keep = dl_truthy(&t)))
+					fz->rows[j]++;
+			}
+			if (keep && !rc) {
+				if (w != r)
+					memcpy(&out->rows[w * nc], o, nc * sizeof *o);
+				w++;
+			}
+		}
+		out->n = w;
 	}
 	if (rc) {
 		dl_rel_free(out);
 		return rc;
 	}
-	s->rows = out->n;
+	if (fz)
+		fz->taken = nfuse;
+	s->rows = nfuse ? made : out->n;
+	if (nfuse && out->n == 0)
+		env->empty = true; /* as the filter step would have said */
 	if (R) {
 		set_rel(env, (uint32_t)ri, out);
 		return 0;
@@ -1919,9 +2075,31 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 		if (env->empty)
 			break; /* nothing can match any more */
 		dl_step *s = &steps[k];
-		if ((rc = run_step(env, cls, n, s)))
+		/* offer a function step the filters right after it */
+		dl_fuse fz = {0};
+		bool pat = cls[s->clause].kind == DL_C_PATTERN;
+		if ((cls[s->clause].kind == DL_C_FN && s->strategy == ST_FN) || pat)
+			while (fz.n < DL_MAX_FUSE && k + 1 + fz.n < ns) {
+				const dl_step *f = &steps[k + 1 + fz.n];
+				const dl_clause *c = &cls[f->clause];
+				if (c->kind != DL_C_PRED &&
+				    !(pat && c->kind == DL_C_FN && f->strategy == ST_FN))
+					break;
+				fz.cl[fz.n++] = c;
+			}
+		env->fuse = fz.n ? &fz : NULL;
+		rc = run_step(env, cls, n, s);
+		env->fuse = NULL;
+		if (rc)
 			goto out;
 		done[s->clause] = true;
+		for (uint32_t j = 0; j < fz.taken; j++) {
+			dl_step *f = &steps[++k];
+			f->ran = f->fused = true;
+			f->rows = fz.rows[j];
+			done[f->clause] = true;
+		}
+		s = &steps[k]; /* the last step run, for the estimate check */
 		/* adaptive: re-plan the rest when the estimate was far off */
 		double est = fmax(s->est_rows, 1), act = fmax((double)s->rows, 1);
 		if (k + 1 < ns && (act > est * 8 || est > act * 8) && fmax(est, act) > 256) {
@@ -2492,7 +2670,7 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 			return rc;
 		}
 		DL_TRY(dl_buf_printf(b, "  %.*s%s", (int)cb.len, cb.data,
-				     s->replanned ? "   (re-planned)" : ""));
+				     s->replanned ? "   (re-planned)" : s->fused ? "   (in the step before)" : ""));
 		if (analyze && s->ran && cl->kind == DL_C_RULE)
 			DL_TRY(dl_buf_printf(b, "   (%llu tuples derived in %u rounds)",
 					     (unsigned long long)s->derived, s->rounds));

@@ -124,7 +124,18 @@ typedef struct dl_step {
 	uint32_t rounds;     /* rule calls: fixpoint rounds */
 	double ms;
 	bool ran, replanned, parallel;
+	bool fused;          /* a filter run inside the step before it */
 } dl_step;
+
+/* Filters a function step may apply to its rows as it makes them (the
+ * steps right after it, when their variables are all in its output). */
+#define DL_MAX_FUSE 8
+typedef struct dl_fuse {
+	uint32_t n;                          /* offered */
+	const dl_clause *cl[DL_MAX_FUSE];
+	uint32_t taken;                      /* applied by the step */
+	uint64_t rows[DL_MAX_FUSE];          /* rows each let through */
+} dl_fuse;
 
 typedef struct dl_rctx dl_rctx; /* a rule evaluation (rules.c) */
 
@@ -170,6 +181,7 @@ typedef struct dl_qenv {
 	dl_rctx *rstack;      /* the innermost evaluation under way (kept inside not) */
 	int rdelta;           /* in a body run: the rule call reading deltas (-1: none) */
 	int rnaive;           /* in a body run: read whole tables everywhere */
+	dl_fuse *fuse;        /* filters offered to the step being run, or NULL */
 	/* the plan of the top conjunction */
 	dl_step *steps;
 	uint32_t nsteps;
