@@ -828,16 +828,59 @@ static int cmp_keyed_id(const void *x, const void *y)
 	return (a->row > b->row) - (a->row < b->row);
 }
 
+/* Ids by LSD radix sort on 16-bit digits (stable, so equal keys keep row
+ * order, as cmp_keyed_id has it); digits every key shares are skipped,
+ * which for ids of one partition leaves one or two passes. */
+static int radix_ids(keyed *ks, size_t n)
+{
+	keyed *tmp = dl_malloc(n * sizeof *tmp);
+	uint32_t *cnt = dl_malloc(65536 * sizeof *cnt);
+	if (!tmp || !cnt) {
+		dl_free(tmp);
+		dl_free(cnt);
+		return DL_ENOMEM;
+	}
+	keyed *src = ks, *dst = tmp;
+	for (int shift = 0; shift < 64; shift += 16) {
+		memset(cnt, 0, 65536 * sizeof *cnt);
+		for (size_t i = 0; i < n; i++)
+			cnt[((uint64_t)src[i].k.u.i ^ 0x8000000000000000ull) >> shift & 0xFFFF]++;
+		uint32_t d0 = ((uint64_t)src[0].k.u.i ^ 0x8000000000000000ull) >> shift & 0xFFFF;
+		if (cnt[d0] == n)
+			continue; /* every key has this digit */
+		uint32_t sum = 0;
+		for (uint32_t d = 0; d < 65536; d++) {
+			uint32_t c = cnt[d];
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[((uint64_t)src[i].k.u.i ^ 0x8000000000000000ull) >> shift & 0xFFFF]++] =
+				src[i];
+		keyed *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != ks)
+		memcpy(ks, src, n * sizeof *ks);
+	dl_free(tmp);
+	dl_free(cnt);
+	return 0;
+}
+
 /* Sort the keys, unless they already are (the usual case: R came out of
  * an index in this key's order). */
-static void sort_keys(keyed *ks, size_t n, bool ids)
+static int sort_keys(keyed *ks, size_t n, bool ids)
 {
 	int (*cmp)(const void *, const void *) = ids ? cmp_keyed_id : cmp_keyed;
 	for (size_t i = 1; i < n; i++)
 		if (cmp(&ks[i - 1], &ks[i]) > 0) {
+			if (ids && n > 256)
+				return radix_ids(ks, n);
 			qsort(ks, n, sizeof *ks, cmp);
-			return;
+			return 0;
 		}
+	return 0;
 }
 
 static inline int key_cmp(const dl_value *a, const dl_value *b, bool ids)
@@ -915,7 +958,8 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	}
 	rc = 0;
 	bool ids = kpos < 2; /* key_store gives ints for E and A */
-	sort_keys(ks, nks, ids);
+	if ((rc = sort_keys(ks, nks, ids)))
+		goto done;
 	/* about one datom per key is the usual answer (a cardinality-one
 	 * attribute); more regrows */
 	if ((rc = dl_rel_reserve(env, r, nks)))
@@ -1140,6 +1184,30 @@ static int normalize_cols(dl_qenv *env, int ri, const dl_rpat *rp)
 	return 0;
 }
 
+/* Bit i set: R's rows are already in order of the entity (i = 0) or value
+ * (i = 2) a bound variable gives the pattern, so a merge needs no sort. */
+static uint8_t sorted_keys(const dl_qenv *env, const dl_rpat *rp, const dl_rel *R)
+{
+	uint8_t bits = 0;
+	for (int i = 0; i <= 2; i += 2) {
+		if (rp->kind[i] != DL_T_VAR || env->vstate[rp->var[i]] != VS_REL)
+			continue;
+		int c = dl_rel_col(R, rp->var[i]);
+		if (c < 0)
+			continue;
+		bool ok = true;
+		for (size_t r = 1; r < R->n && ok; r++) {
+			const dl_value *a = &R->rows[(r - 1) * R->ncols + c];
+			const dl_value *b = &R->rows[r * R->ncols + c];
+			ok = a->type == DL_INT && b->type == DL_INT ? a->u.i <= b->u.i
+								  : dl_value_compare(a, b) <= 0;
+		}
+		if (ok)
+			bits |= (uint8_t)(1u << i);
+	}
+	return bits;
+}
+
 static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_clause *cl,
 		       dl_step *s)
 {
@@ -1166,6 +1234,7 @@ static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_
 	for (uint32_t k = 0; k < nj; k++)
 		bound[jv[k]] = 1;
 	dl_step plan = *s;
+	plan.sorted_keys = R ? sorted_keys(env, &pp.rp, R) : 0;
 	int rc = dl_plan_pattern(&plan, env, &pp.rp, bound, R ? (double)R->n : 0);
 	dl_free(bound);
 	DL_TRY(rc);

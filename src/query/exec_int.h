@@ -125,6 +125,8 @@ typedef struct dl_step {
 	double ms;
 	bool ran, replanned, parallel;
 	bool fused;          /* a filter run inside the step before it */
+	uint8_t sorted_keys; /* planning input: bit i, the bound rows are in order
+			      * of the pattern's component i (no sort before a merge) */
 } dl_step;
 
 /* Filters a function step may apply to its rows as it makes them (the

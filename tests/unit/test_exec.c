@@ -175,6 +175,42 @@ static void test_large_binding_scans_only_its_bars(void **state)
 	close_rm(s);
 }
 
+/* A merge whose bound rows are out of entity order (bars grouped by symbol,
+ * ids interleaved) sorts its keys (by radix for more than 256) and still
+ * joins every row to its own datoms. */
+static void test_merge_sorts_unordered_keys(void **state)
+{
+	dl_store *s = open_fresh("radix");
+	const int nsym = 5, nbars = 400;
+	load_bars(s, nsym, nbars);
+	dl_arena a = DL_ARENA_INIT;
+	ran r;
+	assert_int_equal(run_q(&r, &a, s,
+			       "[:find ?b ?t ?o :where [?s :symbol/ticker _] [?b :price/symbol ?s]"
+			       " [?b :price/time ?t] [?b :price/open ?o]]",
+			       NULL, 0, NULL),
+			 0);
+	assert_int_equal(r.res.nrows, (size_t)(nsym * nbars));
+	char line[512], strat[32];
+	unsigned long long rows, scanned;
+	step_figures(step_line(r.explain, "[?b :price/time ?t]", line, sizeof line), strat, &rows,
+		     &scanned);
+	if (strcmp(strat, "merge") != 0)
+		fail_msg("expected a merge:\n%s", r.explain);
+	/* each bar's open is (minute index % 1000) + 0.5, its time the minute */
+	for (size_t i = 0; i < r.res.nrows; i++) {
+		const dl_value *row = &r.res.rows[i * 3];
+		long long j = (row[1].u.i - 1700000000000LL) / 60000;
+		assert_true(row[2].type == DL_DOUBLE);
+		if (row[2].u.d != (double)(j % 1000) + 0.5)
+			fail_msg("bar %lld: open %g, time says minute %lld", (long long)row[0].u.i,
+				 row[2].u.d, j);
+	}
+	dl_arena_free(&a);
+	close_rm(s);
+	(void)state;
+}
+
 /* [?e :salary ?s] [(> ?s 50000)] reads an AVET range, not the attribute. */
 static void test_comparison_reads_avet_range(void **state)
 {
@@ -340,6 +376,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_large_binding_scans_only_its_bars),
+		cmocka_unit_test(test_merge_sorts_unordered_keys),
 		cmocka_unit_test(test_comparison_reads_avet_range),
 		cmocka_unit_test(test_row_budget),
 		cmocka_unit_test(test_timeout_and_cancel),
