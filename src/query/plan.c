@@ -243,9 +243,10 @@ void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n)
 			var_left = false;
 		else
 			continue;
-		/* Only numbers and strings: comparisons across types are not
-		 * ranges of one type in the index. */
-		if (!numeric(&c) && c.type != DL_STRING && c.type != DL_INST)
+		/* Only numbers, strings, instants and tuples: comparisons
+		 * across types are not ranges of one type in the index. */
+		if (!numeric(&c) && c.type != DL_STRING && c.type != DL_INST &&
+		    c.type != DL_VECTOR)
 			continue;
 		int op; /* 0 <, 1 <=, 2 >, 3 >=, 4 = */
 		if (!strcmp(name, "<"))
@@ -283,11 +284,16 @@ void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n)
 			rp->lo = dl_inst(INT64_MIN), rp->lo_incl = rp->lo_set = true;
 		if (!rp->hi_set)
 			rp->hi = dl_inst(INT64_MAX), rp->hi_incl = rp->hi_set = true;
+	} else if (!rp->lo_set && k->type == DL_VECTOR) {
+		dl_value empty = dl_nil();
+		empty.type = DL_VECTOR; /* [] sorts before every other tuple */
+		rp->lo = empty, rp->lo_incl = rp->lo_set = true;
 	} else if (!rp->lo_set) {
 		rp->lo = dl_string("", 0), rp->lo_incl = rp->lo_set = true;
 	}
-	/* (strings with no upper bound stay open above; the predicate still
-	 * filters, so the range only has to contain the answers) */
+	/* (strings and tuples with no upper bound stay open above; the
+	 * predicate still filters, so the range only has to contain the
+	 * answers) */
 }
 
 /* ---- estimates ------------------------------------------------------------ */
