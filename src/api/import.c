@@ -723,6 +723,13 @@ static int push(dl_imp *im, int64_t e, int64_t a, const dl_value *v)
 	return 0;
 }
 
+/* Typed tuples have their elements checked, and composite tuples are kept
+ * from their components, by the transaction processor alone. */
+static bool tuple_kept(const dl_attr *at)
+{
+	return at->composite || at->in_composite || (at->vtype == DL_VT_TUPLE && at->tuple_keys);
+}
+
 /* One value of attribute `at` for entity e. */
 static int add_value(dl_imp *im, int64_t e, const dl_attr *at, const dl_value *v)
 {
@@ -731,6 +738,9 @@ static int add_value(dl_imp *im, int64_t e, const dl_attr *at, const dl_value *v
 	int rc;
 	if (v->type == DL_NIL || v->type == DL_MAP)
 		return no(im, "%s value for %s", v->type == DL_NIL ? "nil" : "nested map",
+			  kwtext(at->ident, as, sizeof as));
+	if (tuple_kept(at))
+		return no(im, "%s is a typed tuple or part of a composite tuple",
 			  kwtext(at->ident, as, sizeof as));
 	if (at->vtype == DL_VT_REF) {
 		int64_t t;
@@ -1695,9 +1705,11 @@ static int csv_row(dl_imp *im, const csv_rd *c, const csv_plan *plan)
 			return no(im, "column %zu: unknown attribute %s (declare it first, e.g. "
 				      "in an EDN file imported before the CSV)",
 				  i + 1, kwtext(p->col.attr, as, sizeof as));
-		if (at->id <= DL_A_BUILTIN_LAST)
-			return no(im, "column %zu: %s cannot be imported from CSV", i + 1,
-				  kwtext(p->col.attr, as, sizeof as));
+		if (at->id <= DL_A_BUILTIN_LAST || tuple_kept(at))
+			return no(im, "column %zu: %s cannot be imported from CSV%s", i + 1,
+				  kwtext(p->col.attr, as, sizeof as),
+				  tuple_kept(at) ? " (a typed tuple, or part of a composite tuple: "
+						   "import it as EDN tx-data)" : "");
 		dl_value v;
 		if (at->vtype == DL_VT_REF) {
 			int64_t t;

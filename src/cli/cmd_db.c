@@ -695,11 +695,16 @@ static int ex_schema(exporter *x)
 
 static int ex_entity(exporter *x, ent *en, bool *any)
 {
-	/* transactions keep everything but their txInstant */
+	/* transactions keep everything but their txInstant; composite tuples
+	 * are left to the import to rebuild from their components */
 	size_t k = 0;
-	for (size_t m = 0; m < en->n; m++)
+	for (size_t m = 0; m < en->n; m++) {
+		const dl_attr *at = dl_schema_attr(x->S, en->d[m].aid);
+		if (at && at->composite)
+			continue;
 		if (!(DL_EID_PART(en->d[m].e) == DL_PART_TX && en->d[m].aid == DL_A_TX_INSTANT))
 			en->d[k++] = en->d[m];
+	}
 	if (!k)
 		return 0;
 	DL_TRY(dl_buf_printf(&x->b, "%s{:db/id \"e%" PRId64 "\"", *any ? "\n " : "[",

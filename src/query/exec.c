@@ -2118,6 +2118,25 @@ static int unbound_error(dl_qenv *env, const dl_clause *cl, const uint8_t *bound
 		    !bound[args[k].var])
 			return dl_error(DL_EINVAL, "insufficient binding: %s, used by %s, is never bound",
 					env->q->vars[args[k].var].name, what);
+	if (cl->kind == DL_C_OR || cl->kind == DL_C_OR_JOIN) {
+		/* a variable some branch only reads, which the clauses that
+		 * could bind it never do before this or (they wait for it) */
+		uint8_t *need = dl_malloc(env->nvars ? env->nvars : 1);
+		if (!need)
+			return DL_ENOMEM;
+		int rc = dl_plan_or_needs(cl, need, env->nvars);
+		for (uint32_t v = 0; v < env->nvars && !rc; v++)
+			if (need[v] && env->vstate[v] != VS_CONST && !bound[v])
+				rc = dl_error(DL_EINVAL,
+					      "insufficient binding: %s, used by a branch of this %s that "
+					      "does not bind it, is never bound before the %s",
+					      env->q->vars[v].name, cl->kind == DL_C_OR ? "or" : "or-join",
+					      cl->kind == DL_C_OR ? "or" : "or-join");
+		dl_free(need);
+		if (rc)
+			return rc;
+		what = cl->kind == DL_C_OR ? "or" : "or-join";
+	}
 	return dl_error(DL_EINVAL, "insufficient binding: this %s's variables are never bound", what);
 }
 

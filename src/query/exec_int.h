@@ -264,6 +264,10 @@ void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n);
 
 /* Mark every variable a clause mentions (recursively). */
 void dl_clause_vars(const dl_clause *cl, uint8_t *mark);
+/* The variables an or / or-join needs bound before it runs (nvars entries
+ * of need, overwritten): its variables (or-join: declared ones) that not
+ * every branch binds. */
+int dl_plan_or_needs(const dl_clause *cl, uint8_t *need, uint32_t nvars);
 
 const char *dl_strategy_name(int s);
 const char *dl_index_name(int idx);

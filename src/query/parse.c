@@ -564,6 +564,15 @@ static int parse_pattern_term(qctx *c, const dl_value *v, const pnode *p, unsign
 				    "the value position of a data pattern takes a variable, _ "
 				    "or a scalar value, got %s",
 				    describe(&d, v));
+		for (uint32_t k = 0; v->type == DL_VECTOR && k < v->len; k++) {
+			int sk = sym_kind(&v->u.items[k]);
+			if (sk == SK_VAR || sk == SK_BLANK)
+				return perr(c, pos_of(kid(p, v, k)),
+					    "a tuple in the value position of a data pattern holds "
+					    "constants only, not %s: match the tuple whole, [?e :a ?t], "
+					    "and take it apart with [(untuple ?t) [?x ?y]]",
+					    sym_text(v->u.items[k].u.id));
+		}
 		return 0;
 	default:
 		if (v->type == DL_BOOL)

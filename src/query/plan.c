@@ -244,9 +244,10 @@ void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n)
 			var_left = false;
 		else
 			continue;
-		/* Only numbers and strings: comparisons across types are not
-		 * ranges of one type in the index. */
-		if (!numeric(&c) && c.type != DL_STRING && c.type != DL_INST)
+		/* Only numbers, strings, instants and tuples: comparisons
+		 * across types are not ranges of one type in the index. */
+		if (!numeric(&c) && c.type != DL_STRING && c.type != DL_INST &&
+		    c.type != DL_VECTOR)
 			continue;
 		int op; /* 0 <, 1 <=, 2 >, 3 >=, 4 = */
 		if (!strcmp(name, "<"))
@@ -284,11 +285,16 @@ void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n)
 			rp->lo = dl_inst(INT64_MIN), rp->lo_incl = rp->lo_set = true;
 		if (!rp->hi_set)
 			rp->hi = dl_inst(INT64_MAX), rp->hi_incl = rp->hi_set = true;
+	} else if (!rp->lo_set && k->type == DL_VECTOR) {
+		dl_value empty = dl_nil();
+		empty.type = DL_VECTOR; /* [] sorts before every other tuple */
+		rp->lo = empty, rp->lo_incl = rp->lo_set = true;
 	} else if (!rp->lo_set) {
 		rp->lo = dl_string("", 0), rp->lo_incl = rp->lo_set = true;
 	}
-	/* (strings with no upper bound stay open above; the predicate still
-	 * filters, so the range only has to contain the answers) */
+	/* (strings and tuples with no upper bound stay open above; the
+	 * predicate still filters, so the range only has to contain the
+	 * answers) */
 }
 
 /* ---- estimates ------------------------------------------------------------ */
@@ -560,67 +566,156 @@ void dl_clause_vars(const dl_clause *cl, uint8_t *mark)
 	}
 }
 
+static int clause_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars);
+
+/* What an or / or-join binds for the other clauses: the variables every
+ * branch binds (of or-join's, its declared ones).  A branch that only
+ * filters on ?x binds nothing: ?x must be bound before the or runs. */
+static int or_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars)
+{
+	uint8_t *all = dl_malloc(2 * (size_t)nvars + 1), *one = all + nvars;
+	if (!all)
+		return DL_ENOMEM;
+	memset(all, cl->u.sub.n > 0, nvars);
+	int rc = 0;
+	for (uint32_t b = 0; b < cl->u.sub.n; b++) {
+		const dl_clause *br = &cl->u.sub.items[b];
+		memset(one, 0, nvars);
+		if (br->kind == DL_C_AND) {
+			for (uint32_t k = 0; k < br->u.sub.n && !rc; k++)
+				rc = clause_binds(&br->u.sub.items[k], one, nvars);
+		} else {
+			rc = clause_binds(br, one, nvars);
+		}
+		if (rc)
+			goto out;
+		for (uint32_t v = 0; v < nvars; v++)
+			all[v] &= one[v];
+	}
+	if (cl->kind == DL_C_OR_JOIN) {
+		memset(one, 0, nvars);
+		mark_terms(one, cl->u.sub.vars, cl->u.sub.nvars);
+		for (uint32_t v = 0; v < nvars; v++)
+			all[v] &= one[v];
+	}
+	for (uint32_t v = 0; v < nvars; v++)
+		mark[v] |= all[v];
+out:
+	dl_free(all);
+	return rc;
+}
+
 /* Variables clause cl can bind (what it makes available to others). */
-static void clause_binds(const dl_clause *cl, uint8_t *mark)
+static int clause_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars)
 {
 	switch (cl->kind) {
 	case DL_C_PATTERN:
 		mark_terms(mark, cl->u.pat.t, cl->u.pat.n);
-		break;
+		return 0;
 	case DL_C_FN:
 		mark_terms(mark, cl->u.fn.bind.terms, cl->u.fn.bind.n);
-		break;
+		return 0;
 	case DL_C_RULE:
 		mark_terms(mark, cl->u.rule.args, cl->u.rule.nargs);
-		break;
+		return 0;
 	case DL_C_OR:
 	case DL_C_OR_JOIN:
-		dl_clause_vars(cl, mark);
-		break;
+		return or_binds(cl, mark, nvars);
 	default:
-		break;
+		return 0;
 	}
 }
 
-static bool shared_bound(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
-			 uint32_t n, uint32_t self);
+int dl_plan_or_needs(const dl_clause *cl, uint8_t *need, uint32_t nvars)
+{
+	uint8_t *binds = dl_calloc(nvars ? nvars : 1, 1);
+	if (!binds)
+		return DL_ENOMEM;
+	int rc = or_binds(cl, binds, nvars);
+	if (!rc) {
+		memset(need, 0, nvars);
+		dl_clause_vars(cl, need);
+		for (uint32_t v = 0; v < nvars; v++)
+			need[v] &= !binds[v];
+	}
+	dl_free(binds);
+	return rc;
+}
+
+static bool var_bound(const dl_qenv *env, const dl_plan_state *st, uint32_t v)
+{
+	return st->bound[v] || env->vstate[v] == VS_CONST;
+}
+
+/* 1 when every variable marked in `vars` that a pending clause other than
+ * `self` can bind is bound, 0 when not, or an error. */
+static int bound_if_bindable(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
+			     uint32_t n, uint32_t self, const uint8_t *vars)
+{
+	uint8_t *other = dl_calloc(st->nvars ? st->nvars : 1, 1);
+	if (!other)
+		return DL_ENOMEM;
+	int rc = 0;
+	for (uint32_t i = 0; i < n && !rc; i++)
+		if (i != self && !st->done[i])
+			rc = clause_binds(&cls[i], other, st->nvars);
+	bool ok = true;
+	for (uint32_t v = 0; v < st->nvars && ok; v++)
+		if (vars[v] && other[v] && !var_bound(env, st, v))
+			ok = false;
+	dl_free(other);
+	return rc < 0 ? rc : ok;
+}
+
+/* Is every variable clause `self` shares with the other pending clauses
+ * (that they can bind) bound?  1 yes, 0 no, or an error. */
+static int shared_bound(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
+			uint32_t n, uint32_t self)
+{
+	uint8_t *mine = dl_calloc(st->nvars ? st->nvars : 1, 1);
+	if (!mine)
+		return DL_ENOMEM;
+	dl_clause_vars(&cls[self], mine);
+	int rc = bound_if_bindable(env, st, cls, n, self, mine);
+	dl_free(mine);
+	return rc;
+}
 
 /* A not / not-join is ready when every variable it shares with the rest
- * of the conjunction is bound. */
-static bool not_ready(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
-		      uint32_t n, uint32_t self)
+ * of the conjunction is bound.  1 ready, 0 not yet, or an error. */
+static int not_ready(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
+		     uint32_t n, uint32_t self)
 {
 	const dl_clause *cl = &cls[self];
 	if (cl->kind == DL_C_NOT_JOIN) {
 		for (uint32_t i = 0; i < cl->u.sub.nvars; i++)
 			if (!term_bound(env, st, &cl->u.sub.vars[i]))
-				return false;
-		return true;
+				return 0;
+		return 1;
 	}
 	return shared_bound(env, st, cls, n, self);
 }
 
-/* Is every variable clause `self` shares with the other pending clauses
- * (that they can bind) bound? */
-static bool shared_bound(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
-			 uint32_t n, uint32_t self)
+/* An or / or-join is ready when its required variables are bound, and so
+ * are the variables it needs (those some branch does not bind) that
+ * another pending clause can bind.  A needed variable nothing else binds
+ * stays free: a not in a branch may use it as its own, and a predicate on
+ * it reports it.  1 ready, 0 not yet, or an error. */
+static int or_ready(const dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
+		    uint32_t n, uint32_t self)
 {
 	const dl_clause *cl = &cls[self];
-	uint8_t *mine = dl_calloc(st->nvars ? st->nvars : 1, 1);
-	uint8_t *other = dl_calloc(st->nvars ? st->nvars : 1, 1);
-	bool ok = mine && other;
-	if (ok) {
-		dl_clause_vars(cl, mine);
-		for (uint32_t i = 0; i < n; i++)
-			if (i != self && !st->done[i])
-				clause_binds(&cls[i], other);
-		for (uint32_t v = 0; v < st->nvars && ok; v++)
-			if (mine[v] && other[v] && !st->bound[v] && env->vstate[v] != VS_CONST)
-				ok = false;
-	}
-	dl_free(mine);
-	dl_free(other);
-	return ok;
+	for (uint32_t k = 0; k < cl->u.sub.nreq; k++)
+		if (!term_bound(env, st, &cl->u.sub.vars[k]))
+			return 0;
+	uint8_t *need = dl_malloc(st->nvars ? st->nvars : 1);
+	if (!need)
+		return DL_ENOMEM;
+	int rc = dl_plan_or_needs(cl, need, st->nvars);
+	if (!rc)
+		rc = bound_if_bindable(env, st, cls, n, self, need);
+	dl_free(need);
+	return rc;
 }
 
 /* Does the clause touch a bound variable (or have no variables at all)? */
@@ -739,19 +834,23 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 			break;
 		}
 		case DL_C_NOT:
-		case DL_C_NOT_JOIN:
-			if (!not_ready(env, st, cls, n, i))
+		case DL_C_NOT_JOIN: {
+			int ready = not_ready(env, st, cls, n, i);
+			if (ready < 0)
+				return ready;
+			if (!ready)
 				continue;
 			s.strategy = ST_ANTI;
 			s.est_rows = st->card / 2;
 			s.est_cost = st->card;
 			rank = 1;
 			break;
+		}
 		case DL_C_OR:
 		case DL_C_OR_JOIN: {
-			bool ready = true;
-			for (uint32_t k = 0; k < cl->u.sub.nreq && ready; k++)
-				ready = term_bound(env, st, &cl->u.sub.vars[k]);
+			int ready = or_ready(env, st, cls, n, i);
+			if (ready < 0)
+				return ready;
 			if (!ready)
 				continue;
 			s.strategy = ST_UNION;
@@ -760,7 +859,10 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 			/* run once what it shares with the other clauses is bound
 			 * (its branches may filter on those variables); if that
 			 * never happens, run it last anyway */
-			rank = shared_bound(env, st, cls, n, i) ? 3 : 5;
+			int shared = shared_bound(env, st, cls, n, i);
+			if (shared < 0)
+				return shared;
+			rank = shared ? 3 : 5;
 			break;
 		}
 		case DL_C_RULE: {

@@ -131,6 +131,71 @@ static int sb_ident(sbuild *b, int64_t e, uint32_t kw)
 	return 0;
 }
 
+/* A value type usable inside a typed tuple: a scalar, not a ref (an
+ * entity inside a tuple is not resolved) and not a tuple. */
+static int tuple_elem_type(int64_t e)
+{
+	int vt = dl_vtype_of_enum(e);
+	return vt > 0 && vt != DL_VT_TUPLE && vt != DL_VT_REF ? vt : -1;
+}
+
+int dl_attr_set_tuple(dl_attr *at, int64_t a, const dl_value *v,
+		      int64_t (*entid)(const void *ctx, uint32_t kw), const void *ctx)
+{
+	uint8_t bit = a == DL_A_TUPLE_ATTRS ? 1 : a == DL_A_TUPLE_TYPE ? 2 : 4;
+	bool seq = v && (v->type == DL_VECTOR || v->type == DL_LIST);
+	at->tuple_bad &= (uint8_t)~bit;
+	if (!v) {
+		at->tuple_keys &= (uint8_t)~bit;
+		if (a == DL_A_TUPLE_ATTRS)
+			at->composite = false;
+		else if (a == DL_A_TUPLE_TYPE)
+			at->tuple_type = 0;
+		return 0;
+	}
+	at->tuple_keys |= bit;
+	switch (a) {
+	case DL_A_TUPLE_ATTRS:
+		at->composite = true;
+		if (!seq || v->len < 2 || v->len > DL_TUPLE_MAX)
+			goto bad;
+		for (uint32_t i = 0; i < v->len; i++) {
+			if (v->u.items[i].type != DL_KEYWORD)
+				goto bad;
+			at->tuple_kw[i] = v->u.items[i].u.id;
+		}
+		at->tuple_n = (uint8_t)v->len;
+		return 0;
+	case DL_A_TUPLE_TYPE: {
+		int vt = v->type == DL_KEYWORD ? tuple_elem_type(entid(ctx, v->u.id)) : -1;
+		if (vt < 0)
+			goto bad;
+		at->tuple_type = (uint8_t)vt;
+		return 0;
+	}
+	default: /* DL_A_TUPLE_TYPES */
+		if (!seq || v->len < 2 || v->len > DL_TUPLE_MAX)
+			goto bad;
+		for (uint32_t i = 0; i < v->len; i++) {
+			const dl_value *x = &v->u.items[i];
+			int vt = x->type == DL_KEYWORD ? tuple_elem_type(entid(ctx, x->u.id)) : -1;
+			if (vt < 0)
+				goto bad;
+			at->tuple_types[i] = (uint8_t)vt;
+		}
+		at->tuple_n = (uint8_t)v->len;
+		return 0;
+	}
+bad:
+	at->tuple_bad |= bit;
+	return -1;
+}
+
+static int64_t sb_entid(const void *ctx, uint32_t kw)
+{
+	return dl_schema_entid(ctx, kw);
+}
+
 static void sb_prop(sbuild *b, int64_t e, int64_t a, const dl_value *v)
 {
 	uint64_t idx;
@@ -153,9 +218,28 @@ static void sb_prop(sbuild *b, int64_t e, int64_t a, const dl_value *v)
 	case DL_A_IS_COMPONENT: at->component = t; break;
 	case DL_A_NO_HISTORY: at->nohistory = t; break;
 	case DL_A_INDEX: at->indexed = t; break;
+	case DL_A_TUPLE_ATTRS:
+	case DL_A_TUPLE_TYPE:
+	case DL_A_TUPLE_TYPES:
+		(void)dl_attr_set_tuple(at, a, v, sb_entid, b->s);
+		break;
 	default: break;
 	}
 	at->declared = true;
+}
+
+/* Mark the components of every composite (after all attributes are in). */
+static void sb_components(sbuild *b)
+{
+	dl_schema *s = b->s;
+	for (size_t i = 0; i < s->nattrs; i++) {
+		const dl_attr *c = &s->attrs[i];
+		for (uint32_t k = 0; c->composite && k < c->tuple_n; k++) {
+			dl_attr *x = (dl_attr *)dl_schema_attr(s, dl_schema_entid(s, c->tuple_kw[k]));
+			if (x)
+				x->in_composite = true;
+		}
+	}
 }
 
 static int build_from_builtin(sbuild *b)
@@ -230,12 +314,15 @@ int dl_schema_build(dl_schema **out, dl_snap *snap, int64_t version)
 	static const int64_t props[] = {
 		DL_A_VALUE_TYPE, DL_A_CARDINALITY, DL_A_UNIQUE,
 		DL_A_IS_COMPONENT, DL_A_NO_HISTORY, DL_A_INDEX,
+		DL_A_TUPLE_ATTRS, DL_A_TUPLE_TYPE, DL_A_TUPLE_TYPES,
 	};
 	sbuild b = {NULL, 0};
 	DL_TRY(schema_new(&b.s, version));
 	int rc = scan_attr(&b, snap, DL_A_IDENT);
 	for (size_t i = 0; rc == 0 && i < sizeof props / sizeof props[0]; i++)
 		rc = scan_attr(&b, snap, props[i]);
+	if (rc == 0)
+		sb_components(&b);
 	if (rc < 0) {
 		dl_schema_free(b.s);
 		return rc;

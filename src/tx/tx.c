@@ -13,7 +13,9 @@
  *      (with the database and with each other), the rest get new ids in
  *      order of first appearance;
  *   5. retractions are expanded, cas checked, conflicts detected;
- *   6. writes: card-one assertions retract the previous value;
+ *   6. writes: card-one assertions retract the previous value; then the
+ *      composite tuples (:db/tupleAttrs) of every entity whose components
+ *      were written are re-asserted (upserts through them happen in 4);
  *   7. checks on the result: unique values, schema changes.
  *
  * Memory: everything lives in a scratch arena freed at the end; the report
@@ -110,6 +112,10 @@ typedef struct txc {
 	size_t nfops, cfops;
 	dl_hidx add_eav; /* fops adds by [e a v] */
 	dl_hidx add_ea;  /* fops card-one adds by [e a] */
+
+	struct comp *comps; /* composite tuple attributes (composites()) */
+	size_t ncomps, ccomps;
+	bool comps_built;
 
 	dl_datom *rd; /* report datoms */
 	size_t nrd, crd;
@@ -467,6 +473,45 @@ static int resolve_entity(txc *t, const dl_value *v, const dl_value *form, int64
 static int resolve_attr(txc *t, const dl_value *k, const dl_value *form, bool create,
 			const dl_attr **out);
 
+/* A tuple value against its attribute's :db/tupleType, :db/tupleTypes or
+ * :db/tupleAttrs (the length; a composite's value is only ever looked
+ * up).  Elements may be nil. */
+static int check_tuple(txc *t, const dl_attr *at, const dl_value *v, const dl_value *form)
+{
+	char an[VAL_MAX], vs[VAL_MAX], es[VAL_MAX], want[160];
+	uint32_t lo = 1, hi = DL_TUPLE_MAX;
+	if (at->tuple_type) {
+		snprintf(want, sizeof want, "a tuple of 1 to %d %s values", DL_TUPLE_MAX,
+			 dl_vtype_name(at->tuple_type));
+	} else if (at->tuple_keys & 4 || at->composite) {
+		lo = hi = at->tuple_n;
+		size_t n = (size_t)snprintf(want, sizeof want, "a tuple of %u (", hi);
+		for (uint32_t i = 0; i < hi && n < sizeof want; i++)
+			n += (size_t)snprintf(want + n, sizeof want - n, "%s%s", i ? " " : "",
+					      at->composite ? "any"
+							    : dl_vtype_name(at->tuple_types[i]));
+		if (n < sizeof want)
+			snprintf(want + n, sizeof want - n, ")");
+	} else {
+		return 0; /* a tuple of any scalars */
+	}
+	aname(t, at->id, an, sizeof an);
+	vstr(vs, sizeof vs, v);
+	if (v->len < lo || v->len > hi)
+		return fail(t, DL_ETYPE, form, "%s expects %s, got %s (%u elements)", an, want, vs,
+			    v->len);
+	for (uint32_t i = 0; i < v->len && !at->composite; i++) {
+		const dl_value *x = &v->u.items[i];
+		int vt = at->tuple_type ? at->tuple_type : at->tuple_types[i];
+		if (x->type == DL_NIL || type_ok(vt, x))
+			continue;
+		vstr(es, sizeof es, x);
+		return fail(t, DL_ETYPE, form, "%s expects %s, got %s: element %u is %s, not a %s",
+			    an, want, vs, i + 1, es, dl_vtype_name(vt));
+	}
+	return 0;
+}
+
 /* Convert a (non-map, non-nil) value for attribute `at`: refs resolve
  * entities; everything else must have the declared type. */
 static int conv_value(txc *t, const dl_attr *at, const dl_value *v, const dl_value *form,
@@ -486,7 +531,7 @@ static int conv_value(txc *t, const dl_attr *at, const dl_value *v, const dl_val
 	}
 	if (type_ok(at->vtype, v)) {
 		*out = *v;
-		return 0;
+		return at->vtype == DL_VT_TUPLE ? check_tuple(t, at, v, form) : 0;
 	}
 	aname(t, at->id, an, sizeof an);
 	vstr(vs, sizeof vs, v);
@@ -702,6 +747,11 @@ static int ov_attr_for(txc *t, int64_t e, uint32_t kw, dl_attr **out)
 	return 0;
 }
 
+static int64_t tx_entid(const void *ctx, uint32_t kw)
+{
+	return ident_code(ctx, kw);
+}
+
 static int64_t enum_target(const txc *t, const dl_value *v)
 {
 	if (v->type == DL_KEYWORD)
@@ -719,6 +769,20 @@ static int apply_prop(txc *t, dl_attr *at, int pi, const dl_value *v, bool retra
 	char vs[VAL_MAX];
 	int64_t a = prop_attrs[pi];
 	int64_t e = v ? enum_target(t, v) : 0;
+	if (a == DL_A_TUPLE_ATTRS || a == DL_A_TUPLE_TYPE || a == DL_A_TUPLE_TYPES) {
+		if (dl_attr_set_tuple(at, a, retract ? NULL : v, tx_entid, t) == 0) {
+			at->declared = true;
+			return 0;
+		}
+		vstr(vs, sizeof vs, v);
+		return fail(t, DL_EINVAL, form, "invalid value %s for :%s (%s)", vs,
+			    kw_names[K_VALUE_TYPE + pi],
+			    a == DL_A_TUPLE_ATTRS ? "a vector of 2 to 8 attribute idents"
+			    : a == DL_A_TUPLE_TYPE ? "a :db.type/... keyword of a scalar type, "
+						     "not ref or tuple"
+						   : "a vector of 2 to 8 :db.type/... keywords of "
+						     "scalar types, not ref or tuple");
+	}
 	if (retract) {
 		switch (a) {
 		case DL_A_VALUE_TYPE: at->vtype = DL_VT_ANY; break;
@@ -988,6 +1052,19 @@ static int check_schema_value(txc *t, int64_t a, const dl_value *v, const dl_val
 	return 0;
 }
 
+/* A composite tuple's datoms are the processor's (kept from its
+ * components): never asserted or retracted in tx-data. */
+static int refuse_composite(txc *t, const dl_attr *at, const dl_value *form)
+{
+	char an[VAL_MAX];
+	if (!at || !at->composite)
+		return 0;
+	return fail(t, DL_EINVAL, form,
+		    "%s is a composite tuple (:db/tupleAttrs): it is kept from its component "
+		    "attributes and cannot be asserted or retracted directly",
+		    aname(t, at->id, an, sizeof an));
+}
+
 static int expand_map(txc *t, const dl_value *m, int64_t fi, int64_t *code_out);
 
 /* One value of a map entry (maps become nested entities). */
@@ -996,6 +1073,7 @@ static int add_value(txc *t, int64_t e, const dl_attr *at, const dl_value *v,
 {
 	char an[VAL_MAX];
 	dl_value cv;
+	DL_TRY(refuse_composite(t, at, form));
 	if (v->type == DL_NIL)
 		return fail(t, DL_EINVAL, form, "nil value for %s",
 			    aname(t, at->id, an, sizeof an));
@@ -1153,6 +1231,7 @@ static int expand_list(txc *t, const dl_value *f)
 						    "and a value");
 		DL_TRY(resolve_entity(t, &it[1], f, &e));
 		DL_TRY(resolve_attr(t, &it[2], f, true, &at));
+		DL_TRY(refuse_composite(t, at, f));
 		if (it[3].type == DL_NIL || it[3].type == DL_MAP) {
 			vstr(vs, sizeof vs, &it[3]);
 			return fail(t, DL_EINVAL, f, "invalid value %s", vs);
@@ -1173,6 +1252,7 @@ static int expand_list(txc *t, const dl_value *f)
 		}
 		if (!at)
 			return 0; /* an unknown attribute has no datoms to retract */
+		DL_TRY(refuse_composite(t, at, f));
 		if (f->len == 3)
 			return push_op(t, OP_RETRACT_ATTR, e, at->id, NULL, f);
 		DL_TRY(conv_value(t, at, &it[3], f, &v));
@@ -1190,6 +1270,7 @@ static int expand_list(txc *t, const dl_value *f)
 						    "the expected value and the new value");
 		DL_TRY(resolve_entity(t, &it[1], f, &e));
 		DL_TRY(resolve_attr(t, &it[2], f, true, &at));
+		DL_TRY(refuse_composite(t, at, f));
 		if (at->many)
 			return fail(t, DL_EINVAL, f, ":db/cas needs a cardinality-one attribute");
 		if (it[4].type == DL_NIL || it[4].type == DL_MAP ||
@@ -1231,6 +1312,236 @@ static bool ukey_eq(const void *ctx, uint32_t item)
 	return p->keys[item].a == p->a && dl_value_equal(&p->keys[item].v, p->v);
 }
 
+/* ---- composite tuples ------------------------------------------------------ */
+
+/* A composite tuple attribute and its components (0: names no attribute;
+ * the schema check reports that). */
+typedef struct comp {
+	const dl_attr *at;
+	int64_t parts[DL_TUPLE_MAX];
+} comp;
+
+static int comp_add(txc *t, const dl_attr *at)
+{
+	if (!at->composite || at->tuple_bad)
+		return 0;
+	comp *c = VPUSH(t, t->comps, t->ncomps, t->ccomps);
+	if (!c)
+		return DL_ENOMEM;
+	c->at = at;
+	for (uint32_t k = 0; k < at->tuple_n; k++) {
+		int64_t e = ident_code(t, at->tuple_kw[k]);
+		c->parts[k] = e > 0 && attr_get(t, e) ? e : 0;
+	}
+	return 0;
+}
+
+/* The composites as this transaction sees them (after the pre-pass, so
+ * with the ones it defines). */
+static int composites(txc *t)
+{
+	if (t->comps_built)
+		return 0;
+	t->comps_built = true;
+	const dl_attr *all;
+	size_t n = dl_schema_attrs(t->base, &all);
+	for (size_t i = 0; i < n; i++)
+		DL_TRY(comp_add(t, attr_get(t, all[i].id)));
+	for (size_t i = 0; i < t->ov_attr.cap; i++)
+		if (t->ov_attr.keys[i] && !dl_schema_attr(t->base, (int64_t)t->ov_attr.keys[i]))
+			DL_TRY(comp_add(t, (const dl_attr *)(uintptr_t)t->ov_attr.vals[i]));
+	return 0;
+}
+
+static int comp_part(const comp *c, int64_t a)
+{
+	for (uint32_t k = 0; k < c->at->tuple_n; k++)
+		if (c->parts[k] == a)
+			return (int)k;
+	return -1;
+}
+
+/* A component's value as a tuple element: an entity is its id (a number,
+ * as queries see it). */
+static dl_value comp_elem(const dl_value *v)
+{
+	dl_value x = *v;
+	if (x.type == DL_REF)
+		x.type = DL_INT;
+	return x;
+}
+
+static dl_value tuple_of(dl_value *items, uint32_t n)
+{
+	dl_value v = dl_nil();
+	v.type = DL_VECTOR;
+	v.len = n;
+	v.u.items = items;
+	return v;
+}
+
+/* The values a new (temporary) entity asserts for one composite's
+ * components, gathered per entity. */
+typedef struct cslot {
+	uint32_t slot;
+	bool temp; /* a component refers to a temporary entity: no upsert */
+	const dl_value *form;
+	dl_value v[DL_TUPLE_MAX];
+} cslot;
+
+typedef struct ctup_probe {
+	const dl_value *tuples;
+	const dl_value *v;
+} ctup_probe;
+
+static bool ctup_eq(const void *ctx, uint32_t item)
+{
+	const ctup_probe *p = ctx;
+	return dl_value_equal(&p->tuples[item], p->v);
+}
+
+/* Upsert through a composite :db.unique/identity: a new entity whose
+ * asserted components make a tuple an entity already holds is that entity
+ * (and two new ones making the same tuple are one). */
+static int upsert_composite(txc *t, const comp *c)
+{
+	uint32_t nc = c->at->tuple_n;
+	cslot *cs = NULL;
+	size_t n = 0, cap = 0;
+	dl_u64map by_slot;
+	dl_u64map_init(&by_slot, t->sa);
+	for (size_t i = 0; i < t->nops; i++) {
+		const op *o = &t->ops[i];
+		int k = o->kind == OP_ADD && o->e < 0 ? comp_part(c, o->a) : -1;
+		if (k < 0)
+			continue;
+		uint32_t r = slot_root(t, CODE_SLOT(o->e));
+		uint64_t x;
+		if (!dl_u64map_get(&by_slot, r + 1, &x)) {
+			cslot *y = VPUSH(t, cs, n, cap);
+			if (!y)
+				return DL_ENOMEM;
+			memset(y, 0, sizeof *y);
+			y->slot = r;
+			y->form = o->form;
+			for (uint32_t j = 0; j < nc; j++)
+				y->v[j] = dl_nil();
+			x = n - 1;
+			DL_TRY(dl_u64map_put(&by_slot, r + 1, x));
+		}
+		cs[x].v[k] = comp_elem(&o->v);
+		cs[x].temp |= o->v.type == DL_REF && o->v.u.i < 0;
+	}
+	dl_value *tuples = n ? DL_ARENA_NEW(t->sa, n, dl_value) : NULL;
+	dl_hidx idx;
+	dl_hidx_init(&idx, t->sa);
+	for (size_t i = 0; i < n; i++) {
+		if (cs[i].temp)
+			continue;
+		tuples[i] = tuple_of(cs[i].v, nc);
+		uint64_t h = dl_value_hash(&tuples[i]);
+		ctup_probe p = {tuples, &tuples[i]};
+		int64_t k = dl_hidx_find(&idx, h, ctup_eq, &p);
+		if (k >= 0)
+			DL_TRY(slot_union(t, cs[k].slot, cs[i].slot, cs[i].form));
+		else
+			DL_TRY(dl_hidx_add(&idx, h, (uint32_t)i));
+		int64_t found;
+		DL_TRY(avet_find(t, c->at->id, &tuples[i], 0, &found));
+		if (found)
+			DL_TRY(slot_bind(t, cs[i].slot, found, cs[i].form));
+	}
+	return 0;
+}
+
+/* Re-assert composite c of entity e from its components' current values
+ * (retract it when it has none of them). */
+static int write_add(txc *t, const op *o);
+static int write_retract(txc *t, const op *o);
+
+static int composite_update(txc *t, int64_t e, const comp *c)
+{
+	uint32_t nc = c->at->tuple_n;
+	dl_value *items = DL_ARENA_NEW(t->sa, nc, dl_value);
+	if (!items)
+		return DL_ENOMEM;
+	dvec dv = {0};
+	bool any = false;
+	for (uint32_t k = 0; k < nc; k++) {
+		items[k] = dl_nil();
+		if (!c->parts[k])
+			continue;
+		DL_TRY(collect_ea(t, &dv, e, c->parts[k]));
+		if (dv.n) {
+			items[k] = comp_elem(&dv.d[0].v);
+			any = true;
+		}
+	}
+	op o = {0};
+	o.kind = OP_ADD;
+	o.e = e;
+	o.a = c->at->id;
+	if (any) {
+		o.v = tuple_of(items, nc);
+		return write_add(t, &o);
+	}
+	DL_TRY(collect_ea(t, &dv, e, c->at->id));
+	for (size_t i = 0; i < dv.n; i++) {
+		o.v = dv.d[i].v;
+		DL_TRY(write_retract(t, &o));
+	}
+	return 0;
+}
+
+typedef struct ecomp {
+	int64_t e;
+	uint32_t c;
+} ecomp;
+
+typedef struct ecomp_probe {
+	const ecomp *items;
+	ecomp key;
+} ecomp_probe;
+
+static bool ecomp_eq(const void *ctx, uint32_t item)
+{
+	const ecomp_probe *p = ctx;
+	return p->items[item].e == p->key.e && p->items[item].c == p->key.c;
+}
+
+/* After the writes: every composite with a component this transaction
+ * asserted or retracted (also through retractEntity, cardinality-one
+ * replacement or a retracted reference) gets its new value. */
+static int maintain_composites(txc *t)
+{
+	DL_TRY(composites(t));
+	if (!t->ncomps)
+		return 0;
+	ecomp *todo = NULL;
+	size_t n = 0, cap = 0, nrd = t->nrd;
+	dl_hidx idx;
+	dl_hidx_init(&idx, t->sa);
+	for (size_t i = 0; i < nrd; i++) {
+		const dl_datom *d = &t->rd[i];
+		for (uint32_t c = 0; c < t->ncomps; c++) {
+			if (comp_part(&t->comps[c], d->a) < 0)
+				continue;
+			ecomp_probe p = {todo, {d->e, c}};
+			uint64_t h = ea_hash(d->e, (int64_t)c);
+			if (dl_hidx_find(&idx, h, ecomp_eq, &p) >= 0)
+				continue;
+			ecomp *x = VPUSH(t, todo, n, cap);
+			if (!x)
+				return DL_ENOMEM;
+			*x = p.key;
+			DL_TRY(dl_hidx_add(&idx, h, (uint32_t)(n - 1)));
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		DL_TRY(composite_update(t, todo[i].e, &t->comps[todo[i].c]));
+	return 0;
+}
+
 static int upsert(txc *t)
 {
 	ukey *keys = NULL;
@@ -1266,6 +1577,10 @@ static int upsert(txc *t)
 		if (found)
 			DL_TRY(slot_bind(t, si, found, o->form));
 	}
+	DL_TRY(composites(t));
+	for (size_t c = 0; c < t->ncomps; c++)
+		if (t->comps[c].at->unique == DL_UNIQUE_IDENTITY)
+			DL_TRY(upsert_composite(t, &t->comps[c]));
 	return 0;
 }
 
@@ -1640,11 +1955,81 @@ static int check_unique(txc *t)
 	return 0;
 }
 
+static bool tuple_same(const dl_attr *x, const dl_attr *y)
+{
+	if (x->tuple_keys != y->tuple_keys || x->tuple_bad != y->tuple_bad ||
+	    x->composite != y->composite || x->tuple_type != y->tuple_type)
+		return false;
+	if (!(x->tuple_keys & 5))
+		return true;
+	if (x->tuple_n != y->tuple_n)
+		return false;
+	for (uint32_t i = 0; i < x->tuple_n; i++)
+		if (x->composite ? x->tuple_kw[i] != y->tuple_kw[i]
+				 : x->tuple_types[i] != y->tuple_types[i])
+			return false;
+	return true;
+}
+
+/* The tuple keys of attribute na (named an) in the schema after the
+ * transaction: one of them, on a tuple; a composite's components are
+ * attributes of one value that are not tuples; none of it changes on an
+ * attribute that had it. */
+static int check_tuple_schema(txc *t, const dl_schema *ns, const dl_attr *na,
+			      const dl_attr *old, const char *an)
+{
+	char cn[VAL_MAX];
+	if (!na->tuple_keys)
+		goto changed;
+	if (na->tuple_keys & (na->tuple_keys - 1))
+		return fail(t, DL_EINVAL, NULL,
+			    "%s: only one of :db/tupleAttrs, :db/tupleType and :db/tupleTypes "
+			    "may be given", an);
+	if (na->vtype != DL_VT_TUPLE)
+		return fail(t, DL_EINVAL, NULL, "%s: :%s needs :db/valueType :db.type/tuple", an,
+			    na->composite ? "db/tupleAttrs"
+			    : na->tuple_type ? "db/tupleType" : "db/tupleTypes");
+	if (na->tuple_bad)
+		return fail(t, DL_EINVAL, NULL, "%s: malformed tuple schema", an);
+	for (uint32_t k = 0; na->composite && k < na->tuple_n; k++) {
+		kwstr(cn, sizeof cn, na->tuple_kw[k]);
+		const dl_attr *ca = dl_schema_attr(ns, dl_schema_entid(ns, na->tuple_kw[k]));
+		if (!ca)
+			return fail(t, DL_EINVAL, NULL,
+				    "%s: :db/tupleAttrs names %s, which is not an attribute", an, cn);
+		if (ca->many)
+			return fail(t, DL_EINVAL, NULL,
+				    "%s: :db/tupleAttrs cannot name the cardinality-many %s", an, cn);
+		if (ca->vtype == DL_VT_TUPLE)
+			return fail(t, DL_EINVAL, NULL,
+				    "%s: :db/tupleAttrs cannot name the tuple attribute %s", an, cn);
+		for (uint32_t j = 0; j < k; j++)
+			if (na->tuple_kw[j] == na->tuple_kw[k])
+				return fail(t, DL_EINVAL, NULL, "%s: :db/tupleAttrs names %s twice",
+					    an, cn);
+	}
+	if (na->composite && na->many)
+		return fail(t, DL_EINVAL, NULL, "%s: a composite tuple must be cardinality one", an);
+changed:
+	if (old && !tuple_same(old, na)) {
+		if (old->tuple_keys)
+			return fail(t, DL_EINVAL, NULL,
+				    "cannot change :db/tupleAttrs, :db/tupleType or :db/tupleTypes "
+				    "of %s", an);
+		if (na->composite)
+			return fail(t, DL_EINVAL, NULL,
+				    "cannot make the existing attribute %s a composite tuple "
+				    "(declare a new one)", an);
+	}
+	return 0;
+}
+
 static bool attr_same(const dl_attr *x, const dl_attr *y)
 {
 	/* not the ident: a rename changes nothing this tx has checked */
 	return x->vtype == y->vtype && x->many == y->many && x->unique == y->unique &&
-	       x->component == y->component && x->nohistory == y->nohistory;
+	       x->component == y->component && x->nohistory == y->nohistory &&
+	       tuple_same(x, y);
 }
 
 /* Every current value of attribute a fits type vt (declaring a type for an
@@ -1716,6 +2101,7 @@ static int check_schema(txc *t)
 		if (na->component && na->vtype != DL_VT_REF)
 			return fail(t, DL_EINVAL, NULL,
 				    "%s: :db/isComponent needs :db.type/ref", an);
+		DL_TRY(check_tuple_schema(t, ns, na, old, an));
 		if (old && old->vtype != na->vtype) {
 			if (old->vtype != DL_VT_ANY)
 				return fail(t, DL_EINVAL, NULL,
@@ -1790,6 +2176,7 @@ static int run(txc *t, const dl_value *data)
 			continue;
 		DL_TRY(o->kind == OP_ADD ? write_add(t, o) : write_retract(t, o));
 	}
+	DL_TRY(maintain_composites(t));
 	DL_TRY(check_unique(t));
 	if (t->schema_changed)
 		DL_TRY(check_schema(t));

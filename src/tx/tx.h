@@ -9,7 +9,8 @@
  *
  * Schema is data, as in Datomic: attributes are entities in the db partition
  * with :db/ident, :db/valueType, :db/cardinality, :db/unique,
- * :db/isComponent, :db/doc, :db/noHistory and :db/index.  An attribute used
+ * :db/isComponent, :db/doc, :db/noHistory, :db/index and the tuple keys
+ * :db/tupleAttrs, :db/tupleType, :db/tupleTypes.  An attribute used
  * without being declared is cardinality-one and takes any scalar (refs must
  * be declared), as in DataScript.
  */
@@ -65,6 +66,9 @@ enum {
 	DL_E_UNIQUE_IDENTITY = 63  /* :db.unique/identity */
 };
 
+/* Most elements of a tuple (Datomic's limit). */
+#define DL_TUPLE_MAX 8
+
 typedef struct dl_attr {
 	int64_t id;
 	uint32_t ident;    /* keyword intern id of :db/ident */
@@ -75,7 +79,29 @@ typedef struct dl_attr {
 	bool nohistory;
 	bool indexed;
 	bool declared;     /* false for an attribute that was only used */
+	/* Tuples (:db.type/tuple).  At most one of the three is given:
+	 *   :db/tupleAttrs  a composite: the transaction processor keeps its
+	 *                   value, [va vb ...], from the component attributes
+	 *                   (named by ident: tuple_kw, tuple_n of them);
+	 *   :db/tupleType   every element has type tuple_type;
+	 *   :db/tupleTypes  element i has type tuple_types[i] (tuple_n of them).
+	 * Elements may be nil. */
+	bool composite;
+	bool in_composite; /* a component of some composite (schema-built only) */
+	uint8_t tuple_n;
+	uint8_t tuple_type;
+	uint8_t tuple_types[DL_TUPLE_MAX];
+	uint32_t tuple_kw[DL_TUPLE_MAX];
+	uint8_t tuple_keys; /* which are given: 1 tupleAttrs, 2 tupleType, 4 tupleTypes */
+	uint8_t tuple_bad;  /* a malformed one seen (the same bits; the schema check reports it) */
 } dl_attr;
+
+/** Apply a tuple schema key (DL_A_TUPLE_ATTRS, _TYPE or _TYPES) with value
+ *  v (NULL: retracted) to `at`; entid(ctx, kw) names the entity of an ident
+ *  (the :db.type/... enums).  Returns 0, or -1 if v is malformed (then
+ *  at->tuple_bad has the key's bit). */
+int dl_attr_set_tuple(dl_attr *at, int64_t a, const dl_value *v,
+		      int64_t (*entid)(const void *ctx, uint32_t kw), const void *ctx);
 
 typedef struct dl_schema dl_schema;
 

@@ -527,7 +527,15 @@ const methods = {
 	},
 
 	genOr(ctx = {}) {
-		return this.rng.chance(0.5) ? this.genOrPlain(ctx) : this.genOrJoin(ctx);
+		const r = this.rng;
+		const ok = r.chance(0.5) ? this.genOrPlain(ctx) : this.genOrJoin(ctx);
+		// now and then a second or right after, over value variables the
+		// first one bound (issue 5's shape)
+		if (ok && this.depth < 2 && this.orBoundValues().length && r.chance(0.25)) {
+			if (r.chance(0.5)) this.genOrPlain(ctx, true);
+			else this.genOrJoin(ctx, true);
+		}
+		return ok;
 	},
 
 	// New variables an or binds: [{name, type}]
@@ -542,13 +550,14 @@ const methods = {
 
 	// (or b1 b2 ...): every branch names exactly the variables V (some
 	// bound before, the new ones bound by every branch), nothing else.
-	genOrPlain(ctx = {}) {
+	genOrPlain(ctx = {}, force = false) {
 		const r = this.rng;
 		const outer = this.varsWhere((i) => JOINABLE(i.type));
-		const shared = outer.length ? r.sample(outer, Math.min(outer.length, +r.weighted({ 1: 5, 2: 2 }))) : [];
-		const fresh = this.newOrVars(2);
+		const after = this.afterOr(force);
+		const shared = after ? after : outer.length ? r.sample(outer, Math.min(outer.length, +r.weighted({ 1: 5, 2: 2 }))) : [];
+		const fresh = after ? [] : this.newOrVars(2);
 		if (!shared.length && !fresh.length) fresh.push({ name: this.fresh('e'), type: 'eid' });
-		const nb = +r.weighted({ 2: 6, 3: 3, 1: 0.5 });
+		const nb = +r.weighted(after ? { 1: 2, 2: 3 } : { 2: 6, 3: 3, 1: 0.5 });
 		const branches = [];
 		for (let k = 0; k < nb; k++) {
 			const { clauses } = this.scope(new Map(shared.map((v) => [v, this.vars.get(v)])), () => this.orBranch(shared, fresh, ctx));
@@ -557,6 +566,24 @@ const methods = {
 		this.where.push({ t: 'or', join: null, branches });
 		for (const nv of fresh) this.bind(nv.name, nv.type, { minLen: 0, orBound: true });
 		return true;
+	},
+
+	// (not in rule bodies: there DataScript leaves an or's variables unbound
+	// when the clauses before it match nothing, and then rejects a
+	// predicate on them; README, "or in rule bodies")
+	orBoundValues() {
+		if (this.inRule) return [];
+		return this.varsWhere((i) => i.orBound && i.type !== 'eid' && JOINABLE(i.type));
+	},
+
+	// Sometimes (when an earlier or bound a value variable) an or over only
+	// such variables, so its branches often just filter on them: it binds
+	// nothing, and has to wait for the or that binds them (issue 5).
+	// Returns the shared variables, or null.
+	afterOr(force = false) {
+		const cands = this.orBoundValues();
+		if (!cands.length || !(force || this.rng.chance(0.35))) return null;
+		return this.rng.sample(cands, Math.min(cands.length, +this.rng.weighted({ 1: 4, 2: 1 })));
 	},
 
 	// One branch of a plain or, in a scope holding the shared variables.
@@ -579,14 +606,18 @@ const methods = {
 	},
 
 	// (or-join [[?req] ?a ?b] ...): branches may have local variables.
-	genOrJoin(ctx = {}) {
+	genOrJoin(ctx = {}, force = false) {
 		const r = this.rng;
 		const outer = this.varsWhere((i) => JOINABLE(i.type));
-		const shared = outer.length ? r.sample(outer, Math.min(outer.length, +r.weighted({ 0: 1, 1: 5, 2: 2 }))) : [];
-		const fresh = this.newOrVars(1);
+		const after = this.afterOr(force);
+		// (with an entity variable too: [?e :a _] [(> ?x 5)] in a branch)
+		const eids = after ? this.varsWhere((i) => i.type === 'eid' && JOINABLE(i.type)) : [];
+		const shared = after ? [...after, ...(eids.length && r.chance(0.5) ? [r.pick(eids)] : [])]
+			: outer.length ? r.sample(outer, Math.min(outer.length, +r.weighted({ 0: 1, 1: 5, 2: 2 }))) : [];
+		const fresh = after ? [] : this.newOrVars(1);
 		if (!shared.length && !fresh.length) fresh.push({ name: this.fresh('e'), type: 'eid' });
 		const req = shared.filter((v) => !(this.inRule && this.vars.get(v).orBound) && r.chance(0.3));
-		const nb = +r.weighted({ 2: 6, 3: 3, 1: 0.5 });
+		const nb = +r.weighted(after ? { 1: 2, 2: 3 } : { 2: 6, 3: 3, 1: 0.5 });
 		const branches = [];
 		for (let k = 0; k < nb; k++) {
 			const pending = new Map(fresh.map((x) => [x.name, { type: x.type }]));
