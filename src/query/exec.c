@@ -571,6 +571,19 @@ static void pprog_index(pprog *pp, int idx, int plen)
 	}
 }
 
+/* Are the rows a pattern makes from distinct datoms distinct?  Yes when
+ * E, A and V are each a constant or a variable (a blank drops what tells
+ * two datoms apart) and the view has one datom per [e a v]. */
+static bool pattern_distinct(const dl_qenv *env, const pprog *pp)
+{
+	if (env->view.kind == DL_VIEW_HISTORY)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (pp->pos[i] == P_F && pp->rp.kind[i] != DL_T_VAR)
+			return false;
+	return true;
+}
+
 /* Does the datom satisfy the constants and repeated variables?  Fills
  * vals[] with the row form of every variable position. */
 static bool datom_ok(const dl_qenv *env, const pprog *pp, const dl_datom *d, dl_value vals[5])
@@ -740,6 +753,7 @@ static int op_scan(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		dl_rel_free(r);
 		return rc;
 	}
+	r->distinct = pattern_distinct(env, pp);
 	*out = r;
 	return 0;
 }
@@ -802,6 +816,7 @@ done:
 		dl_rel_free(r);
 		return rc;
 	}
+	r->distinct = R->distinct && pattern_distinct(env, pp);
 	*out = r;
 	return 0;
 }
@@ -1052,6 +1067,7 @@ done:
 		dl_rel_free(r);
 		return rc;
 	}
+	r->distinct = R->distinct && pattern_distinct(env, pp);
 	*out = r;
 	return 0;
 }
@@ -1157,6 +1173,7 @@ static int normalize_cols(dl_qenv *env, int ri, const dl_rpat *rp)
 		}
 		if (!need)
 			continue;
+		R->distinct = false; /* an ident and its id become one value */
 		size_t w = 0;
 		for (size_t r = 0; r < R->n; r++) {
 			dl_value *row = &R->rows[r * R->ncols];
@@ -1516,6 +1533,9 @@ static int run_fn(dl_qenv *env, const dl_clause *cl, dl_step *s)
 		dl_rel_free(out);
 		return rc;
 	}
+	/* one row or none per input row */
+	out->distinct = (!R || R->distinct) &&
+			(cl->u.fn.bind.kind == DL_B_SCALAR || cl->u.fn.bind.kind == DL_B_TUPLE);
 	if (fz)
 		fz->taken = nfuse;
 	s->rows = nfuse ? made : out->n;
@@ -1835,9 +1855,18 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 	dl_rel *p = dl_rel_new(env, n, vars);
 	if (!p)
 		return DL_ENOMEM;
-	for (uint32_t k = 0; k < n; k++)
+	uint32_t kept = 0;
+	bool seen[128] = {false};
+	for (uint32_t k = 0; k < n; k++) {
 		col[k] = R ? dl_rel_col(R, vars[k]) : -1;
+		if (col[k] >= 0 && col[k] < 128 && !seen[col[k]]) {
+			seen[col[k]] = true;
+			kept++;
+		}
+	}
 	size_t rows = R ? R->n : 1;
+	/* every column of a set kept: still a set */
+	bool set = !R || (R->distinct && kept == R->ncols);
 	int rc = dl_rel_reserve(env, p, rows);
 	if (rc) {
 		dl_rel_free(p);
@@ -1852,6 +1881,7 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 		for (uint32_t k = 0; k < n; k++)
 			o[k] = col[k] >= 0 ? R->rows[i * R->ncols + col[k]] : env->vconst[vars[k]];
 	}
+	p->distinct = set;
 	rc = dl_rel_distinct(env, p);
 	if (rc) {
 		dl_rel_free(p);

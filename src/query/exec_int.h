@@ -26,6 +26,8 @@ typedef struct dl_rel {
 	uint32_t *vars;  /* variable of each column */
 	size_t n, cap;   /* rows */
 	dl_value *rows;  /* n * ncols (dl_malloc'd) */
+	bool distinct;   /* known to hold no repeated row (false: may, or unknown);
+			  * a push clears it */
 } dl_rel;
 
 /* A hash index over some columns of a relation: a chained multimap from
@@ -51,6 +53,7 @@ dl_value *dl_rel_grow(struct dl_qenv *env, dl_rel *r);
  * allocation failure (error set). */
 static inline dl_value *dl_rel_push(struct dl_qenv *env, dl_rel *r)
 {
+	r->distinct = false; /* whoever knows better says so after its pushes */
 	if (DL_LIKELY(r->n < r->cap))
 		return &r->rows[r->n++ * r->ncols];
 	return dl_rel_grow(env, r);

@@ -225,13 +225,14 @@ done:
 		dl_rel_free(r);
 		return rc < 0 ? rc : DL_ELIMIT;
 	}
+	r->distinct = big->distinct && small->distinct; /* joins of sets are sets */
 	*out = r;
 	return 0;
 }
 
 int dl_rel_distinct(dl_qenv *env, dl_rel *r)
 {
-	if (r->n < 2)
+	if (r->n < 2 || r->distinct)
 		return 0;
 	uint32_t cols[64];
 	if (r->ncols > 64)
@@ -266,6 +267,7 @@ int dl_rel_distinct(dl_qenv *env, dl_rel *r)
 		w++;
 	}
 	r->n = w;
+	r->distinct = true;
 	dl_free(slot);
 	DL_UNUSED(env);
 	return 0;
