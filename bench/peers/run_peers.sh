@@ -38,7 +38,9 @@
 #   --cli            time datalite with `datalite query DB --bench N` (one
 #                    warm-up run, N runs on one snapshot, no --budget-ms;
 #                    peak RSS from /usr/bin/time) instead of bench_query;
-#                    ohlc5, two queries, still runs in bench_query
+#                    ohlc5, two queries, still runs in bench_query; with
+#                    --dump its answers are the CLI's EDN (a set), not
+#                    bench_query's sorted row per line
 #
 # bench_query (datalite) and sqlite_bench are looked for next to the datalite
 # binary (the build directory) unless $BENCH_QUERY / $SQLITE_BENCH name
@@ -58,7 +60,7 @@ while [ $# -gt 0 ]; do
 	--ds-heap) ds_heap=$2; shift 2 ;;
 	--dump) dump=1; shift ;;
 	--cli) cli=1; shift ;;
-	-h | --help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run_peers: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
