@@ -6,13 +6,19 @@
  *   name median_ms min_ms max_ms rows peak_rss_mb runs
  *
  *   bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]
- *               [--load FILE.edn [--load-only]] [--explain] [--dump] DB [QUERY ...]
+ *               [--threads N] [--load FILE.edn [--load-only]] [--explain] [--dump]
+ *               DB [QUERY ...]
+ *   bench_query --text QUERY
  *
  * --load (re)creates DB from EDN tx-data first (one transaction per
  * top-level vector, through dl_tx_run, the transaction path) and reports
  * the load rate on stderr; --load-only stops there (so that the peak RSS of
  * a later run is the queries', not the load's).  --list prints the names
- * of the queries that fit DB's data, one a line, and runs none.  --explain prints
+ * of the queries that fit DB's data, one a line, and runs none.  --text
+ * prints a query's Datalog on one line and its inputs after $, one EDN form
+ * a line, for `datalite query DB --bench N "$(sed 1q)" ...` (exit 2 for
+ * ohlc5, which is two queries here).  --threads sets the engine's worker
+ * threads (dl_qopts.threads; default: one per processor).  --explain prints
  * each query's EXPLAIN ANALYZE on stderr after timing it; --dump prints its
  * rows (sorted, EDN) on stderr.  Each query runs to warm up (once, and
  * again until --warmup-ms, default 1000, have passed), then N times, each
@@ -296,7 +302,7 @@ static int read_args(dl_value *in, size_t *nin, dl_arena *a, const char *text)
 /* Run a query once; *rows gets the answer's size.  With explain, print
  * EXPLAIN ANALYZE to stderr. */
 static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool dump,
-		    int64_t timeout_ms)
+		    int64_t timeout_ms, int threads)
 {
 	dl_arena a = DL_ARENA_INIT;
 	dl_snap *snap = NULL;
@@ -316,6 +322,7 @@ static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool d
 	dl_qopts o = DL_QOPTS_INIT;
 	o.analyze = explain;
 	o.timeout_ms = timeout_ms;
+	o.threads = threads;
 	dl_qresult res;
 	if ((rc = dl_query_run(&res, &a, snap, q, in, nin, &o, explain ? &ex : NULL)))
 		goto out;
@@ -363,13 +370,46 @@ out:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS] [--map-mb MB]\n"
-			"                   [--load FILE.edn [--load-only]] [--list] [--explain] [--dump]\n"
-			"                   DB [QUERY ...]\n"
+	fprintf(stderr, "usage: bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]\n"
+			"                   [--threads N] [--map-mb MB] [--load FILE.edn [--load-only]]\n"
+			"                   [--list] [--explain] [--dump] DB [QUERY ...]\n"
+			"       bench_query --text QUERY\n"
 			"queries:");
 	for (size_t i = 0; i < NQ; i++)
 		fprintf(stderr, " %s", k_queries[i].name);
 	fprintf(stderr, "\n");
+}
+
+/* --text: the query on one line, then each input as EDN on a line. */
+static int print_text(const char *name)
+{
+	for (size_t i = 0; i < NQ; i++) {
+		const bq *b = &k_queries[i];
+		if (strcmp(b->name, name))
+			continue;
+		if (b->q2) {
+			fprintf(stderr, "bench_query: %s is two queries (the second fed the first's "
+					"answer): no single text\n", name);
+			return 2;
+		}
+		dl_arena a = DL_ARENA_INIT;
+		dl_value in[8];
+		size_t nin;
+		dl_buf line = DL_BUF_INIT;
+		int rc = read_args(in, &nin, &a, b->args);
+		printf("%s\n", b->q);
+		for (size_t k = 0; !rc && k < nin; k++) {
+			line.len = 0;
+			dl_edn_print(&line, &in[k]);
+			printf("%.*s\n", (int)line.len, line.data ? line.data : "");
+		}
+		dl_buf_free(&line);
+		dl_arena_free(&a);
+		return rc ? 1 : 0;
+	}
+	fprintf(stderr, "bench_query: unknown query %s\n", name);
+	usage();
+	return 2;
 }
 
 static const char *failure(int rc)
@@ -379,7 +419,7 @@ static const char *failure(int rc)
 
 int main(int argc, char **argv)
 {
-	int runs = 10;
+	int runs = 10, threads = 0;
 	int64_t timeout_ms = 0;
 	double warmup_ms = 1000;
 	size_t map_mb = 0; /* valgrind cannot reserve the default 64 GiB map */
@@ -398,6 +438,10 @@ int main(int argc, char **argv)
 			timeout_ms = atoll(argv[++i]);
 		} else if (!strcmp(argv[i], "--map-mb") && i + 1 < argc) {
 			map_mb = (size_t)atoll(argv[++i]);
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			threads = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--text") && i + 1 < argc) {
+			return print_text(argv[i + 1]);
 		} else if (!strcmp(argv[i], "--load") && i + 1 < argc) {
 			loadf = argv[++i];
 		} else if (!strcmp(argv[i], "--list")) {
@@ -477,7 +521,7 @@ int main(int argc, char **argv)
 		int rc;
 		do {
 			t0 = now_ms();
-			rc = run_once(s, b, &rows, false, false, timeout_ms);
+			rc = run_once(s, b, &rows, false, false, timeout_ms, threads);
 			warm = now_ms() - t0;
 		} while (!rc && now_ms() - start < warmup_ms);
 		if (rc) {
@@ -497,7 +541,7 @@ int main(int argc, char **argv)
 		}
 		for (int r = 0; r < n; r++) {
 			t0 = now_ms();
-			rc = run_once(s, b, &rows, false, false, timeout_ms);
+			rc = run_once(s, b, &rows, false, false, timeout_ms, threads);
 			times[r] = now_ms() - t0;
 			if (rc)
 				break;
@@ -516,7 +560,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "# %s: peak RSS %.1f MB, of which LMDB's map (file pages) %.1f MB now\n",
 			b->name, peak_rss_mb(), rss_file_mb());
 		if (explain || dump)
-			run_once(s, b, &rows, explain, dump, timeout_ms);
+			run_once(s, b, &rows, explain, dump, timeout_ms, threads);
 	}
 	free(times);
 	dl_store_close(s);

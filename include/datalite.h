@@ -645,6 +645,10 @@ int dl_stmt_bind_edn(dl_stmt *st, unsigned i, const char *edn, size_t len);
 /** A time budget for each execution (0: none; the query's :timeout also
  *  applies, the smaller wins).  Exceeding it fails with DL_ETIMEOUT. */
 void dl_stmt_set_timeout(dl_stmt *st, int64_t ms);
+/** The threads an execution may use for its parallel steps (today: a
+ *  nested `q` run once per distinct input, split between workers): 0, the
+ *  default, one per processor (at most 16); 1, the calling thread only. */
+void dl_stmt_set_threads(dl_stmt *st, int n);
 /** The first call runs the query on `snap` (its view: current, as-of,
  *  since, history) and, like every later call, moves to the next row:
  *  DL_ROW, DL_DONE, or a negative error (DL_ETIMEOUT, DL_ECANCELED,

@@ -35,6 +35,12 @@
 #   --no-datascript, --no-sqlite   leave a peer out
 #   --ds-heap MB     node's --max-old-space-size for DataScript [16384]
 #   --dump           every system prints its answers to DIR/SET/SYSTEM.dump
+#   --cli            time datalite with `datalite query DB --bench N` (one
+#                    warm-up run, N runs on one snapshot, no --budget-ms;
+#                    peak RSS from /usr/bin/time) instead of bench_query;
+#                    ohlc5, two queries, still runs in bench_query; with
+#                    --dump its answers are the CLI's EDN (a set), not
+#                    bench_query's sorted row per line
 #
 # bench_query (datalite) and sqlite_bench are looked for next to the datalite
 # binary (the build directory) unless $BENCH_QUERY / $SQLITE_BENCH name
@@ -42,7 +48,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-runs=10 budget=120000 timeout=0 work="" datascript=1 sqlite=1 ds_heap=16384 dump=0
+runs=10 budget=120000 timeout=0 work="" datascript=1 sqlite=1 ds_heap=16384 dump=0 cli=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift 2 ;;
@@ -53,7 +59,8 @@ while [ $# -gt 0 ]; do
 	--no-sqlite) sqlite=0; shift ;;
 	--ds-heap) ds_heap=$2; shift 2 ;;
 	--dump) dump=1; shift ;;
-	-h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--cli) cli=1; shift ;;
+	-h | --help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run_peers: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -98,6 +105,33 @@ record() {
 	return $rc
 }
 
+# cli_bench DB NAME QUERY [ARG...]: datalite's figures for one query from
+# `datalite query --bench`, in bench_query's line format (answers to stderr
+# with --dump).
+cli_bench() {
+	local db=$1 name=$2 err rc=0
+	shift 2
+	err=$(mktemp)
+	local t=() o=(--bench "$runs" --format edn)
+	[ -x /usr/bin/time ] && t=(/usr/bin/time -f "rss_kb %M")
+	[ "$timeout" -gt 0 ] && o+=(--timeout "$timeout_ms")
+	if [ "$dump" = 1 ]; then
+		echo "--- $name" >&2
+		"${t[@]}" "$dl" query "$db" "${o[@]}" "$@" 2>"$err" >&2 || rc=$?
+	else
+		"${t[@]}" "$dl" query "$db" "${o[@]}" "$@" 2>"$err" >/dev/null || rc=$?
+	fi
+	cat "$err" >&2
+	awk -v q="$name" '
+		/^bench: / { gsub(",", ""); n = $2; med = $5; mn = $8; mx = $11; rows = $14 }
+		/^rss_kb / { rss = sprintf("%.1f", $2 / 1024) }
+		/timed out/ { to = 1 }
+		END { if (med != "") print q, med, mn, mx, rows, (rss == "" ? "-" : rss), n
+		      else if (to) print q, "TIMEOUT - - - - 0" }' "$err"
+	rm -f "$err"
+	return $rc
+}
+
 # missing SYSTEM LOG RC Q...: a line for each query SYSTEM did not answer.
 missing() {
 	local sys=$1 log=$2 rc=$3 q why
@@ -135,7 +169,14 @@ run_set() {
 	for q in "${qs[@]}"; do
 		log=$dir/datalite.log
 		[ "$dump" = 1 ] && log=$dir/datalite.dump
-		rc=0; record datalite "$label" "$log" "$bench_query" "${opts[@]}" "${d[@]}" "$dir/datalite.db" "$q" || rc=$?
+		local text=()
+		[ "$cli" = 1 ] && mapfile -t text < <("$bench_query" --text "$q" 2>/dev/null)
+		rc=0
+		if [ ${#text[@]} -gt 0 ]; then
+			record datalite "$label" "$log" cli_bench "$dir/datalite.db" "$q" "${text[@]}" || rc=$?
+		else
+			record datalite "$label" "$log" "$bench_query" "${opts[@]}" "${d[@]}" "$dir/datalite.db" "$q" || rc=$?
+		fi
 		missing datalite "$log" "$rc" "${q/#rules/$label}"
 		if [ "$sqlite" = 1 ]; then
 			for sys in normalized eav; do

@@ -26,6 +26,7 @@ struct dl_stmt {
 	bool ran;
 	size_t row;          /* rows stepped so far */
 	int64_t timeout_ms;
+	int threads;         /* dl_qopts.threads */
 	atomic_bool cancel;
 };
 
@@ -102,6 +103,8 @@ int dl_stmt_bind_edn(dl_stmt *st, unsigned i, const char *edn, size_t len)
 
 void dl_stmt_set_timeout(dl_stmt *st, int64_t ms) { st->timeout_ms = ms > 0 ? ms : 0; }
 
+void dl_stmt_set_threads(dl_stmt *st, int n) { st->threads = n > 0 ? n : 0; }
+
 void dl_stmt_cancel(dl_stmt *st) { atomic_store(&st->cancel, true); }
 
 int dl_stmt_reset(dl_stmt *st)
@@ -122,6 +125,7 @@ static int run(dl_stmt *st, dl_snapshot *snap, dl_buf *explain, bool analyze)
 	dl_qopts o = DL_QOPTS_INIT;
 	o.view = dl_snapshot_store_view(snap);
 	o.timeout_ms = st->timeout_ms;
+	o.threads = st->threads;
 	o.cancel = &st->cancel;
 	o.analyze = analyze;
 	dl_stmt_reset(st);

@@ -3,6 +3,9 @@
  * inputs, print its plan (EXPLAIN) or plan with actual figures (EXPLAIN
  * ANALYZE), or pull one entity -- all through the public API (dl_stmt,
  * dl_snapshot_pull) on a snapshot of the view the options ask for.
+ * `query --bench N` times N runs of the query after a warm-up, each as an
+ * application's query would run: prepared from its text, inputs bound from
+ * their EDN, planned, executed and stepped through every row.
  */
 #include "api/api_int.h"
 #include "cli.h"
@@ -11,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The answer behind a statement, for the output formats (api/query.c). */
 const dl_qresult *dl_stmt_qresult(const dl_stmt *st);
@@ -24,8 +28,20 @@ typedef struct qargs {
 	dl_db_view view;
 	const char *t_arg;
 	int64_t timeout_ms;
+	int threads;  /* 0: the engine's default */
+	int bench;    /* timed runs; 0: just run */
 	bool analyze;
 } qargs;
+
+typedef enum qmode { QM_QUERY, QM_EXPLAIN, QM_PULL } qmode;
+
+/* A positive count from an option's value no larger than max; -1 if not. */
+static long parse_count(const char *text, long max)
+{
+	char *end;
+	long n = strtol(text, &end, 10);
+	return *text && !*end && n > 0 && n <= max ? n : -1;
+}
 
 /* T of --as-of / --since: a tx id, a transaction number, or #inst "...". */
 static int parse_t(dl_db_view *v, const char *text)
@@ -49,7 +65,7 @@ static int parse_t(dl_db_view *v, const char *text)
 	return rc;
 }
 
-static int parse_args(qargs *qa, const cli_command *self, int argc, char **argv, bool explain)
+static int parse_args(qargs *qa, const cli_command *self, int argc, char **argv, qmode mode)
 {
 	memset(qa, 0, sizeof *qa);
 	qa->format = cli_format_default(stdout);
@@ -79,8 +95,26 @@ static int parse_args(qargs *qa, const cli_command *self, int argc, char **argv,
 				return cli_usage_error(self,
 						       "--timeout takes a positive number of milliseconds");
 			qa->timeout_ms = t;
-		} else if (explain && !strcmp(s, "--analyze")) {
+		} else if (mode == QM_EXPLAIN && !strcmp(s, "--analyze")) {
 			qa->analyze = true;
+		} else if (mode != QM_PULL && !strcmp(s, "--threads") && has_next) {
+			long n = parse_count(argv[++i], DL_MAX_THREADS);
+			if (n < 0) {
+				char msg[96];
+				snprintf(msg, sizeof msg, "--threads takes a number from 1 to %d, not '%s'",
+					 DL_MAX_THREADS, argv[i]);
+				return cli_usage_error(self, msg);
+			}
+			qa->threads = (int)n;
+		} else if (mode == QM_QUERY && !strcmp(s, "--bench") && has_next) {
+			long n = parse_count(argv[++i], 1000000);
+			if (n < 0) {
+				char msg[120];
+				snprintf(msg, sizeof msg,
+					 "--bench takes a number of runs from 1 to 1000000, not '%s'", argv[i]);
+				return cli_usage_error(self, msg);
+			}
+			qa->bench = (int)n;
 		} else if (s[0] == '-' && s[1] == '-') {
 			char msg[160];
 			snprintf(msg, sizeof msg, "unknown or incomplete option '%s'", s);
@@ -113,10 +147,84 @@ static int open_snapshot(dl_db **db, dl_snapshot **snap, const qargs *qa)
 	return rc ? cli_report_error(rc) : 0;
 }
 
-static int run_query(const cli_command *self, int argc, char **argv, bool explain)
+/* A statement for the query text with the command line's inputs, timeout
+ * and threads: what every run of the query starts from. */
+static int prepare(dl_stmt **st, const qargs *qa, const char *text, size_t len,
+		   const char *source)
+{
+	int rc = dl_stmt_prepare(st, text, len, source);
+	if (rc)
+		return rc;
+	if ((unsigned)qa->nargs != dl_stmt_ninputs(*st))
+		return dl_error(DL_EINVAL, "%s: the query takes %u input%s after $ (:in), got %d",
+				source, dl_stmt_ninputs(*st), dl_stmt_ninputs(*st) == 1 ? "" : "s",
+				qa->nargs);
+	for (int i = 0; i < qa->nargs; i++)
+		if ((rc = dl_stmt_bind_edn(*st, (unsigned)i, qa->args[i], strlen(qa->args[i]))))
+			return rc;
+	dl_stmt_set_timeout(*st, qa->timeout_ms);
+	dl_stmt_set_threads(*st, qa->threads);
+	return 0;
+}
+
+/* Run *st on snap to the end of its answer; *rows gets the rows stepped. */
+static int step_all(size_t *rows, dl_stmt *st, dl_snapshot *snap)
+{
+	int rc;
+	*rows = 0;
+	while ((rc = dl_stmt_step(st, snap)) == DL_ROW)
+		(*rows)++;
+	return rc == DL_DONE ? 0 : rc;
+}
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* --bench: *st (prepared) runs once to warm up, then qa->bench times, each
+ * from the text again (bench/bench_query.c's run: parse, bind, plan,
+ * execute, every row), all on snap.  *st is left holding the last answer
+ * and the figures line goes to stderr. */
+static int bench(dl_stmt **st, const qargs *qa, dl_snapshot *snap, const char *text,
+		 size_t len, const char *source)
+{
+	size_t rows;
+	int rc = step_all(&rows, *st, snap);
+	double *ms = malloc((size_t)qa->bench * sizeof *ms);
+	if (!ms && !rc)
+		rc = dl_error(DL_ENOMEM, "out of memory for %d run times", qa->bench);
+	for (int r = 0; r < qa->bench && !rc; r++) {
+		dl_stmt_finalize(*st);
+		*st = NULL;
+		double t0 = now_ms();
+		if (!(rc = prepare(st, qa, text, len, source)))
+			rc = step_all(&rows, *st, snap);
+		ms[r] = now_ms() - t0;
+	}
+	if (!rc) {
+		int n = qa->bench;
+		qsort(ms, (size_t)n, sizeof *ms, cmp_double);
+		double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+		fprintf(stderr, "bench: %d runs, median %.3f ms, min %.3f ms, max %.3f ms, rows %zu\n", n,
+			median, ms[0], ms[n - 1], rows);
+	}
+	free(ms);
+	return rc;
+}
+
+static int run_query(const cli_command *self, int argc, char **argv, qmode mode)
 {
 	qargs qa;
-	int ex = parse_args(&qa, self, argc, argv, explain);
+	int ex = parse_args(&qa, self, argc, argv, mode);
 	if (ex) {
 		free(qa.args);
 		return ex;
@@ -141,27 +249,21 @@ static int run_query(const cli_command *self, int argc, char **argv, bool explai
 		len = strlen(qa.query);
 	}
 	/* the query and its inputs first: bad text never opens the database */
-	if ((rc = dl_stmt_prepare(&st, text ? text : qa.query, len, source)))
+	if ((rc = prepare(&st, &qa, text ? text : qa.query, len, source)))
 		goto fail;
-	if ((unsigned)qa.nargs != dl_stmt_ninputs(st)) {
-		rc = dl_error(DL_EINVAL, "%s: the query takes %u input%s after $ (:in), got %d",
-			      source, dl_stmt_ninputs(st), dl_stmt_ninputs(st) == 1 ? "" : "s",
-			      qa.nargs);
-		goto fail;
-	}
-	for (int i = 0; i < qa.nargs; i++)
-		if ((rc = dl_stmt_bind_edn(st, (unsigned)i, qa.args[i], strlen(qa.args[i]))))
-			goto fail;
-	dl_stmt_set_timeout(st, qa.timeout_ms);
 	if ((ex = open_snapshot(&db, &snap, &qa)))
 		goto done;
-	if (explain) {
+	if (mode == QM_EXPLAIN) {
 		if ((rc = dl_stmt_explain(st, snap, qa.analyze, &out)))
 			goto fail;
 		fwrite(out.data, 1, out.len, stdout);
 		goto done;
 	}
-	if ((rc = dl_stmt_step(st, snap)) < 0)
+	if (qa.bench)
+		rc = bench(&st, &qa, snap, text ? text : qa.query, len, source);
+	else
+		rc = dl_stmt_step(st, snap);
+	if (rc < 0)
 		goto fail;
 	dl_qresult res = *dl_stmt_qresult(st);
 	dl_qresult_sort(&res);
@@ -189,9 +291,17 @@ const char cli_help_query[] =
 	"  --as-of T                     the database as of T (a tx id, a t, or #inst \"...\")\n"
 	"  --since T                     only datoms asserted after T\n"
 	"  --history                     every assertion and retraction\n"
-	"  --timeout MS                  give up after MS milliseconds\n"
+	"  --timeout MS                  give up after MS milliseconds (each run, with --bench)\n"
+	"  --threads N                   worker threads for parallel steps (nested q), 1-16;\n"
+	"                                default: one per processor\n"
+	"  --bench N                     time N runs after one warm-up, all on one snapshot;\n"
+	"                                each prepares, plans and runs the query from its text\n"
+	"                                and steps every row.  The answer prints once; stderr\n"
+	"                                gets one line:\n"
+	"                                bench: N runs, median X ms, min Y ms, max Z ms, rows R\n"
 	"\nexample:\n"
-	"  datalite query my.db '[:find ?n :in $ ?min :where [?e :age ?a] [(> ?a ?min)] [?e :name ?n]]' 30\n";
+	"  datalite query my.db '[:find ?n :in $ ?min :where [?e :age ?a] [(> ?a ?min)] [?e :name ?n]]' 30\n"
+	"  datalite query my.db --bench 20 --format csv '[:find ?e :where [?e :age 30]]' >/dev/null\n";
 
 const char cli_help_explain[] =
 	"Print the plan the query would run: for each step the strategy (scan,\n"
@@ -199,7 +309,7 @@ const char cli_help_explain[] =
 	"anti-join, union, rule), the index, and estimated rows and cost (datoms read).\n"
 	"With --analyze the query runs and each step also shows actual rows, datoms\n"
 	"scanned and milliseconds (rule calls: tuples derived and rounds).  Takes the\n"
-	"options of `datalite query`.\n";
+	"options of `datalite query` but --bench.\n";
 
 const char cli_help_pull[] =
 	"PATTERN is a pull pattern as EDN ([:person/name {:person/friend [*]}], with\n"
@@ -209,18 +319,18 @@ const char cli_help_pull[] =
 
 int cli_cmd_query(const cli_command *self, int argc, char **argv)
 {
-	return run_query(self, argc, argv, false);
+	return run_query(self, argc, argv, QM_QUERY);
 }
 
 int cli_cmd_explain(const cli_command *self, int argc, char **argv)
 {
-	return run_query(self, argc, argv, true);
+	return run_query(self, argc, argv, QM_EXPLAIN);
 }
 
 int cli_cmd_pull(const cli_command *self, int argc, char **argv)
 {
 	qargs qa;
-	int ex = parse_args(&qa, self, argc, argv, false);
+	int ex = parse_args(&qa, self, argc, argv, QM_PULL);
 	if (ex) {
 		free(qa.args);
 		return ex;

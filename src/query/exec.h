@@ -23,6 +23,9 @@
 
 #include <stdatomic.h>
 
+/* The most threads one query uses (dl_qopts.threads is capped to it). */
+#define DL_MAX_THREADS 16
+
 typedef struct dl_qopts {
 	dl_view view;            /* current, as-of, since or history */
 	int64_t timeout_ms;      /* 0: none (the query's :timeout also applies; the smaller wins) */

@@ -146,7 +146,6 @@ typedef struct dl_rctx dl_rctx; /* a rule evaluation (rules.c) */
 
 /* The worker pool of one query: how many threads, and the arenas of
  * finished workers, whose values the answer may hold. */
-#define DL_MAX_THREADS 16
 typedef struct dl_qpool {
 	int threads;
 	dl_arena **arenas;

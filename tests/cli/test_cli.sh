@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests of the database commands: transact, import, export,
-# stats and check; --help and --version; every exit code; the exact error
+# stats and check; query --bench; --help and --version; every exit code; the exact error
 # format (error: <source>:<line>:<col>: <message>); the database unchanged
 # after every failed command; export -> transact/import round trips.
 #   tests/cli/test_cli.sh path/to/datalite
@@ -327,6 +327,55 @@ exit_code "a bad mapping" 1 import "$T/c2.db" --map "$T/bad.map" "$T/bad4.csv"
 printf ':nope/x\n1\n' >"$T/bad5.csv"
 exit_code "CSV: an unknown attribute" 1 import "$T/c2.db" "$T/bad5.csv"
 check "CSV: unknown attribute explained" grep -q 'unknown attribute :nope/x (declare it first' "$T/err"
+
+# --- query --bench -------------------------------------------------------------
+# (o1.db: ohlc data from import above; $DB: the people, with history)
+BQ='[:find ?t ?o :where [?s :symbol/ticker ?t] [?b :price/symbol ?s] [?b :price/open ?o]]'
+BRE='^bench: ([0-9]+) runs, median ([0-9]+\.[0-9]{3}) ms, min ([0-9]+\.[0-9]{3}) ms, max ([0-9]+\.[0-9]{3}) ms, rows ([0-9]+)$'
+"$DL" query "$T/o1.db" --format csv "$BQ" >"$T/plain.csv"
+exit_code "query --bench" 0 query "$T/o1.db" --bench 5 --format csv "$BQ"
+equal "--bench: one line on stderr" 1 "$(wc -l <"$T/err")"
+matches "--bench: the figures line" "$BRE" "$(cat "$T/err")"
+check "--bench: the answer printed once, as without --bench" cmp -s "$T/plain.csv" "$T/out"
+equal "--bench: N runs" 5 "$(sed -E "s/$BRE/\\1/" "$T/err")"
+equal "--bench: rows is the answer's row count" "$(($(wc -l <"$T/plain.csv") - 1))" \
+	"$(sed -E "s/$BRE/\\5/" "$T/err")"
+check "--bench: min <= median <= max" awk -v l="$(sed -E "s/$BRE/\\2 \\3 \\4/" "$T/err")" \
+	'BEGIN { split(l, x, " "); exit !(x[2] + 0 <= x[1] + 0 && x[1] + 0 <= x[3] + 0) }'
+exit_code "--bench after the query, with --threads 1" 0 query "$T/o1.db" --format csv "$BQ" --threads 1 --bench 2
+check "... the same answer" cmp -s "$T/plain.csv" "$T/out"
+matches "... 2 runs, the same rows" "^bench: 2 runs, .* rows $(($(wc -l <"$T/plain.csv") - 1))\$" "$(cat "$T/err")"
+# an input bound from ARG, options around it
+AQ='[:find ?n :in $ ?min :where [?e :person/age ?a] [(>= ?a ?min)] [?e :person/name ?n]]'
+exit_code "--bench with an input" 0 query --bench 3 "$DB" --format edn "$AQ" 31 --threads 2
+equal "... the answer" '#{["Ann"]}' "$(cat "$T/out")"
+matches "... rows 1" '^bench: 3 runs, .* rows 1$' "$(cat "$T/err")"
+# --as-of: Ann was 30 before the second transaction of people.edn
+first_t=$("$DL" query "$DB" --history '[:find (min ?tx) . :where [_ :person/age 30 ?tx true]]')
+GQ='[:find ?a :where [?e :person/name "Ann"] [?e :person/age ?a]]'
+exit_code "--bench --as-of" 0 query "$DB" --as-of "$first_t" --bench 4 --format edn "$GQ"
+equal "... the answer as of then" '#{[30]}' "$(cat "$T/out")"
+matches "... the figures" '^bench: 4 runs, .* rows 1$' "$(cat "$T/err")"
+exit_code "... and now" 0 query "$DB" --bench 1 --format edn "$GQ"
+equal "... the answer now" '#{[31]}' "$(cat "$T/out")"
+for n in 0 -3 abc 2x 1000001 ''; do
+	exit_code "--bench '$n': usage error" 2 query "$DB" "$GQ" --bench "$n"
+	check "--bench '$n': says why" grep -q -- "--bench takes a number of runs from 1 to 1000000, not '$n'" "$T/err"
+	equal "--bench '$n': no answer" "" "$(cat "$T/out")"
+done
+exit_code "--bench without N" 2 query "$DB" "$GQ" --bench
+check "... says why" grep -q -- "incomplete option '--bench'" "$T/err"
+exit_code "--threads 0: usage error" 2 query "$DB" "$GQ" --threads 0
+check "... says why" grep -q -- "--threads takes a number from 1 to 16, not '0'" "$T/err"
+exit_code "explain takes no --bench" 2 explain "$DB" "$GQ" --bench 3
+exit_code "pull takes no --bench" 2 pull "$DB" '[*]' '[:person/name "Ann"]' --bench 3
+exit_code "--bench: a query that cannot run" 1 query "$DB" --bench 3 '[:find ?x :where [(> ?x 1)]]'
+equal "... no answer" "" "$(cat "$T/out")"
+equal "... no figures line" "" "$(grep '^bench:' "$T/err")"
+exit_code "--bench: wrong number of inputs" 1 query "$DB" --bench 3 "$AQ"
+check "query --help documents --bench" grep -q 'bench: N runs, median X ms, min Y ms, max Z ms, rows R' \
+	<("$DL" query --help)
+check "--help lists query --bench" grep -q 'query DB QUERY .*--bench N' <("$DL" --help)
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
