@@ -484,6 +484,7 @@ typedef struct pprog {
 	 * whose values are needed */
 	uint8_t nchk, chk[5];
 	uint8_t nval, val[5];
+	bool range_done;      /* the iterator applies the value range */
 	rowpipe *pipe;        /* functions and filters run on each row made, or NULL */
 } pprog;
 
@@ -601,7 +602,7 @@ static bool datom_ok(const dl_qenv *env, const pprog *pp, const dl_datom *d, dl_
 		if (pp->dup[i] >= 0 && !dl_value_equal(&vals[i], &vals[pp->dup[i]]))
 			return false;
 	}
-	if (rp->range && rp->kind[2] == DL_T_VAR) {
+	if (rp->range && rp->kind[2] == DL_T_VAR && !pp->range_done) {
 		/* the iterator applies the range when V follows the prefix; check
 		 * here for the other orders */
 		if (rp->lo_set) {
@@ -676,6 +677,7 @@ static int open_iter(dl_iter **it, dl_qenv *env, pprog *pp, int idx, int *plen)
 	if (idx == DL_VAET && p == 0 && !rp->vref)
 		return dl_error(DL_EINVAL, "internal: VAET without a ref value");
 	DL_TRY(dl_iter_open(it, env->snap, (dl_index)idx, &env->view, &pre, p));
+	pp->range_done = false;
 	if (rp->range && p < 3 && k_order[idx][p] == 2 && (p == 1 || p == 2)) {
 		int rc = dl_iter_value_range(*it, rp->lo_set ? &rp->lo : NULL, rp->lo_incl,
 					     rp->hi_set ? &rp->hi : NULL, rp->hi_incl);
@@ -683,6 +685,7 @@ static int open_iter(dl_iter **it, dl_qenv *env, pprog *pp, int idx, int *plen)
 			dl_iter_close(*it);
 			return rc;
 		}
+		pp->range_done = true;
 	}
 	*plen = p;
 	pprog_index(pp, idx, p);
