@@ -60,8 +60,8 @@ int dl_qenv_tick_slow(dl_qenv *env)
 
 int dl_qenv_charge(dl_qenv *env, size_t bytes)
 {
-	env->bytes += bytes;
-	if (env->bytes > env->max_bytes)
+	uint64_t now = atomic_fetch_add(&env->budget->bytes, bytes) + bytes;
+	if (now > env->max_bytes)
 		return dl_error(DL_ELIMIT, "query exceeded its memory budget of %llu bytes",
 				(unsigned long long)env->max_bytes);
 	return 0;
@@ -1841,7 +1841,6 @@ void dl_exec_child_fini(dl_qenv *c, dl_qenv *env)
 	dl_free(c->rels);
 	dl_free(c->vstate);
 	env->tick = c->tick;
-	env->bytes = c->bytes;
 	uint64_t n = c->nested_scanned;
 	for (uint32_t i = 0; i < c->nsteps; i++)
 		n += c->steps[i].scanned;
@@ -2949,7 +2948,7 @@ int dl_query_run_nested(dl_qresult *out, dl_arena *a, dl_qenv *outer, const dl_q
 		env.depth = outer->depth + 1;
 		env.deadline = outer->deadline;
 		env.has_deadline = outer->has_deadline;
-		env.bytes = outer->bytes;
+		env.budget = outer->budget;
 		rc = run(out, a, &env, inputs, ninputs, NULL, true);
 		uint64_t n = env.nested_scanned;
 		for (uint32_t i = 0; i < env.nsteps; i++)
@@ -2981,7 +2980,9 @@ int dl_query_run(dl_qresult *out, dl_arena *a, dl_snap *snap, const dl_query *q,
 	}
 	if (pool.threads > DL_MAX_THREADS)
 		pool.threads = DL_MAX_THREADS;
+	dl_qbudget budget = {0}; /* nested queries and workers share it */
 	int rc = env_init(&env, snap, q, opts, &scratch, &fn);
+	env.budget = &budget;
 	fn.db = &env;
 	env.pool = &pool;
 	if (!rc)
@@ -3003,7 +3004,9 @@ int dl_query_explain(dl_buf *out, dl_snap *snap, const dl_query *q, const dl_val
 	dl_fn_ctx fn;
 	dl_fn_ctx_init(&fn);
 	dl_qenv env;
+	dl_qbudget budget = {0}; /* nested queries and workers share it */
 	int rc = env_init(&env, snap, q, opts, &scratch, &fn);
+	env.budget = &budget;
 	fn.db = &env;
 	fn.attr_value = fn_attr_value;
 	if (!rc)

@@ -17,6 +17,7 @@
 #include "query/exec.h"
 #include "tx/tx.h"
 
+#include <stdatomic.h>
 #include <time.h>
 
 /* ---- relations (rel.c) --------------------------------------------------- */
@@ -28,7 +29,15 @@ typedef struct dl_rel {
 	dl_value *rows;  /* n * ncols (dl_malloc'd) */
 	bool distinct;   /* known to hold no repeated row (false: may, or unknown);
 			  * a push clears it */
+	struct dl_qbudget *budget; /* what its rows are charged to, or NULL */
+	size_t charged;  /* bytes charged there (given back when freed) */
 } dl_rel;
+
+/* The memory one query's relations hold right now, shared by its nested
+ * queries, bodies and worker threads (hence atomic). */
+typedef struct dl_qbudget {
+	_Atomic uint64_t bytes;
+} dl_qbudget;
 
 /* A hash index over some columns of a relation: a chained multimap from
  * the key to row numbers, sized from the row count. */
@@ -172,7 +181,8 @@ typedef struct dl_qenv {
 	uint32_t nrels;
 	bool empty;           /* some clause matched nothing: the answer is empty */
 	/* budgets */
-	uint64_t max_rows, max_bytes, bytes;
+	uint64_t max_rows, max_bytes;
+	dl_qbudget *budget;   /* the root query's (on its caller's stack) */
 	struct timespec deadline;
 	bool has_deadline;
 	atomic_bool *cancel;

@@ -29,6 +29,8 @@ void dl_rel_free(dl_rel *r)
 {
 	if (!r)
 		return;
+	if (r->budget)
+		atomic_fetch_sub(&r->budget->bytes, r->charged);
 	dl_free(r->vars);
 	dl_free(r->rows);
 	dl_free(r);
@@ -43,8 +45,17 @@ static int rel_resize(dl_qenv *env, dl_rel *r, size_t cap)
 	if (env && cap > env->max_rows)
 		cap = env->max_rows > r->n ? env->max_rows : r->n + 1;
 	size_t w = r->ncols ? r->ncols : 1;
-	if (env && dl_qenv_charge(env, (cap - r->cap) * w * sizeof(dl_value)))
-		return dl_errcode_last();
+	if (env) {
+		/* rows are charged to one budget: the first env that grows them */
+		if (!r->budget)
+			r->budget = env->budget;
+		size_t more = (cap - r->cap) * w * sizeof(dl_value);
+		int rc = r->budget == env->budget ? dl_qenv_charge(env, more) : 0;
+		if (r->budget == env->budget)
+			r->charged += more; /* given back when freed, even on failure */
+		if (rc)
+			return rc;
+	}
 	dl_value *p = dl_realloc(r->rows, cap * w * sizeof *p);
 	if (!p)
 		return DL_ENOMEM;

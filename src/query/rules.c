@@ -349,7 +349,6 @@ out:
 	for (uint32_t i = 0; i < ch.nsteps; i++)
 		env->nested_scanned += ch.steps[i].scanned;
 	env->tick = ch.tick;
-	env->bytes = ch.bytes;
 	for (uint32_t i = 0; i < ch.nrels; i++)
 		dl_rel_free(ch.rels[i]);
 	dl_free(ch.rels);
@@ -576,7 +575,6 @@ int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s)
 		if ((rc = solve(&inner, c)))
 			goto out;
 		env->tick = inner.tick;
-		env->bytes = inner.bytes;
 		env->nested_scanned += inner.nested_scanned;
 	}
 	/* the answers to read: all, or (one call of a semi-naive round) the new */

@@ -211,6 +211,37 @@ static void test_merge_sorts_unordered_keys(void **state)
 	(void)state;
 }
 
+/* The memory budget counts what relations hold now, not everything they
+ * ever held: a query whose steps each build and drop a relation fits a
+ * budget a little above its largest step, and a budget below that stops
+ * it. */
+static void test_memory_budget_counts_live_rows(void **state)
+{
+	dl_store *s = open_fresh("budget");
+	load_bars(s, 5, 400);
+	const char *q = "[:find ?b ?t ?o :where [?s :symbol/ticker _] [?b :price/symbol ?s]"
+			" [?b :price/time ?t] [?b :price/open ?o]]";
+	/* 2,000 rows of at most 4 columns of 24 bytes: about 200 KB a
+	 * relation (capacity 2,048 rows); the steps together allocate several
+	 * times that */
+	dl_qopts o = DL_QOPTS_INIT;
+	o.max_bytes = 700 * 1024;
+	dl_arena a = DL_ARENA_INIT;
+	ran r;
+	int rc = run_q(&r, &a, s, q, NULL, 0, &o);
+	if (rc)
+		fail_msg("a 700 KB budget stopped a query holding ~400 KB at a time: %s", dl_errmsg());
+	assert_int_equal(r.res.nrows, 2000);
+	dl_arena_free(&a);
+	o.max_bytes = 64 * 1024;
+	rc = run_q(&r, &a, s, q, NULL, 0, &o);
+	assert_int_equal(rc, DL_ELIMIT);
+	assert_non_null(strstr(dl_errmsg(), "memory budget"));
+	dl_arena_free(&a);
+	close_rm(s);
+	(void)state;
+}
+
 /* [?e :salary ?s] [(> ?s 50000)] reads an AVET range, not the attribute. */
 static void test_comparison_reads_avet_range(void **state)
 {
@@ -377,6 +408,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_large_binding_scans_only_its_bars),
 		cmocka_unit_test(test_merge_sorts_unordered_keys),
+		cmocka_unit_test(test_memory_budget_counts_live_rows),
 		cmocka_unit_test(test_comparison_reads_avet_range),
 		cmocka_unit_test(test_row_budget),
 		cmocka_unit_test(test_timeout_and_cancel),
