@@ -908,6 +908,13 @@ static inline int key_cmp(const dl_value *a, const dl_value *b, bool ids)
 	return dl_value_compare(a, b);
 }
 
+/* A datom's component kpos (storage form) against a key. */
+static inline int key_cmp_datom(const dl_datom *d, int kpos, const dl_value *key, bool ids)
+{
+	dl_value c = comp_store(d, kpos);
+	return key_cmp(&c, key, ids);
+}
+
 /* The storage form of a row value at component kpos (for seeks): 1 ok,
  * 0 the value cannot match (e.g. a string where an entity is expected). */
 static int key_store(dl_qenv *env, const pprog *pp, int kpos, const dl_value *v, dl_value *out)
@@ -988,6 +995,16 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	dl_datom d;
 	bool have = false, end = false;
 	dl_value vals[5];
+	/* the usual shape, [?e :attr ?v] with ?e bound: the prefix and the key
+	 * guarantee everything datom_ok and row_ok would check, and the values
+	 * come straight from the datom */
+	bool plain = pp->nchk == 0 && !(pp->rp.range && pp->rp.kind[2] == DL_T_VAR && !pp->range_done);
+	for (int i = 0; i < 5; i++)
+		if (pp->pos[i] == P_J && i != kpos)
+			plain = false;
+	for (int k = 0; k < pp->nval; k++)
+		if ((pp->val[k] != 0 && pp->val[k] != 2) || pp->dup[pp->val[k]] >= 0)
+			plain = false;
 	/* merge walks a few datoms before seeking; how far adapts to the
 	 * data: keys close together walk, scattered keys seek at once */
 	int walk = s->strategy == ST_MERGE ? 2 : 0;
@@ -1000,8 +1017,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		int steps = walk;
 		for (;;) {
 			if (have) {
-				dl_value c = comp_store(&d, kpos);
-				if (key_cmp(&c, key, ids) >= 0)
+				if (kpos == 0 ? d.e >= key->u.i : key_cmp_datom(&d, kpos, key, ids) >= 0)
 					break;
 			}
 			if (have && steps-- > 0) {
@@ -1036,14 +1052,25 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 			walk++; /* a walk reached it: walk a little further next time */
 		/* the datoms of this key */
 		while (have) {
-			dl_value c = comp_store(&d, kpos);
-			if (key_cmp(&c, key, ids) != 0)
+			if (kpos == 0 ? d.e != key->u.i : key_cmp_datom(&d, kpos, key, ids) != 0)
 				break;
-			if (datom_ok(env, pp, &d, vals)) {
+			bool ok;
+			if (plain) {
+				for (int k = 0; k < pp->nval; k++) {
+					int i = pp->val[k];
+					vals[i] = i == 0 ? int_value(d.e) : d.v;
+					if (i == 2 && vals[i].type == DL_REF)
+						vals[i].type = DL_INT;
+				}
+				ok = true;
+			} else {
+				ok = datom_ok(env, pp, &d, vals);
+			}
+			if (ok) {
 				bool st = false;
 				for (size_t k = g; k < ge; k++) {
 					const dl_value *row = &R->rows[(size_t)ks[k].row * R->ncols];
-					if (!row_ok(pp, row, vals))
+					if (!plain && !row_ok(pp, row, vals))
 						continue;
 					if ((rc = emit(env, r, pp, row, vals, &st)))
 						goto done;

@@ -34,6 +34,7 @@ struct dl_iter {
 	bool borrow;
 	stream cur, hist;
 	bool use_hist;
+	bool fast;     /* current view, no tx bound: dl_iter_next's short path */
 	/* a history entry's retraction, due after its assertion */
 	bool pend;
 	dl_datom pd;
@@ -163,6 +164,7 @@ int dl_iter_open(dl_iter **out, dl_snap *snap, dl_index idx, const dl_view *view
 	if ((rc = open_cursor(it, &it->cur, cur_db[idx], false)) < 0)
 		goto fail;
 	it->use_hist = it->view.kind == DL_VIEW_AS_OF || it->view.kind == DL_VIEW_HISTORY;
+	it->fast = it->view.kind == DL_VIEW_CURRENT && !it->use_hist && !it->has_tx;
 	if (it->use_hist && (rc = open_cursor(it, &it->hist, hist_db[idx], true)) < 0)
 		goto fail;
 	*out = it;
@@ -394,6 +396,17 @@ int dl_iter_next(dl_iter *it, dl_datom *out)
 		dl_arena_reset(&it->arena);
 	if (!it->positioned)
 		DL_TRY(position(it));
+	if (it->fast) {
+		/* the current view, every tx: each entry of the index shows */
+		stream *s = &it->cur;
+		if (!s->on)
+			return 0;
+		DL_TRY(fill(it, s, out));
+		out->tx = (int64_t)dl_get_be64(s->d.mv_data);
+		out->added = true;
+		DL_TRY(stream_step(it, s, MDB_NEXT));
+		return 1;
+	}
 	const dl_view *vw = &it->view;
 	for (;;) {
 		stream *s;
