@@ -708,26 +708,18 @@ static uint32_t new_cols(const dl_rel *R, const pprog *pp, uint32_t *vars)
 
 /* scan: the constants' range becomes a relation of the pattern's variables
  * (or, with no variables, a yes/no). */
-static int op_scan(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
+/* The rows of the iterator's datoms, until one whose E is stop or more
+ * (stop < 0: to the end).  The scan reads E in order: the components
+ * before it are constants in the prefix. */
+static int scan_loop(dl_qenv *env, pprog *pp, dl_step *s, dl_iter *it, dl_rel *r, int64_t stop)
 {
-	uint32_t vars[8 + DL_MAX_FUSE];
-	uint32_t nc = new_cols(NULL, pp, vars);
-	dl_rel *r = dl_rel_new(env, nc, vars);
-	if (!r)
-		return DL_ENOMEM;
-	if (pp->rp.never) {
-		*out = r;
-		return 0;
-	}
-	dl_iter *it;
-	int plen, rc = open_iter(&it, env, pp, s->index, &plen);
-	if (rc) {
-		dl_rel_free(r);
-		return rc;
-	}
+	uint32_t nc = r->ncols;
 	dl_datom d;
 	dl_value vals[5];
+	int rc;
 	while ((rc = dl_iter_next(it, &d)) > 0) {
+		if (stop >= 0 && d.e >= stop)
+			break;
 		if ((rc = dl_qenv_tick(env)))
 			break;
 		if (!datom_ok(env, pp, &d, vals))
@@ -750,8 +742,225 @@ static int op_scan(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		if ((rc = emit(env, r, pp, NULL, vals, &st)))
 			break;
 	}
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- scans split over the worker pool ---- */
+
+/* Scans of at least this many datoms are split between the pool's
+ * threads, by ranges of entity ids. */
+#define PAR_SCAN_MIN 65536.0
+
+typedef struct scan_worker {
+	pthread_t thread;
+	dl_qenv *env;        /* the caller's (read only here) */
+	const pprog *pp;
+	dl_step *s;          /* read only: strategy, index */
+	int64_t from, to;    /* entity ids [from, to); to < 0: to the end */
+	dl_rel *res;
+	dl_arena *arena;
+	uint64_t fused[DL_MAX_FUSE]; /* the pipe's row counts, added up after */
+	uint64_t scanned;
+	int rc;
+	bool stale;          /* the database moved on: the caller scans this part */
+	char msg[512];
+} scan_worker;
+
+/* Open an iterator for pp on s's index positioned at entity `from`. */
+static int scan_open_at(dl_iter **it, dl_qenv *env, pprog *pp, dl_step *s, int64_t from)
+{
+	int plen;
+	DL_TRY(open_iter(it, env, pp, s->index, &plen));
+	dl_datom sk = {.e = from, .v = dl_nil()};
+	int rc = dl_iter_seek(*it, &sk);
+	if (rc) {
+		dl_iter_close(*it);
+		*it = NULL;
+	}
+	return rc;
+}
+
+/* One part of the scan, in env (the caller's or a worker's). */
+static int scan_part(dl_qenv *env, const pprog *shared, dl_step *s, int64_t from, int64_t to,
+		     dl_rel *res, uint64_t *fused, uint64_t *scanned)
+{
+	pprog pp = *shared;
+	rowpipe pi;
+	if (shared->pipe) { /* its own row counts */
+		pi = *shared->pipe;
+		pi.rows = fused;
+		pp.pipe = &pi;
+	}
+	dl_iter *it;
+	DL_TRY(scan_open_at(&it, env, &pp, s, from));
+	int rc = scan_loop(env, &pp, s, it, res, to);
+	*scanned += dl_iter_scanned(it);
+	dl_iter_close(it);
+	return rc;
+}
+
+static void *scan_worker_main(void *p)
+{
+	scan_worker *w = p;
+	dl_qenv *env = w->env;
+	dl_snap *snap = NULL;
+	w->rc = dl_snap_begin(&snap, dl_snap_store(env->snap));
+	if (w->rc == 0 && dl_snap_id(snap) != dl_snap_id(env->snap))
+		w->stale = true;
+	if (w->rc == 0 && !w->stale) {
+		dl_fn_ctx fn;
+		dl_fn_ctx_init(&fn);
+		fn.seed = env->fn->seed;
+		fn.attr_value = env->fn->attr_value;
+		dl_qenv we = *env;
+		we.snap = snap;
+		we.a = w->arena;
+		we.fn = &fn;
+		fn.db = &we;
+		we.rels = NULL;
+		we.nrels = 0;
+		we.steps = NULL;
+		we.nsteps = 0;
+		we.nested_scanned = 0;
+		we.pool = NULL;
+		we.fuse = NULL;
+		w->rc = scan_part(&we, w->pp, w->s, w->from, w->to, w->res, w->fused, &w->scanned);
+		dl_fn_ctx_fini(&fn);
+	}
+	if (w->rc)
+		snprintf(w->msg, sizeof w->msg, "%s", dl_errmsg());
+	if (snap)
+		dl_snap_end(snap);
+	return NULL;
+}
+
+/* The highest entity id of the scan's range (it holds at least `lo`). */
+static int scan_last_e(dl_iter *it, int64_t lo, int64_t *out)
+{
+	int64_t hi = INT64_MAX;
+	while (lo < hi) {
+		int64_t mid = lo + (int64_t)(((uint64_t)hi - (uint64_t)lo + 1) / 2);
+		dl_datom sk = {.e = mid, .v = dl_nil()}, d;
+		DL_TRY(dl_iter_seek(it, &sk));
+		int rc = dl_iter_next(it, &d);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			lo = d.e;
+		else
+			hi = mid - 1;
+	}
+	*out = lo;
+	return 0;
+}
+
+/* Split the scan between the pool's threads by entity id ranges; 1 when
+ * it is not worth it or not possible (the caller scans alone). */
+static int scan_parallel(dl_qenv *env, pprog *pp, dl_step *s, dl_rel *r)
+{
+	int nw = env->pool ? env->pool->threads : 1;
+	int idx = s->index, p = 0;
+	while (p < 3 && pp->pos[(int)k_order[idx][p]] == P_C)
+		p++;
+	double min = env->opts && env->opts->par_scan_min > 0 ? env->opts->par_scan_min
+							     : PAR_SCAN_MIN;
+	if (nw < 2 || s->strategy != ST_SCAN || s->est_cost < min ||
+	    dl_snap_id(env->snap) == 0 || p >= 3 || k_order[idx][p] != 0)
+		return 1; /* E must come right after the constants */
+	/* the range of entity ids */
+	dl_iter *it;
+	int plen;
+	DL_TRY(open_iter(&it, env, pp, idx, &plen));
+	dl_datom d;
+	int rc = dl_iter_next(it, &d);
+	bool any = rc > 0;
+	int64_t lo = 0, hi = 0;
+	if (any) {
+		lo = d.e;
+		rc = scan_last_e(it, lo, &hi);
+	}
 	s->scanned += dl_iter_scanned(it);
 	dl_iter_close(it);
+	if (rc < 0 || !any)
+		return rc < 0 ? rc : 0; /* an error, or nothing to scan */
+	if ((uint64_t)hi - (uint64_t)lo < (uint64_t)nw * 64)
+		return 1;
+	scan_worker w[DL_MAX_THREADS];
+	memset(w, 0, sizeof w);
+	int started = 0;
+	rc = 0;
+	unsigned __int128 span = (unsigned __int128)((uint64_t)hi - (uint64_t)lo) + 1;
+	for (int k = 0; k < nw; k++) {
+		w[k] = (scan_worker){.env = env, .pp = pp, .s = s,
+				     .from = lo + (int64_t)(span * (unsigned)k / (unsigned)nw),
+				     .to = k + 1 < nw ? lo + (int64_t)(span * (unsigned)(k + 1) / (unsigned)nw)
+						      : -1};
+		w[k].res = dl_rel_new(NULL, r->ncols, r->vars);
+		w[k].arena = dl_calloc(1, sizeof *w[k].arena);
+		if (!w[k].res || !w[k].arena) {
+			rc = DL_ENOMEM;
+			break;
+		}
+		*w[k].arena = (dl_arena)DL_ARENA_INIT;
+		if (pthread_create(&w[k].thread, NULL, scan_worker_main, &w[k])) {
+			rc = dl_error(DL_EIO, "cannot start a worker thread");
+			break;
+		}
+		started++;
+	}
+	for (int k = 0; k < started; k++)
+		pthread_join(w[k].thread, NULL);
+	/* the parts in order: the rows stay in entity order */
+	for (int k = 0; k < nw; k++) {
+		if (!rc && k < started && w[k].stale)
+			rc = scan_part(env, pp, s, w[k].from, w[k].to, w[k].res, w[k].fused,
+				       &w[k].scanned);
+		else if (!rc && k < started && w[k].rc)
+			rc = dl_error(w[k].rc, "%s", w[k].msg);
+		s->scanned += w[k].scanned;
+		for (uint32_t j = 0; pp->pipe && j < pp->pipe->n; j++)
+			pp->pipe->rows[j] += w[k].fused[j];
+		if (!rc && w[k].res && (rc = dl_rel_reserve(env, r, w[k].res->n)) == 0 &&
+		    w[k].res->n) {
+			memcpy(&r->rows[r->n * r->ncols], w[k].res->rows,
+			       w[k].res->n * r->ncols * sizeof *r->rows);
+			r->n += w[k].res->n;
+		}
+		dl_rel_free(w[k].res);
+		if (w[k].arena && pool_keep(env->pool, w[k].arena) < 0) {
+			dl_arena_free(w[k].arena);
+			dl_free(w[k].arena);
+			if (!rc)
+				rc = DL_ENOMEM;
+		}
+	}
+	if (!rc)
+		s->parallel = true;
+	return rc;
+}
+
+static int op_scan(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
+{
+	uint32_t vars[8 + DL_MAX_FUSE];
+	uint32_t nc = new_cols(NULL, pp, vars);
+	dl_rel *r = dl_rel_new(env, nc, vars);
+	if (!r)
+		return DL_ENOMEM;
+	if (pp->rp.never) {
+		*out = r;
+		return 0;
+	}
+	int rc = scan_parallel(env, pp, s, r);
+	if (rc == 1) {
+		dl_iter *it;
+		int plen;
+		rc = open_iter(&it, env, pp, s->index, &plen);
+		if (!rc) {
+			rc = scan_loop(env, pp, s, it, r, -1);
+			s->scanned += dl_iter_scanned(it);
+			dl_iter_close(it);
+		}
+	}
 	if (rc < 0) {
 		dl_rel_free(r);
 		return rc;

@@ -36,9 +36,12 @@ typedef struct dl_qopts {
 	bool analyze;            /* collect per-step figures for EXPLAIN ANALYZE */
 	int threads;             /* worker threads for parallel work: 0 = one per
 				    processor (at most 16), 1 = none */
+	double par_scan_min;     /* scans estimated at this many datoms or more are
+				    split between the threads; 0: 65,536 (tests
+				    lower it) */
 } dl_qopts;
 
-#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0}
+#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0, 0}
 
 typedef struct dl_qresult {
 	uint8_t find_spec;       /* dl_find_spec: REL, SCALAR, COLL or TUPLE */

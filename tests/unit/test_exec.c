@@ -242,6 +242,39 @@ static void test_memory_budget_counts_live_rows(void **state)
 	(void)state;
 }
 
+/* A large scan split between worker threads by entity ranges gives the
+ * rows a single thread gives, in the same (entity) order, with pipelined
+ * functions whose values live in the workers' arenas. */
+static void test_parallel_scan(void **state)
+{
+	dl_store *s = open_fresh("pscan");
+	load_bars(s, 7, 300);
+	const char *q = "[:find ?b ?o ?x :where [?b :price/open ?o] [(!= ?o 7.5)] [(str ?o \"!\") ?x]]";
+	dl_arena a1 = DL_ARENA_INIT, a2 = DL_ARENA_INIT;
+	dl_qopts one = DL_QOPTS_INIT, two = DL_QOPTS_INIT;
+	one.threads = 1;
+	two.threads = 2;
+	two.par_scan_min = 100;
+	ran r1, r2;
+	assert_int_equal(run_q(&r1, &a1, s, q, NULL, 0, &one), 0);
+	assert_int_equal(run_q(&r2, &a2, s, q, NULL, 0, &two), 0);
+	char line[512], strat[32], s2[32];
+	const char *l = step_line(r2.explain, "[?b :price/open ?o]", line, sizeof line);
+	if (sscanf(l, "%*u %31s %31s", strat, s2) != 2 || strcmp(strat, "scan") || strcmp(s2, "parallel"))
+		fail_msg("expected a parallel scan:\n%s", r2.explain);
+	l = step_line(r1.explain, "[?b :price/open ?o]", line, sizeof line);
+	assert_null(strstr(l, "parallel"));
+	assert_int_equal(r1.res.nrows, r2.res.nrows);
+	assert_true(r1.res.nrows > 1000);
+	for (size_t i = 0; i < r1.res.nrows * 3; i++)
+		if (dl_value_compare(&r1.res.rows[i], &r2.res.rows[i]) != 0)
+			fail_msg("row %zu differs", i / 3);
+	dl_arena_free(&a1);
+	dl_arena_free(&a2);
+	close_rm(s);
+	(void)state;
+}
+
 /* [?e :salary ?s] [(> ?s 50000)] reads an AVET range, not the attribute. */
 static void test_comparison_reads_avet_range(void **state)
 {
@@ -409,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_large_binding_scans_only_its_bars),
 		cmocka_unit_test(test_merge_sorts_unordered_keys),
 		cmocka_unit_test(test_memory_budget_counts_live_rows),
+		cmocka_unit_test(test_parallel_scan),
 		cmocka_unit_test(test_comparison_reads_avet_range),
 		cmocka_unit_test(test_row_budget),
 		cmocka_unit_test(test_timeout_and_cancel),
