@@ -316,10 +316,13 @@ const char cli_help_import[] =
 	"  --batch N     datoms per bulk transaction [1048576]\n"
 	"  --quiet       no progress bar (it is shown only when stderr is a terminal)\n"
 	"\n"
-	"Every input (and mapping) is read through before anything is written, so\n"
-	"malformed EDN or CSV changes nothing.  If a transaction fails, what was\n"
-	"committed before it stays (stderr says how much) and nothing after it is\n"
-	"written.  The last line on stdout is\n"
+	"All or nothing: every input (and mapping) is read through before anything\n"
+	"is written, so malformed EDN or CSV changes nothing, and the whole import\n"
+	"(every FILE) commits at its end as one LMDB write transaction: if anything\n"
+	"fails, nothing is written, and if the process dies, the database is as\n"
+	"it was.  Readers see the database as it was until the commit.  The\n"
+	"transactions inside it (each with its tx id and :db/txInstant) all commit\n"
+	"together.  The last line on stdout is\n"
 	"  imported N datoms in T s (R datoms/s)\n";
 
 typedef struct prog {
@@ -515,8 +518,8 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 		code = fail(rc);
 		if (st.transactions)
 			fprintf(stderr,
-				"note: %" PRIu64 " transaction%s (%" PRIu64 " datoms) before the "
-				"error %s committed\n", st.transactions,
+				"note: nothing was written: the %" PRIu64 " transaction%s (%" PRIu64
+				" datoms) before the error %s dropped with it\n", st.transactions,
 				st.transactions == 1 ? "" : "s", st.datoms,
 				st.transactions == 1 ? "was" : "were");
 		goto out;
