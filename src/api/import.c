@@ -1062,26 +1062,6 @@ oom:
 
 /* ---- EDN: the writer ----------------------------------------------------------- */
 
-int dl_imp_check_edn(const char *text, size_t len, const char *source, uint64_t *nforms)
-{
-	dl_edn_opts eo = DL_EDN_OPTS_INIT;
-	eo.source = source;
-	dl_edn_reader r;
-	dl_edn_reader_init(&r, text, len, &eo);
-	dl_arena a = DL_ARENA_INIT;
-	uint64_t n = 0;
-	int rc;
-	dl_value v;
-	while ((rc = dl_edn_reader_next(&r, &v, &a)) == 0) {
-		n++;
-		dl_arena_reset(&a);
-	}
-	dl_arena_free(&a);
-	if (nforms)
-		*nforms = n;
-	return rc == DL_ENOTFOUND ? 0 : rc;
-}
-
 /* Run a whole tx-data form (read at `start`) through the processor. */
 static int slow_form(dl_imp *im, const dl_value *v, const dl_edn_reader *start)
 {
@@ -1496,27 +1476,6 @@ static int csv_next(csv_rd *c)
 }
 
 static bool csv_blank(const csv_rd *c) { return c->nf == 1 && c->fl[0] == 0; }
-
-int dl_imp_check_csv(const char *text, size_t len, const char *source)
-{
-	csv_rd c;
-	csv_init(&c, text, len, source);
-	int rc;
-	size_t ncols = 0;
-	while ((rc = csv_next(&c)) > 0) {
-		if (csv_blank(&c))
-			continue;
-		if (!ncols)
-			ncols = c.nf;
-		else if (c.nf != ncols) {
-			rc = dl_error(DL_ESYNTAX, "%s:%u:1: %zu fields, but the first row has %zu",
-				      source, c.line, c.nf, ncols);
-			break;
-		}
-	}
-	csv_free(&c);
-	return rc < 0 ? rc : 0;
-}
 
 /* Parse a cell through the EDN reader's tagged literals (#inst, #uuid,
  * #bytes), so CSV accepts exactly what EDN does. */
@@ -2056,12 +2015,9 @@ int dl_db_import(dl_import_stat *out, dl_db *db, const char *edn, size_t len,
 	const char *src = opts && opts->source ? opts->source : "<import>";
 	if (out)
 		memset(out, 0, sizeof *out);
-	int rc = dl_imp_check_edn(edn, len, src, NULL);
-	if (rc < 0)
-		return rc;
 	dl_imp *im;
 	DL_TRY(dl_imp_begin(&im, db, opts, len));
-	rc = dl_imp_edn(im, edn, len, src);
+	int rc = dl_imp_edn(im, edn, len, src);
 	if (rc == 0)
 		rc = dl_imp_finish(im, out);
 	else if (out)

@@ -74,6 +74,7 @@ typedef struct input {
 	char *text;
 	size_t len;
 	bool mapped;
+	size_t dropped; /* mapped: bytes from the start whose pages were let go */
 	bool csv;
 	int map; /* index of its --map, or -1 */
 } input;
@@ -328,7 +329,32 @@ const char cli_help_import[] =
 typedef struct prog {
 	bool on;
 	bool drawn;
+	input *ins; /* the inputs, in order */
+	size_t nin;
 } prog;
+
+/* The importer has read the inputs up to `done` bytes (all inputs counted
+ * in order): let go of the mapped pages well behind that, so a large file
+ * does not stay resident.  The importer may read a vector again from its
+ * start (to transact it whole), which just faults its pages back in. */
+static void drop_read(prog *p, uint64_t done)
+{
+	const size_t keep = (size_t)64 << 20, pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t base = 0;
+	for (size_t k = 0; k < p->nin; k++) {
+		input *in = &p->ins[k];
+		uint64_t end = base + in->len;
+		if (in->mapped && done > base) {
+			size_t upto = done >= end ? in->len : (size_t)(done - base);
+			upto = upto > keep ? (upto - keep) / pg * pg : 0;
+			if (upto > in->dropped) {
+				madvise(in->text + in->dropped, upto - in->dropped, MADV_DONTNEED);
+				in->dropped = upto;
+			}
+		}
+		base = end;
+	}
+}
 
 static void human(char *buf, size_t n, double x)
 {
@@ -349,6 +375,7 @@ static void human(char *buf, size_t n, double x)
 static void draw_progress(void *ud, const dl_import_stat *st)
 {
 	prog *p = ud;
+	drop_read(p, st->bytes_done);
 	if (!p->on)
 		return;
 	double frac = st->bytes_total ? (double)st->bytes_done / (double)st->bytes_total : 1;
@@ -402,7 +429,8 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 	int code = CLI_EXIT_OK, rc = 0, cur_map = -1;
 	dl_db *db = NULL;
 	dl_imp *im = NULL;
-	prog pg = {false, false};
+	prog pg = {false, false, NULL, 0};
+	bool created = false;
 	if (!ins || !maps) {
 		code = fail(DL_ENOMEM);
 		goto out;
@@ -480,16 +508,20 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 			goto out;
 		}
 		total += in->len;
-		rc = in->csv ? dl_imp_check_csv(in->text, in->len, in->path)
-			     : dl_imp_check_edn(in->text, in->len, source_name(in->path), NULL);
-		if (rc < 0) {
-			code = fail(rc);
-			goto out;
-		}
 	}
 
-	if ((code = cli_open_db(&db, db_path, true)))
+	/* no separate syntax check (a whole extra read of the input): the
+	 * import is one write transaction, so an error anywhere, syntax
+	 * included, leaves the database unchanged; a database the import
+	 * created is removed again */
+	struct stat dbst;
+	created = stat(db_path, &dbst) != 0 && errno == ENOENT;
+	if ((code = cli_open_db(&db, db_path, true))) {
+		created = false;
 		goto out;
+	}
+	pg.ins = ins;
+	pg.nin = nin;
 	dl_import_opts o = DL_IMPORT_OPTS_INIT;
 	o.batch = batch;
 	pg.on = !quiet && isatty(STDERR_FILENO);
@@ -530,6 +562,17 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 out:
 	dl_imp_free(im);
 	dl_db_close(db);
+	if (created && code != CLI_EXIT_OK) {
+		size_t n = strlen(db_path);
+		char *lock = malloc(n + 6);
+		unlink(db_path);
+		if (lock) {
+			memcpy(lock, db_path, n);
+			memcpy(lock + n, "-lock", 6);
+			unlink(lock);
+			free(lock);
+		}
+	}
 	for (size_t k = 0; ins && k < nin; k++)
 		input_free(&ins[k]);
 	for (size_t k = 0; cmaps && k < nmaps; k++)

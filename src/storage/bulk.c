@@ -357,8 +357,12 @@ static void order_rest(bctx *c)
 		for (size_t k = 0; k < m; k++) {
 			const brec *r = &rec[out[k]];
 			const uint8_t *v = c->vals + r->voff;
+			/* equal 12-byte sort keys and lengths: values of up to 12
+			 * bytes are equal (the keys are their zero-padded bytes) */
+			const brec *q = k ? &rec[out[k - 1]] : NULL;
 			bool head = k == 0 || s[k].k0 != s[k - 1].k0 || s[k].k1 != s[k - 1].k1 ||
-				    cmp_v(c, out[k - 1], out[k]) != 0;
+				    q->vlen != r->vlen ||
+				    (r->vlen > 12 && cmp_v(c, out[k - 1], out[k]) != 0);
 			uint16_t kl = (uint16_t)((12 + r->vlen) | (head ? 0x8000 : 0));
 			memcpy(p, &out[k], 4);
 			memcpy(p + 4, &kl, 2);
@@ -557,6 +561,7 @@ typedef struct rdr {
 	size_t cap, n, at; /* buf holds n bytes; the current entry is at `at` */
 	const uint8_t *k;
 	size_t kn;
+	uint64_t p0, p1;   /* the key's first 16 bytes, zero padded */
 } rdr;
 
 /* The next entry of r into r->k: 1, 0 at the run's end, or an error. */
@@ -572,6 +577,8 @@ static int rdr_next(spool *sp, rdr *r)
 				r->k = r->buf + r->at + 2;
 				r->kn = l;
 				r->at += 2u + l;
+				r->p0 = vbytes(r->k, l, 0, 8);
+				r->p1 = vbytes(r->k, l, 8, 8);
 				return 1;
 			}
 		}
@@ -603,8 +610,14 @@ static int rdr_next(spool *sp, rdr *r)
 	}
 }
 
+/* Key order, by the first 16 bytes as numbers first (keys of one
+ * attribute share their first 4 bytes, and often many more). */
 static inline bool rdr_less(const rdr *x, const rdr *y)
 {
+	if (x->p0 != y->p0)
+		return x->p0 < y->p0;
+	if (x->p1 != y->p1)
+		return x->p1 < y->p1;
 	int c = dl_key_cmp(x->k, x->kn, y->k, y->kn);
 	return c < 0 || (c == 0 && x->run < y->run);
 }
@@ -626,15 +639,28 @@ static void heap_down(rdr **h, size_t n, size_t i)
 	}
 }
 
-typedef struct appender appender;
-static int app_init(appender *ap, dl_wtxn *w, int db);
-static int app_put(appender *ap, const uint8_t *k, size_t kn, const uint8_t *txb, bool check);
-static int app_has_prefix(appender *ap, const uint8_t *p, size_t n, size_t rest, bool *out);
-static appender *app_new(void);
+/* The runs of one slot merged into one stream of entries in key order. */
+typedef struct merger {
+	spool *sp;
+	rdr *rs;
+	rdr **heap;
+	size_t nh;
+	uint8_t *mem;
+	uint64_t bytes; /* of the runs */
+} merger;
 
-/* Merge the runs of one slot into its index. */
-static int sp_merge(dl_wtxn *w, spool *sp, int slot, appender *ap)
+static void mg_free(merger *mg)
 {
+	dl_free(mg->rs);
+	dl_free(mg->heap);
+	dl_free(mg->mem);
+}
+
+/* 1 with a merger of the slot's runs, 0 if there are none, or an error. */
+static int mg_init(merger *mg, spool *sp, int slot)
+{
+	memset(mg, 0, sizeof *mg);
+	mg->sp = sp;
 	size_t nr = 0;
 	for (size_t i = 0; i < sp->nruns; i++)
 		nr += sp->runs[i].slot == slot;
@@ -642,74 +668,248 @@ static int sp_merge(dl_wtxn *w, spool *sp, int slot, appender *ap)
 		return 0;
 	size_t cap = SPOOL_READ_BUDGET / nr;
 	cap = cap < 16384 ? 16384 : cap > (1u << 20) ? (1u << 20) : cap;
-	rdr *rs = dl_calloc(nr, sizeof *rs);
-	rdr **heap = dl_calloc(nr, sizeof *heap);
-	uint8_t *mem = dl_malloc(nr * cap);
-	int rc = 0;
-	if (!rs || !heap || !mem) {
-		rc = DL_ENOMEM;
-		goto out;
+	mg->rs = dl_calloc(nr, sizeof *mg->rs);
+	mg->heap = dl_calloc(nr, sizeof *mg->heap);
+	mg->mem = dl_malloc(nr * cap);
+	if (!mg->rs || !mg->heap || !mg->mem) {
+		mg_free(mg);
+		return DL_ENOMEM;
 	}
-	size_t nh = 0, j = 0;
+	size_t j = 0;
 	for (size_t i = 0; i < sp->nruns; i++) {
 		if (sp->runs[i].slot != slot)
 			continue;
-		rdr *r = &rs[j];
+		rdr *r = &mg->rs[j];
 		r->run = &sp->runs[i];
 		r->pos = r->run->off;
-		r->buf = mem + j * cap;
+		r->buf = mg->mem + j * cap;
 		r->cap = cap;
+		mg->bytes += r->run->len;
 		j++;
-		if ((rc = rdr_next(sp, r)) < 0)
-			goto out;
+		int rc = rdr_next(sp, r);
+		if (rc < 0) {
+			mg_free(mg);
+			return rc;
+		}
 		if (rc)
-			heap[nh++] = r;
+			mg->heap[mg->nh++] = r;
 	}
-	rc = 0;
-	for (size_t i = nh / 2; i-- > 0;)
-		heap_down(heap, nh, i);
-	int db = slot + DB_AEVT;
-	if ((rc = app_init(ap, w, db)) < 0)
-		goto out;
-	uint8_t prev[KEY_MAX];
-	size_t nprev = 0;
-	dl_attr_stats *st = NULL;
-	uint32_t st_a = 0;
-	while (nh) {
-		rdr *r = heap[0];
-		uint8_t txb[8];
-		dl_put_be64(txb, (uint64_t)r->run->tx);
-		if (db == DB_AVET) {
-			/* the first of its value: new to the attribute? */
-			size_t vn = r->kn - 8;
-			if (nprev != vn || memcmp(prev, r->k, vn) != 0) {
-				bool had;
-				if ((rc = app_has_prefix(ap, r->k, vn, 8, &had)) < 0)
-					goto out;
-				if (!had) {
-					uint32_t a = dl_get_be32(r->k);
-					if ((!st || st_a != a) && (rc = dl_wtxn_stat(w, a, &st)) < 0)
-						goto out;
-					st_a = a;
-					st->values++;
-				}
-				memcpy(prev, r->k, vn);
-				nprev = vn;
+	for (size_t i = mg->nh / 2; i-- > 0;)
+		heap_down(mg->heap, mg->nh, i);
+	return 1;
+}
+
+/* The next entry (valid until the next call): 1, 0 at the end, or an
+ * error. */
+static int mg_next(merger *mg, const uint8_t **k, size_t *kn, int64_t *tx)
+{
+	if (!mg->nh)
+		return 0;
+	rdr *r = mg->heap[0];
+	*k = r->k;
+	*kn = r->kn;
+	*tx = r->run->tx;
+	/* the entry stays in r's buffer until r reads its next one, which
+	 * happens at the next call */
+	return 1;
+}
+
+static int mg_advance(merger *mg)
+{
+	rdr *r = mg->heap[0];
+	int rc = rdr_next(mg->sp, r);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		mg->heap[0] = mg->heap[--mg->nh];
+	heap_down(mg->heap, mg->nh, 0);
+	return 0;
+}
+
+/*
+ * A large merge runs on a helper thread, which reads the runs and merges
+ * them into blocks of entries (a 2-byte key length, the tx, the key) while
+ * this thread writes the blocks' entries into the index.
+ */
+#define MQ_BLOCKS 4
+#define MQ_BLOCK (1u << 20)
+#define MQ_MIN (4u << 20) /* runs this large (bytes) merge on a helper */
+
+typedef struct mqueue {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	merger *mg;
+	uint8_t *blk[MQ_BLOCKS];
+	size_t len[MQ_BLOCKS];
+	size_t head, tail; /* blocks tail - head are ready, from head */
+	bool done, stop;
+	int err;
+	char msg[512];
+} mqueue;
+
+static void *mq_main(void *arg)
+{
+	mqueue *q = arg;
+	int rc = 0;
+	for (bool more = true; more;) {
+		pthread_mutex_lock(&q->mu);
+		while (q->tail - q->head == MQ_BLOCKS && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		bool stop = q->stop;
+		pthread_mutex_unlock(&q->mu);
+		if (stop)
+			return NULL;
+		size_t b = q->tail % MQ_BLOCKS, len = 0;
+		uint8_t *p = q->blk[b];
+		const uint8_t *k;
+		size_t kn;
+		int64_t tx;
+		while (len + 10 + KEY_MAX <= MQ_BLOCK) {
+			if ((rc = mg_next(q->mg, &k, &kn, &tx)) <= 0) {
+				more = false;
+				break;
+			}
+			uint16_t l = (uint16_t)kn;
+			memcpy(p + len, &l, 2);
+			memcpy(p + len + 2, &tx, 8);
+			memcpy(p + len + 10, k, kn);
+			len += 10 + kn;
+			if ((rc = mg_advance(q->mg)) < 0) {
+				more = false;
+				break;
 			}
 		}
-		if ((rc = app_put(ap, r->k, r->kn, txb, false)) < 0)
-			goto out;
-		if ((rc = rdr_next(sp, r)) < 0)
-			goto out;
-		if (rc == 0)
-			heap[0] = heap[--nh];
-		heap_down(heap, nh, 0);
-		rc = 0;
+		pthread_mutex_lock(&q->mu);
+		q->len[b] = len;
+		q->tail++;
+		if (!more) {
+			q->done = true;
+			if (rc < 0) {
+				q->err = rc;
+				snprintf(q->msg, sizeof q->msg, "%s", dl_errmsg());
+			}
+		}
+		pthread_cond_broadcast(&q->cv);
+		pthread_mutex_unlock(&q->mu);
 	}
+	return NULL;
+}
+
+typedef struct appender appender;
+static int app_init(appender *ap, dl_wtxn *w, int db);
+static int app_put(appender *ap, const uint8_t *k, size_t kn, const uint8_t *txb, bool check);
+static int app_has_prefix(appender *ap, const uint8_t *p, size_t n, size_t rest, bool *out);
+static appender *app_new(void);
+
+/* Writes the merged entries into the index (and counts AVET's distinct
+ * values). */
+typedef struct mwriter {
+	dl_wtxn *w;
+	appender *ap;
+	bool avet;
+	uint8_t prev[KEY_MAX];
+	size_t nprev;
+	dl_attr_stats *st;
+	uint32_t st_a;
+} mwriter;
+
+static int mw_put(mwriter *mw, const uint8_t *k, size_t kn, int64_t tx)
+{
+	if (mw->avet) {
+		/* the first of its value: new to the attribute? */
+		size_t vn = kn - 8;
+		if (mw->nprev != vn || memcmp(mw->prev, k, vn) != 0) {
+			bool had;
+			DL_TRY(app_has_prefix(mw->ap, k, vn, 8, &had));
+			if (!had) {
+				uint32_t a = dl_get_be32(k);
+				if (!mw->st || mw->st_a != a)
+					DL_TRY(dl_wtxn_stat(mw->w, a, &mw->st));
+				mw->st_a = a;
+				mw->st->values++;
+			}
+			memcpy(mw->prev, k, vn);
+			mw->nprev = vn;
+		}
+	}
+	uint8_t txb[8];
+	dl_put_be64(txb, (uint64_t)tx);
+	int rc = app_put(mw->ap, k, kn, txb, false);
+	return rc < 0 ? rc : 0;
+}
+
+/* Merge the runs of one slot into its index. */
+static int sp_merge(dl_wtxn *w, spool *sp, int slot, appender *ap)
+{
+	merger mg;
+	int rc = mg_init(&mg, sp, slot);
+	if (rc <= 0)
+		return rc;
+	mwriter mw = {.w = w, .ap = ap, .avet = slot == SP_AVET};
+	if ((rc = app_init(ap, w, slot + DB_AEVT)) < 0)
+		goto out;
+	mqueue q = {.mg = &mg};
+	pthread_t th;
+	bool threaded = false;
+	if (mg.bytes >= MQ_MIN) {
+		uint8_t *mem = dl_malloc((size_t)MQ_BLOCKS * MQ_BLOCK);
+		if (mem) {
+			for (int i = 0; i < MQ_BLOCKS; i++)
+				q.blk[i] = mem + (size_t)i * MQ_BLOCK;
+			pthread_mutex_init(&q.mu, NULL);
+			pthread_cond_init(&q.cv, NULL);
+			threaded = pthread_create(&th, NULL, mq_main, &q) == 0;
+			if (!threaded) {
+				pthread_cond_destroy(&q.cv);
+				pthread_mutex_destroy(&q.mu);
+				dl_free(mem);
+			}
+		}
+	}
+	if (!threaded) {
+		const uint8_t *k;
+		size_t kn;
+		int64_t tx;
+		while ((rc = mg_next(&mg, &k, &kn, &tx)) > 0)
+			if ((rc = mw_put(&mw, k, kn, tx)) < 0 || (rc = mg_advance(&mg)) < 0)
+				break;
+		goto out;
+	}
+	for (;;) {
+		pthread_mutex_lock(&q.mu);
+		while (q.head == q.tail && !q.done)
+			pthread_cond_wait(&q.cv, &q.mu);
+		bool end = q.head == q.tail;
+		pthread_mutex_unlock(&q.mu);
+		if (end)
+			break;
+		size_t b = q.head % MQ_BLOCKS;
+		const uint8_t *p = q.blk[b], *e = p + q.len[b];
+		while (p < e && rc == 0) {
+			uint16_t l;
+			int64_t tx;
+			memcpy(&l, p, 2);
+			memcpy(&tx, p + 2, 8);
+			rc = mw_put(&mw, p + 10, l, tx);
+			p += 10 + l;
+		}
+		pthread_mutex_lock(&q.mu);
+		q.head++;
+		if (rc < 0)
+			q.stop = true;
+		pthread_cond_broadcast(&q.cv);
+		pthread_mutex_unlock(&q.mu);
+		if (rc < 0)
+			break;
+	}
+	pthread_join(th, NULL);
+	if (rc == 0 && q.err)
+		rc = dl_error(q.err, "%s", q.msg);
+	pthread_cond_destroy(&q.cv);
+	pthread_mutex_destroy(&q.mu);
+	dl_free(q.blk[0]);
 out:
-	dl_free(rs);
-	dl_free(heap);
-	dl_free(mem);
+	mg_free(&mg);
 	return rc;
 }
 

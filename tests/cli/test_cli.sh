@@ -307,6 +307,8 @@ matches "... so the next transaction gets the next tx id" "^\{:tx $((last + 1)) 
 "$DL" transact "$T/o1.db" <<<'[[:db/retractEntity [:symbol/ticker "ZZZ"]]]' >/dev/null
 exit_code "import: missing file" 1 import "$T/o5.db" "$T/no-such.edn"
 check "a failed import does not create DB" test ! -e "$T/o5.db"
+exit_code "import: malformed EDN into a new database" 1 import "$T/o6.db" "$T/ohlc.edn" "$T/late1.edn"
+check "... does not leave the database it created" test ! -e "$T/o6.db" -a ! -e "$T/o6.db-lock"
 
 # CSV: the generator's files with mappings, and a header naming attributes
 "$DL" gen ohlc --symbols 3 --days 2 --format csv --out "$T/csv"

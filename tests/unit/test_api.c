@@ -753,6 +753,20 @@ static void on_progress(void *ud, const dl_import_stat *st)
 	g_last = *st;
 }
 
+/* Transact the vectors of text one by one, as `transact` of a file would
+ * (minus the all-or-nothing). */
+static void transact_each(dl_db *db, const char *text, size_t len)
+{
+	dl_edn_reader r;
+	dl_edn_opts eo = DL_EDN_OPTS_INIT;
+	dl_edn_reader_init(&r, text, len, &eo);
+	dl_arena a = DL_ARENA_INIT;
+	dl_value v;
+	while (dl_edn_reader_next(&r, &v, &a) == 0)
+		assert_int_equal(dl_db_transact_value(NULL, db, &v, NULL), 0);
+	dl_arena_free(&a);
+}
+
 static void test_import(void **state)
 {
 	(void)state;
@@ -768,14 +782,7 @@ static void test_import(void **state)
 		"[{:p/name \"A\" :p/n 1}]\n" /* an upsert: the transaction processor */
 		"[{:p/name \"D\" :p/ref -1} {:db/id -1 :p/n 5}]\n";
 	dl_db *t = open_new("imp_tx");
-	dl_edn_reader r;
-	dl_edn_opts eo = DL_EDN_OPTS_INIT;
-	dl_edn_reader_init(&r, text, sizeof text - 1, &eo);
-	dl_arena a = DL_ARENA_INIT;
-	dl_value v;
-	while (dl_edn_reader_next(&r, &v, &a) == 0)
-		assert_int_equal(dl_db_transact_value(NULL, t, &v, NULL), 0);
-	dl_arena_free(&a);
+	transact_each(t, text, sizeof text - 1);
 	char *want = dump(t);
 	dl_db_close(t);
 
@@ -821,16 +828,23 @@ static const char k_email[] =
 	"[{:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one"
 	"  :db/unique :db.unique/value}]";
 
+/* A database with the test schema, :p/email and Ann. */
+static dl_db *undo_db(const char *name)
+{
+	dl_db *db = open_new(name);
+	tx0(db, k_schema);
+	tx0(db, k_email);
+	tx0(db, "[{:p/name \"Ann\"}]");
+	return db;
+}
+
 /* A failed import applies nothing: content, totals, basis (so the next
  * transaction gets the same tx id) are as before, whatever batch the
  * failure comes in. */
 static void test_import_errors(void **state)
 {
 	(void)state;
-	dl_db *db = open_new("imperr");
-	tx0(db, k_schema);
-	tx0(db, k_email);
-	tx0(db, "[{:p/name \"Ann\"}]");
+	dl_db *db = undo_db("imperr");
 	char *before = dump_full(db);
 	dl_import_stat st;
 	/* bad EDN anywhere: nothing written */
@@ -893,25 +907,12 @@ static void test_import_undo(void **state)
 				    " {:db/id \"f\" :p/name \"z3\" :p/tag [:a :b]} {:p/name \"z4\"}"
 				    " {:p/name \"Ann\" :p/age 7}]\n"
 				    "[{:p/name \"after\" :p/email \"last\"}]\n");
-	dl_db *t = open_new("undo_tx");
-	tx0(t, k_schema);
-	tx0(t, k_email);
-	tx0(t, "[{:p/name \"Ann\"}]");
-	dl_edn_reader rd;
-	dl_edn_opts eo = DL_EDN_OPTS_INIT;
-	dl_edn_reader_init(&rd, text, strlen(text), &eo);
-	dl_arena a = DL_ARENA_INIT;
-	dl_value v;
-	while (dl_edn_reader_next(&rd, &v, &a) == 0)
-		assert_int_equal(dl_db_transact_value(NULL, t, &v, NULL), 0);
-	dl_arena_free(&a);
+	dl_db *t = undo_db("undo_tx");
+	transact_each(t, text, strlen(text));
 	char *want = dump(t);
 	dl_db_close(t);
 
-	dl_db *db = open_new("undo");
-	tx0(db, k_schema);
-	tx0(db, k_email);
-	tx0(db, "[{:p/name \"Ann\"}]");
+	dl_db *db = undo_db("undo");
 	dl_import_opts o = DL_IMPORT_OPTS_INIT;
 	o.batch = 1000; /* one group for the small vectors ... */
 	dl_import_stat st;
@@ -922,10 +923,7 @@ static void test_import_undo(void **state)
 	assert_int_equal(dl_db_check(db, NULL, NULL), 0);
 	dl_db_close(db);
 
-	db = open_new("undo4");
-	tx0(db, k_schema);
-	tx0(db, k_email);
-	tx0(db, "[{:p/name \"Ann\"}]");
+	db = undo_db("undo4");
 	o.batch = 4; /* ... and every vector alone fills a batch */
 	assert_int_equal(dl_db_import(&st, db, text, strlen(text), &o), 0);
 	got = dump(db);
