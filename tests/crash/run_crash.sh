@@ -4,7 +4,8 @@
 # complete and nothing of a later one is visible.
 # With the datalite tool as a third argument, also kill `datalite import`
 # at random moments (IMPORT_KILLS times, default 12): the database must open,
-# pass check and hold either nothing of the import or all of it.
+# pass check and hold either nothing of the import or all of it; so must it
+# for a reader in another process just before the kill.
 set -u
 bin=$1
 dir=${2:-/tmp}
@@ -40,7 +41,9 @@ awk 'NR > 2 && /^\[/ { n++ } n < 2 && NR > 2' "$p.all.edn" >"$p.base.edn"
 awk 'NR > 2 && /^\[/ { n++ } n >= 2' "$p.all.edn" >"$p.rest.edn"
 "$dl" import --quiet "$p.base.db" "$p.base.edn" >/dev/null || exit 1
 cp "$p.base.db" "$p.full.db"
+t0=$(date +%s%N)
 "$dl" import --quiet --batch 2000 "$p.full.db" "$p.rest.edn" >/dev/null || exit 1
+took=$((($(date +%s%N) - t0) / 1000000 + 1))
 base=$(count "$p.base.db")
 full=$(count "$p.full.db")
 ikills=${IMPORT_KILLS:-12}
@@ -52,10 +55,21 @@ for i in $(seq 1 "$ikills"); do
 	# small batches: many spool runs, merges and LMDB spills along the way
 	"$dl" import --quiet --batch 2000 "$p.db" "$p.rest.edn" >/dev/null 2>&1 &
 	pid=$!
-	# 20..1519 ms: before, during and (the import takes about a second)
-	# after the commit
-	ms=$((RANDOM % 1500 + 20))
+	# up to twice as long as the import took: before, during and after
+	# the commit
+	ms=$((RANDOM % (2 * took) + 5))
 	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+	# a reader in another process meanwhile sees the state before the
+	# import or after it, never a part
+	if ! out=$("$dl" check "$p.db" 2>&1); then
+		echo "FAIL: check while importing ($i): $out"
+		exit 1
+	fi
+	n=$(count "$p.db")
+	if [ "$n" != "$base" ] && [ "$n" != "$full" ]; then
+		echo "FAIL: a reader saw $n datoms while importing ($i)"
+		exit 1
+	fi
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	if ! out=$("$dl" check "$p.db" 2>&1); then
