@@ -430,7 +430,7 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 	dl_db *db = NULL;
 	dl_imp *im = NULL;
 	prog pg = {false, false, NULL, 0};
-	bool created = false;
+	bool created = false, committed = false;
 	if (!ins || !maps) {
 		code = fail(DL_ENOMEM);
 		goto out;
@@ -541,7 +541,7 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 	}
 	dl_import_stat st;
 	if (rc == 0)
-		rc = dl_imp_finish(im, &st);
+		committed = (rc = dl_imp_finish(im, &st)) == 0;
 	else
 		dl_imp_stat(im, &st);
 	if (pg.drawn)
@@ -562,7 +562,7 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 out:
 	dl_imp_free(im);
 	dl_db_close(db);
-	if (created && code != CLI_EXIT_OK) {
+	if (created && !committed) {
 		size_t n = strlen(db_path);
 		char *lock = malloc(n + 6);
 		unlink(db_path);
