@@ -3,9 +3,11 @@
  * go through the public API (datalite.h) like any application would; the
  * importer's CSV and multi-file session come from src/api/api_int.h.
  *
- * Every command reads and checks all of its input before it opens the
- * database, so bad EDN (or CSV, or a bad mapping) changes nothing, and a
- * database that did not exist is not created.
+ * Bad input changes nothing, and a database that did not exist is not
+ * created: transact reads and checks all of its input (and import its
+ * mappings) before it opens the database; import does not read its large
+ * input twice, but is one write transaction that any error aborts, and
+ * removes a database it created if nothing was committed.
  */
 #include "cli.h"
 
@@ -317,13 +319,13 @@ const char cli_help_import[] =
 	"  --batch N     datoms per bulk transaction [1048576]\n"
 	"  --quiet       no progress bar (it is shown only when stderr is a terminal)\n"
 	"\n"
-	"All or nothing: every input (and mapping) is read through before anything\n"
-	"is written, so malformed EDN or CSV changes nothing, and the whole import\n"
-	"(every FILE) commits at its end as one LMDB write transaction: if anything\n"
-	"fails, nothing is written, and if the process dies, the database is as\n"
-	"it was.  Readers see the database as it was until the commit.  The\n"
-	"transactions inside it (each with its tx id and :db/txInstant) all commit\n"
-	"together.  The last line on stdout is\n"
+	"All or nothing: the whole import (every FILE) is one LMDB write\n"
+	"transaction, committed at its end.  If anything fails (malformed EDN or\n"
+	"CSV anywhere, a type error, a unique conflict, ...), nothing is written\n"
+	"(a DB the import created is removed again); if the process dies, DB is\n"
+	"as it was.  Readers see DB as it was until the commit; other writers\n"
+	"wait for it.  The transactions inside it (each with its tx id and\n"
+	":db/txInstant) commit together.  The last line on stdout is\n"
 	"  imported N datoms in T s (R datoms/s)\n";
 
 typedef struct prog {
