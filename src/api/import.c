@@ -69,6 +69,7 @@
 
 #define DEFAULT_BATCH (1u << 20)
 #define TICK_ITEMS 4096 /* items between progress clock reads */
+#define AKW_SLOTS 64
 
 /* ---- a small hash map keyed by (attribute, value) -------------------------- */
 
@@ -215,6 +216,10 @@ struct dl_imp {
 	dl_arena carena;
 
 	char why[256];      /* why the current item cannot take the bulk path */
+	struct akw {        /* attr_by_kw's cache (kw 0: empty) */
+		uint32_t kw;
+		const dl_attr *at;
+	} akw[AKW_SLOTS];
 
 	dl_arena scratch;   /* the processor's path */
 	dl_import_stat st;
@@ -315,6 +320,7 @@ static int group_begin(dl_imp *im, bool reset)
 		return 0;
 	/* the processor may have changed it */
 	DL_TRY(dl_tx_seq_schema(&im->S, im->seq));
+	memset(im->akw, 0, sizeof im->akw);
 	im->group_open = true;
 	im->tx_live = false;
 	if (reset)
@@ -462,10 +468,19 @@ static bool is_coll(const dl_value *v)
 	return v->type == DL_VECTOR || v->type == DL_LIST || v->type == DL_SET;
 }
 
-static const dl_attr *attr_by_kw(const dl_imp *im, uint32_t kw)
+/* The attribute of keyword kw in im->S, through a small cache (two hash
+ * lookups per attribute of every map otherwise), emptied whenever im->S
+ * is set (a schema the processor replaced is freed, and its successor may
+ * have its address). */
+static const dl_attr *attr_by_kw(dl_imp *im, uint32_t kw)
 {
+	struct akw *c = &im->akw[kw % AKW_SLOTS];
+	if (c->kw == kw)
+		return c->at;
 	int64_t a = dl_schema_entid(im->S, kw);
-	return a > 0 ? dl_schema_attr(im->S, a) : NULL;
+	const dl_attr *at = a > 0 ? dl_schema_attr(im->S, a) : NULL;
+	*c = (struct akw){kw, at};
+	return at;
 }
 
 static int new_eid(dl_imp *im, int64_t *e)
@@ -752,7 +767,7 @@ static int add_value(dl_imp *im, int64_t e, const dl_attr *at, const dl_value *v
 }
 
 /* [:attr value] with :attr unique: one lookup ref, not a collection. */
-static bool looks_like_lookup(const dl_imp *im, const dl_value *v)
+static bool looks_like_lookup(dl_imp *im, const dl_value *v)
 {
 	if ((v->type != DL_VECTOR && v->type != DL_LIST) || v->len != 2 ||
 	    v->u.items[0].type != DL_KEYWORD)
