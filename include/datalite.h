@@ -441,7 +441,8 @@ typedef struct dl_import_stat {
 	uint64_t bytes_done, bytes_total; /* of the text */
 	uint64_t datoms;        /* datoms written so far (txInstants included) */
 	uint64_t pending;       /* datoms read but not yet written (progress only) */
-	uint64_t transactions;  /* transactions committed so far */
+	uint64_t transactions;  /* transactions written so far (all committed
+				   together at the end, or none) */
 	uint64_t bulk_datoms;   /* of the datoms, those written by the bulk path */
 	double seconds;         /* since the import began */
 } dl_import_stat;
@@ -467,15 +468,19 @@ typedef struct dl_import_opts {
  *  Any other vector runs as dl_db_transact would run it.  Entities get the
  *  ids dl_db_transact would give them.
  *
- *  The whole text is read once for syntax before anything is written, so
- *  malformed EDN changes nothing.  When a vector fails, nothing of it or
- *  after it is written; transactions committed before it stay
- *  (out->transactions says how many).  `out` (may be NULL) receives the
- *  figures, on failure too.  A second thread reads the EDN while the
- *  calling thread writes; it has ended when the call returns.  Memory grows
- *  with the batch, not with the text (but a vector is one transaction, and
- *  a transaction keeps its log in memory until it commits: some 16 bytes
- *  a datom). */
+ *  All or nothing: the import is one storage write transaction that
+ *  commits when the whole text is applied (its transactions, each with
+ *  its own tx id and :db/txInstant, commit together).  On any error,
+ *  malformed EDN anywhere included, nothing is written: the database,
+ *  its next tx id included, is as it was; so it is if the process dies
+ *  first.  Readers see the previous state until the commit; other writers
+ *  wait for it.  `out` (may be NULL) receives the figures, on failure too.
+ *  A second thread reads the EDN while the calling thread writes; it has
+ *  ended when the call returns.  Memory grows with the batch, not with the
+ *  text (LMDB spills a large write transaction's pages to the file, and
+ *  index entries wait in a temporary file beside the database; but a
+ *  vector is one transaction, and a transaction keeps its log in memory
+ *  until it ends: some 16 bytes a datom). */
 int dl_db_import(dl_import_stat *out, dl_db *db, const char *edn, size_t len,
 		 const dl_import_opts *opts);
 

@@ -52,10 +52,11 @@ void dl_api_skip_ws(dl_edn_reader *r);
 /*
  * An import session applies several inputs (EDN texts, CSV files) in order
  * through one bulk writer, so small inputs share transactions and CSV row
- * ids stay meaningful across files.  Usage: dl_imp_check_* every input
- * first (nothing is written), then dl_imp_begin, dl_imp_edn/dl_imp_csv per
- * input, dl_imp_finish; dl_imp_free always (it aborts what was not
- * committed).
+ * ids stay meaningful across files.  The session is one storage write
+ * transaction: dl_imp_begin, dl_imp_edn/dl_imp_csv per input, then
+ * dl_imp_finish commits everything; after an error (syntax errors
+ * included) nothing is written and the session only takes dl_imp_stat and
+ * dl_imp_free.  dl_imp_free always (it aborts what was not committed).
  */
 typedef struct dl_imp dl_imp;
 
@@ -91,19 +92,13 @@ typedef struct dl_csv_map {
 int dl_imp_csv_map(dl_csv_map *m, const char *text, size_t len, const char *source);
 void dl_csv_map_free(dl_csv_map *m);
 
-/* Read an EDN text through for syntax only; *nforms gets the number of
- * top-level forms (may be NULL). */
-int dl_imp_check_edn(const char *text, size_t len, const char *source, uint64_t *nforms);
-/* Check CSV structure: quoting and a constant column count. */
-int dl_imp_check_csv(const char *text, size_t len, const char *source);
-
 int dl_imp_begin(dl_imp **out, dl_db *db, const dl_import_opts *opts, uint64_t bytes_total);
 int dl_imp_edn(dl_imp *im, const char *text, size_t len, const char *source);
 /* map NULL: the header row names the attributes (":ns/name" or "ns/name",
  * ":db/id" for the row id). */
 int dl_imp_csv(dl_imp *im, const char *text, size_t len, const char *source,
 	       const dl_csv_map *map);
-/* Commit what is pending; *out (may be NULL) gets the figures. */
+/* Commit the whole session; *out (may be NULL) gets the figures. */
 int dl_imp_finish(dl_imp *im, dl_import_stat *out);
 /* The figures so far (also after a failure). */
 void dl_imp_stat(const dl_imp *im, dl_import_stat *out);

@@ -22,23 +22,30 @@
  * of its own); a vector that alone fills a batch is written in several
  * batches but stays one transaction.
  *
- * Commits: up to PACK_GROUPS groups, each still a transaction of its own
- * (dl_wtxn_next_tx between them: its own tx entity, :db/txInstant and log
- * entry), share one write transaction and commit together.  A commit
- * writes every index page its write transaction touched, and the pages of
- * AVET (values arrive in no particular order) are touched again by every
- * group of a large import: committing groups one by one wrote about three
- * times the database's size.  An import that fails keeps what was
- * committed before the failing vector, as ever: a fallback commits first,
- * and so does an error (the groups closed before it).
+ * All or nothing: the whole session (every file of `datalite import`) is
+ * one LMDB write transaction, committed by dl_imp_finish; any error aborts
+ * it, so a failed import leaves the database as it was, its next tx id
+ * included.  Each group, and each vector the processor runs, is still a
+ * transaction of its own inside it (dl_wtxn_next_tx between them: its own
+ * tx entity, :db/txInstant and log entry).  Memory stays bounded: LMDB
+ * spills the dirty pages of a large write transaction to the file (pages
+ * no committed state uses, so readers and a crash see the old state), and
+ * storage spools the AEVT, AVET and VAET entries of the batches to a
+ * temporary file and merges them into the indexes once, in key order, at
+ * the commit (see bulk.c): batch after batch, those entries land all over
+ * their indexes, and writing them batch by batch rewrote most of their
+ * pages for every batch.
  *
  * When a vector turns out to need the processor:
  *   - if nothing of it was written yet, the pending datoms of the vectors
- *     before it are committed and its own are dropped;
- *   - if part of it was written (a long vector), the write transaction
- *     holds only that vector (earlier ones were committed before its
- *     first batch) and is aborted.
- * Either way the vector is then read again whole and transacted.
+ *     before it are written (their group's transaction closed) and its own
+ *     are dropped;
+ *   - if part of it was written (a long vector: its own transaction), the
+ *     write transaction is taken back to the mark made when that
+ *     transaction began (dl_wtxn_undo: its datoms were all about entities
+ *     it created).
+ * Either way the vector is then read again whole and transacted, in the
+ * same write transaction.
  *
  * Entity ids: a vector's new entities get theirs when its datoms are
  * written (at its end, or at a batch boundary inside it), in order of
@@ -61,9 +68,8 @@
 #include <time.h>
 
 #define DEFAULT_BATCH (1u << 20)
-/* Groups committed together (see "groups" below). */
-#define PACK_GROUPS 8
 #define TICK_ITEMS 4096 /* items between progress clock reads */
+#define AKW_SLOTS 64
 
 /* ---- a small hash map keyed by (attribute, value) -------------------------- */
 
@@ -160,12 +166,17 @@ struct dl_imp {
 	size_t batch;
 	uint32_t kw_id, kw_current_tx;
 
-	/* the open group: a transaction in the write transaction w, and what
-	 * it has seen */
+	/* the session's write transaction, and the processor's sequence of
+	 * transactions in it */
 	dl_wtxn *w;
+	dl_tx_seq *seq;
+	uint64_t ntx;     /* transactions begun in w */
+	bool reuse_tx;    /* the current one was undone: the next begins in it */
+	bool failed;      /* an error: nothing more is written, w is aborted */
+	dl_wtxn_mark *mark; /* where the current (long vector's) transaction began */
+	/* the open group: a transaction in w, and what it has seen */
 	bool group_open;  /* a group is gathering vectors in w */
 	bool tx_live;     /* its transaction has begun (its :db/txInstant) */
-	uint64_t closed_tx, closed_datoms; /* groups closed in w, not committed */
 	const dl_schema *S;
 	vmap lookups;  /* (a, v) -> e: lookup refs resolved in this group */
 	vmap uniq;     /* (a, v) -> e: unique values asserted in this group */
@@ -182,6 +193,7 @@ struct dl_imp {
 	uint32_t vec_no;
 	size_t vec_mark;    /* npend when it began */
 	bool vec_flushed;   /* part of it was written into w */
+	uint64_t vec_bulk;  /* its datoms written so far */
 	int64_t vec_first_e;/* the first entity it allocated (0: none yet) */
 	/* entities of the vector get their ids only when its datoms are
 	 * written, so a vector that falls back wastes none: until then they
@@ -204,6 +216,10 @@ struct dl_imp {
 	dl_arena carena;
 
 	char why[256];      /* why the current item cannot take the bulk path */
+	struct akw {        /* attr_by_kw's cache (kw 0: empty) */
+		uint32_t kw;
+		const dl_attr *at;
+	} akw[AKW_SLOTS];
 
 	dl_arena scratch;   /* the processor's path */
 	dl_import_stat st;
@@ -237,8 +253,7 @@ static void progress(dl_imp *im, uint64_t bytes_in_input, bool force)
 	im->last_report = now;
 	dl_import_stat st = im->st;
 	st.seconds = now;
-	/* written into the open write transaction counts as written */
-	st.datoms += im->w ? im->closed_datoms + (im->tx_live ? dl_wtxn_datom_count(im->w) : 0) : 0;
+	st.datoms += im->w && im->tx_live ? dl_wtxn_datom_count(im->w) : 0;
 	st.pending = im->npend;
 	im->opts.progress(im->opts.ud, &st);
 }
@@ -250,7 +265,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- groups: one write transaction of bulk datoms ------------------------ */
+/* ---- the write transaction and its groups ---------------------------------- */
 
 /* Pending datoms were written: their values' memory may go. */
 static void values_release(dl_imp *im);
@@ -263,25 +278,49 @@ static void group_reset(dl_imp *im)
 	dl_arena_reset(&im->garena);
 }
 
-/* Begin a group: a write transaction if none is open (the groups closed
- * in an open one are committed with it later).  Returns 1 if begun, 0 if
- * the database is still empty (the processor bootstraps it first).  The
- * group's transaction begins when its first datoms are written. */
+/* The session's write transaction, begun at the first write. */
+static int w_open(dl_imp *im)
+{
+	if (im->failed)
+		return dl_error(DL_EINVAL, "the import failed earlier");
+	if (im->w)
+		return 0;
+	DL_TRY(dl_wtxn_begin(&im->w, im->store));
+	dl_wtxn_defer_indexes(im->w);
+	int rc = dl_tx_seq_new(&im->seq, im->w);
+	if (rc < 0) {
+		dl_wtxn_abort(im->w);
+		im->w = NULL;
+	}
+	return rc;
+}
+
+/* Begin the next transaction in w (the first is w's own). */
+static int next_tx(dl_imp *im)
+{
+	if (im->reuse_tx) {
+		im->reuse_tx = false;
+		return 0;
+	}
+	if (im->ntx)
+		DL_TRY(dl_wtxn_next_tx(im->w));
+	im->ntx++;
+	return 0;
+}
+
+/* Begin a group.  Returns 1 if begun, 0 if the database is still empty
+ * (the processor bootstraps it first).  The group's transaction begins
+ * when its first datoms are written. */
 static int group_begin(dl_imp *im, bool reset)
 {
-	if (im->w && im->group_open)
+	if (im->group_open)
 		return 1;
-	if (!im->w) {
-		DL_TRY(dl_wtxn_begin(&im->w, im->store));
-		dl_snap *snap = dl_wtxn_snap(im->w);
-		int rc = 0;
-		if (dl_snap_basis_tx(snap) == 0 || (rc = dl_schema_get(&im->S, snap)) < 0) {
-			dl_wtxn_abort(im->w);
-			im->w = NULL;
-			return rc;
-		}
-		im->closed_tx = im->closed_datoms = 0;
-	}
+	DL_TRY(w_open(im));
+	if (dl_snap_basis_tx(dl_wtxn_snap(im->w)) == 0 && !im->ntx)
+		return 0;
+	/* the processor may have changed it */
+	DL_TRY(dl_tx_seq_schema(&im->S, im->seq));
+	memset(im->akw, 0, sizeof im->akw);
 	im->group_open = true;
 	im->tx_live = false;
 	if (reset)
@@ -289,15 +328,16 @@ static int group_begin(dl_imp *im, bool reset)
 	return 1;
 }
 
-/* Begin the group's transaction (after the groups closed before it in the
- * same write transaction) and give it its :db/txInstant, which must not
- * go back in time (the processor's rule). */
-static int tx_begin(dl_imp *im)
+/* Begin the group's transaction (with a mark to undo it by, for a long
+ * vector) and give it its :db/txInstant, which must not go back in time
+ * (the processor's rule). */
+static int tx_begin(dl_imp *im, bool mark)
 {
 	if (im->tx_live)
 		return 0;
-	if (im->closed_tx)
-		DL_TRY(dl_wtxn_next_tx(im->w));
+	DL_TRY(next_tx(im));
+	if (mark)
+		DL_TRY(dl_wtxn_mark_begin(&im->mark, im->w));
 	dl_snap *snap = dl_wtxn_snap(im->w);
 	int64_t prev = INT64_MIN, now = now_ms();
 	dl_iter *it;
@@ -323,7 +363,7 @@ static int group_write(dl_imp *im, size_t n)
 {
 	if (!n)
 		return 0;
-	DL_TRY(tx_begin(im));
+	DL_TRY(tx_begin(im, false));
 	size_t before = dl_wtxn_datom_count(im->w);
 	DL_TRY(dl_wtxn_add_batch(im->w, im->pend, n, NULL));
 	im->st.bulk_datoms += dl_wtxn_datom_count(im->w) - before; /* duplicates once */
@@ -335,37 +375,16 @@ static int group_write(dl_imp *im, size_t n)
 static void group_close(dl_imp *im)
 {
 	if (im->tx_live) {
-		im->closed_tx++;
-		im->closed_datoms += dl_wtxn_datom_count(im->w);
+		im->st.transactions++;
+		im->st.datoms += dl_wtxn_datom_count(im->w);
 	}
+	dl_wtxn_mark_free(im->mark);
+	im->mark = NULL;
 	im->tx_live = im->group_open = false;
 }
 
-/* Commit the write transaction: the groups closed in it (and the open
- * one, closed first).  A write transaction in which no transaction began
- * holds nothing and is dropped. */
-static int wtxn_commit(dl_imp *im)
-{
-	group_close(im);
-	uint64_t ntx = im->closed_tx, nd = im->closed_datoms;
-	im->closed_tx = im->closed_datoms = 0;
-	if (!ntx) {
-		dl_wtxn_abort(im->w);
-		im->w = NULL;
-		return 0;
-	}
-	int rc = dl_wtxn_commit(im->w);
-	im->w = NULL;
-	if (rc < 0)
-		return rc;
-	im->st.transactions += ntx;
-	im->st.datoms += nd;
-	return 0;
-}
-
-/* Write the group's pending datoms and close it; commit when the write
- * transaction holds PACK_GROUPS groups or `now`. */
-static int group_commit(dl_imp *im, bool now)
+/* Write the group's pending datoms and close it. */
+static int group_end(dl_imp *im)
 {
 	int rc = group_write(im, im->npend);
 	if (rc < 0)
@@ -373,36 +392,23 @@ static int group_commit(dl_imp *im, bool now)
 	im->npend = 0;
 	values_release(im);
 	group_close(im);
-	return now || im->closed_tx >= PACK_GROUPS ? wtxn_commit(im) : 0;
+	return 0;
 }
 
-/* After an error: commit the groups closed before it, as committing them
- * one by one would have, unless the open group has written into the write
- * transaction (then nothing of it can be kept).  Returns rc, with its
- * message. */
-static int keep_closed(dl_imp *im, int rc)
+/* An error: nothing of the session will be written. */
+static int session_fail(dl_imp *im, int rc)
 {
-	if (rc >= 0 || !im->w || im->tx_live || !im->closed_tx)
+	if (rc >= 0)
 		return rc;
-	char msg[1024];
-	snprintf(msg, sizeof msg, "%s", dl_errmsg());
-	im->group_open = false; /* its pending datoms are dropped */
-	im->npend = 0;
-	values_release(im);
-	(void)wtxn_commit(im);
-	return dl_error(rc, "%s", msg);
-}
-
-/* Drop the write transaction: the open group and the groups closed in it. */
-static void group_abort(dl_imp *im)
-{
+	im->failed = true;
+	dl_wtxn_mark_free(im->mark);
+	im->mark = NULL;
 	dl_wtxn_abort(im->w);
 	im->w = NULL;
 	im->group_open = im->tx_live = false;
-	im->closed_tx = im->closed_datoms = 0;
 	im->npend = 0;
 	values_release(im);
-	group_reset(im);
+	return rc;
 }
 
 /* ---- items: checks and conversion ---------------------------------------- */
@@ -462,10 +468,19 @@ static bool is_coll(const dl_value *v)
 	return v->type == DL_VECTOR || v->type == DL_LIST || v->type == DL_SET;
 }
 
-static const dl_attr *attr_by_kw(const dl_imp *im, uint32_t kw)
+/* The attribute of keyword kw in im->S, through a small cache (two hash
+ * lookups per attribute of every map otherwise), emptied whenever im->S
+ * is set (a schema the processor replaced is freed, and its successor may
+ * have its address). */
+static const dl_attr *attr_by_kw(dl_imp *im, uint32_t kw)
 {
+	struct akw *c = &im->akw[kw % AKW_SLOTS];
+	if (c->kw == kw)
+		return c->at;
 	int64_t a = dl_schema_entid(im->S, kw);
-	return a > 0 ? dl_schema_attr(im->S, a) : NULL;
+	const dl_attr *at = a > 0 ? dl_schema_attr(im->S, a) : NULL;
+	*c = (struct akw){kw, at};
+	return at;
 }
 
 static int new_eid(dl_imp *im, int64_t *e)
@@ -565,6 +580,8 @@ static int attr_had_datoms(dl_imp *im, int64_t a, bool *out)
 	uint64_t h = vhash(a, &key);
 	vent *x = vmap_find(&im->aseen, a, &key, h);
 	if (!x) {
+		/* its AVET entries are read back (unique checks, lookup refs) */
+		DL_TRY(dl_wtxn_index_now(im->w, a));
 		dl_attr_stats st;
 		DL_TRY(dl_snap_attr_stats(dl_wtxn_snap(im->w), a, &st));
 		if (!(x = vmap_add(&im->aseen, a, &key, h)))
@@ -760,7 +777,7 @@ static int add_value(dl_imp *im, int64_t e, const dl_attr *at, const dl_value *v
 }
 
 /* [:attr value] with :attr unique: one lookup ref, not a collection. */
-static bool looks_like_lookup(const dl_imp *im, const dl_value *v)
+static bool looks_like_lookup(dl_imp *im, const dl_value *v)
 {
 	if ((v->type != DL_VECTOR && v->type != DL_LIST) || v->len != 2 ||
 	    v->u.items[0].type != DL_KEYWORD)
@@ -1070,35 +1087,15 @@ oom:
 
 /* ---- EDN: the writer ----------------------------------------------------------- */
 
-int dl_imp_check_edn(const char *text, size_t len, const char *source, uint64_t *nforms)
-{
-	dl_edn_opts eo = DL_EDN_OPTS_INIT;
-	eo.source = source;
-	dl_edn_reader r;
-	dl_edn_reader_init(&r, text, len, &eo);
-	dl_arena a = DL_ARENA_INIT;
-	uint64_t n = 0;
-	int rc;
-	dl_value v;
-	while ((rc = dl_edn_reader_next(&r, &v, &a)) == 0) {
-		n++;
-		dl_arena_reset(&a);
-	}
-	dl_arena_free(&a);
-	if (nforms)
-		*nforms = n;
-	return rc == DL_ENOTFOUND ? 0 : rc;
-}
-
 /* Run a whole tx-data form (read at `start`) through the processor. */
 static int slow_form(dl_imp *im, const dl_value *v, const dl_edn_reader *start)
 {
 	char src[512];
 	snprintf(src, sizeof src, "%s:%u:%u", start->opts.source, start->line, start->col);
 	dl_tx_report rep;
-	dl_tx_opts to = DL_TX_OPTS_INIT;
-	to.source = src;
-	int rc = dl_tx_run(&rep, &im->scratch, im->store, v, &to);
+	DL_TRY(w_open(im));
+	DL_TRY(next_tx(im));
+	int rc = dl_tx_seq_run(im->seq, &rep, &im->scratch, v, src);
 	if (rc == 0) {
 		im->st.transactions++;
 		im->st.datoms += rep.ndatoms;
@@ -1113,16 +1110,19 @@ static int slow_form(dl_imp *im, const dl_value *v, const dl_edn_reader *start)
 static int fall_back(dl_imp *im, const dl_value *v, const dl_edn_reader *start)
 {
 	int rc = 0;
-	if (im->w) {
-		if (im->vec_flushed) {
-			/* the write transaction holds only (part of) this vector */
-			group_abort(im);
-		} else {
-			im->npend = im->vec_mark;
-			rc = group_commit(im, true);
-			if (rc < 0 && im->w)
-				group_abort(im);
-		}
+	if (im->vec_flushed) {
+		/* its transaction holds only (part of) this vector: undo it,
+		 * and let the processor run the vector in it */
+		rc = dl_wtxn_undo(im->w, im->mark);
+		im->st.bulk_datoms -= im->vec_bulk;
+		im->reuse_tx = true;
+		dl_wtxn_mark_free(im->mark);
+		im->mark = NULL;
+		im->npend = 0;
+		im->tx_live = im->group_open = false;
+	} else if (im->group_open) {
+		im->npend = im->vec_mark;
+		rc = group_end(im);
 	}
 	group_reset(im);
 	values_release(im);
@@ -1139,31 +1139,30 @@ static int fall_back(dl_imp *im, const dl_value *v, const dl_edn_reader *start)
 	return rc;
 }
 
-/* A vector fills a batch on its own: commit the vectors before it (and
- * the groups closed before them) on their own, then write this one's
- * datoms so far (uncommitted: the write transaction then holds only this
- * vector, so that it can still fall back). */
+/* A vector fills a batch on its own: close the vectors before it as a
+ * transaction of their own, begin this one's (with a mark, so that it can
+ * still fall back) and write its datoms so far. */
 static int flush_inside(dl_imp *im)
 {
-	if (im->vec_mark) {
-		size_t keep = im->npend - im->vec_mark;
-		DL_TRY(group_write(im, im->vec_mark));
-		group_close(im);
-		memmove(im->pend, im->pend + im->vec_mark, keep * sizeof *im->pend);
-		im->npend = keep;
-		im->vec_mark = 0;
-	}
-	if (im->closed_tx) {
-		DL_TRY(wtxn_commit(im));
+	if (!im->vec_flushed) {
+		if (im->vec_mark) {
+			size_t keep = im->npend - im->vec_mark;
+			DL_TRY(group_write(im, im->vec_mark));
+			memmove(im->pend, im->pend + im->vec_mark, keep * sizeof *im->pend);
+			im->npend = keep;
+			im->vec_mark = 0;
+		}
 		/* the vector's unique claims stay: its datoms are not written yet */
+		group_close(im);
 		int rc = group_begin(im, false);
 		if (rc < 0)
 			return rc;
-		if (rc == 0)
-			return dl_error(DL_EINVAL, "the database was emptied during the import");
+		DL_TRY(tx_begin(im, true));
 	}
 	DL_TRY(resolve_locals(im));
+	size_t before = dl_wtxn_datom_count(im->w);
 	DL_TRY(group_write(im, im->npend));
+	im->vec_bulk += dl_wtxn_datom_count(im->w) - before;
 	im->npend = 0;
 	im->vec_flushed = true;
 	values_release(im);
@@ -1175,6 +1174,7 @@ static void vector_begin(dl_imp *im)
 	im->vec_no++;
 	im->vec_mark = im->npend;
 	im->vec_flushed = false;
+	im->vec_bulk = 0;
 	im->vec_first_e = 0;
 	im->undefined = 0;
 	im->vec_items = 0;
@@ -1246,7 +1246,7 @@ static int take_unit(dl_imp *im, unit *u, bool *keep)
 		return rc;
 	if (im->vec_flushed || im->npend >= im->batch) {
 		*keep = false;
-		return group_commit(im, false);
+		return group_end(im);
 	}
 	return 0;
 }
@@ -1321,7 +1321,7 @@ int dl_imp_edn(dl_imp *im, const char *text, size_t len, const char *source)
 	 * session until the next write (or dl_imp_free) */
 	if (rc == 0)
 		im->bytes_base += len;
-	return keep_closed(im, rc);
+	return session_fail(im, rc);
 }
 
 static void values_release(dl_imp *im)
@@ -1501,27 +1501,6 @@ static int csv_next(csv_rd *c)
 }
 
 static bool csv_blank(const csv_rd *c) { return c->nf == 1 && c->fl[0] == 0; }
-
-int dl_imp_check_csv(const char *text, size_t len, const char *source)
-{
-	csv_rd c;
-	csv_init(&c, text, len, source);
-	int rc;
-	size_t ncols = 0;
-	while ((rc = csv_next(&c)) > 0) {
-		if (csv_blank(&c))
-			continue;
-		if (!ncols)
-			ncols = c.nf;
-		else if (c.nf != ncols) {
-			rc = dl_error(DL_ESYNTAX, "%s:%u:1: %zu fields, but the first row has %zu",
-				      source, c.line, c.nf, ncols);
-			break;
-		}
-	}
-	csv_free(&c);
-	return rc < 0 ? rc : 0;
-}
 
 /* Parse a cell through the EDN reader's tagged literals (#inst, #uuid,
  * #bytes), so CSV accepts exactly what EDN does. */
@@ -1817,7 +1796,7 @@ int dl_imp_csv(dl_imp *im, const char *text, size_t len, const char *source,
 			break;
 		}
 		rc = 0;
-		if (im->npend >= im->batch && (rc = group_commit(im, false)) < 0)
+		if (im->npend >= im->batch && (rc = group_end(im)) < 0)
 			break;
 		if (++im->tick % TICK_ITEMS == 0)
 			progress(im, c.p, false);
@@ -1826,7 +1805,7 @@ int dl_imp_csv(dl_imp *im, const char *text, size_t len, const char *source,
 	dl_free(plan);
 	im->csv = false;
 	if (rc < 0)
-		return keep_closed(im, rc);
+		return session_fail(im, rc);
 	im->bytes_base += len;
 	progress(im, 0, false);
 	return 0;
@@ -2009,9 +1988,17 @@ int dl_imp_begin(dl_imp **out, dl_db *db, const dl_import_opts *opts, uint64_t b
 
 int dl_imp_finish(dl_imp *im, dl_import_stat *out)
 {
-	int rc = 0;
-	if (im->w)
-		rc = group_commit(im, true);
+	int rc = im->failed ? dl_error(DL_EINVAL, "the import failed earlier") : 0;
+	if (rc == 0 && im->w && (rc = group_end(im)) == 0) {
+		if (!im->ntx) {
+			dl_wtxn_abort(im->w); /* nothing was written */
+		} else if ((rc = dl_wtxn_commit(im->w)) == 0) {
+			dl_tx_seq_committed(im->seq);
+		}
+		im->w = NULL;
+	}
+	if (rc < 0)
+		rc = session_fail(im, rc);
 	progress(im, 0, true);
 	if (out)
 		dl_imp_stat(im, out);
@@ -2022,8 +2009,10 @@ void dl_imp_free(dl_imp *im)
 {
 	if (!im)
 		return;
+	dl_wtxn_mark_free(im->mark);
 	if (im->w)
 		dl_wtxn_abort(im->w);
+	dl_tx_seq_free(im->seq);
 	vmap_free(&im->lookups);
 	vmap_free(&im->uniq);
 	vmap_free(&im->aseen);
@@ -2053,12 +2042,9 @@ int dl_db_import(dl_import_stat *out, dl_db *db, const char *edn, size_t len,
 	const char *src = opts && opts->source ? opts->source : "<import>";
 	if (out)
 		memset(out, 0, sizeof *out);
-	int rc = dl_imp_check_edn(edn, len, src, NULL);
-	if (rc < 0)
-		return rc;
 	dl_imp *im;
 	DL_TRY(dl_imp_begin(&im, db, opts, len));
-	rc = dl_imp_edn(im, edn, len, src);
+	int rc = dl_imp_edn(im, edn, len, src);
 	if (rc == 0)
 		rc = dl_imp_finish(im, out);
 	else if (out)

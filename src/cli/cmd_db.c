@@ -3,9 +3,11 @@
  * go through the public API (datalite.h) like any application would; the
  * importer's CSV and multi-file session come from src/api/api_int.h.
  *
- * Every command reads and checks all of its input before it opens the
- * database, so bad EDN (or CSV, or a bad mapping) changes nothing, and a
- * database that did not exist is not created.
+ * Bad input changes nothing, and a database that did not exist is not
+ * created: transact reads and checks all of its input (and import its
+ * mappings) before it opens the database; import does not read its large
+ * input twice, but is one write transaction that any error aborts, and
+ * removes a database it created if nothing was committed.
  */
 #include "cli.h"
 
@@ -74,6 +76,7 @@ typedef struct input {
 	char *text;
 	size_t len;
 	bool mapped;
+	size_t dropped; /* mapped: bytes from the start whose pages were let go */
 	bool csv;
 	int map; /* index of its --map, or -1 */
 } input;
@@ -316,16 +319,44 @@ const char cli_help_import[] =
 	"  --batch N     datoms per bulk transaction [1048576]\n"
 	"  --quiet       no progress bar (it is shown only when stderr is a terminal)\n"
 	"\n"
-	"Every input (and mapping) is read through before anything is written, so\n"
-	"malformed EDN or CSV changes nothing.  If a transaction fails, what was\n"
-	"committed before it stays (stderr says how much) and nothing after it is\n"
-	"written.  The last line on stdout is\n"
+	"All or nothing: the whole import (every FILE) is one LMDB write\n"
+	"transaction, committed at its end.  If anything fails (malformed EDN or\n"
+	"CSV anywhere, a type error, a unique conflict, ...), nothing is written\n"
+	"(a DB the import created is removed again); if the process dies, DB is\n"
+	"as it was.  Readers see DB as it was until the commit; other writers\n"
+	"wait for it.  The transactions inside it (each with its tx id and\n"
+	":db/txInstant) commit together.  The last line on stdout is\n"
 	"  imported N datoms in T s (R datoms/s)\n";
 
 typedef struct prog {
 	bool on;
 	bool drawn;
+	input *ins; /* the inputs, in order */
+	size_t nin;
 } prog;
+
+/* The importer has read the inputs up to `done` bytes (all inputs counted
+ * in order): let go of the mapped pages well behind that, so a large file
+ * does not stay resident.  The importer may read a vector again from its
+ * start (to transact it whole), which just faults its pages back in. */
+static void drop_read(prog *p, uint64_t done)
+{
+	const size_t keep = (size_t)64 << 20, pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t base = 0;
+	for (size_t k = 0; k < p->nin; k++) {
+		input *in = &p->ins[k];
+		uint64_t end = base + in->len;
+		if (in->mapped && done > base) {
+			size_t upto = done >= end ? in->len : (size_t)(done - base);
+			upto = upto > keep ? (upto - keep) / pg * pg : 0;
+			if (upto > in->dropped) {
+				madvise(in->text + in->dropped, upto - in->dropped, MADV_DONTNEED);
+				in->dropped = upto;
+			}
+		}
+		base = end;
+	}
+}
 
 static void human(char *buf, size_t n, double x)
 {
@@ -346,6 +377,7 @@ static void human(char *buf, size_t n, double x)
 static void draw_progress(void *ud, const dl_import_stat *st)
 {
 	prog *p = ud;
+	drop_read(p, st->bytes_done);
 	if (!p->on)
 		return;
 	double frac = st->bytes_total ? (double)st->bytes_done / (double)st->bytes_total : 1;
@@ -399,7 +431,8 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 	int code = CLI_EXIT_OK, rc = 0, cur_map = -1;
 	dl_db *db = NULL;
 	dl_imp *im = NULL;
-	prog pg = {false, false};
+	prog pg = {false, false, NULL, 0};
+	bool created = false, committed = false;
 	if (!ins || !maps) {
 		code = fail(DL_ENOMEM);
 		goto out;
@@ -477,16 +510,20 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 			goto out;
 		}
 		total += in->len;
-		rc = in->csv ? dl_imp_check_csv(in->text, in->len, in->path)
-			     : dl_imp_check_edn(in->text, in->len, source_name(in->path), NULL);
-		if (rc < 0) {
-			code = fail(rc);
-			goto out;
-		}
 	}
 
-	if ((code = cli_open_db(&db, db_path, true)))
+	/* no separate syntax check (a whole extra read of the input): the
+	 * import is one write transaction, so an error anywhere, syntax
+	 * included, leaves the database unchanged; a database the import
+	 * created is removed again */
+	struct stat dbst;
+	created = stat(db_path, &dbst) != 0 && errno == ENOENT;
+	if ((code = cli_open_db(&db, db_path, true))) {
+		created = false;
 		goto out;
+	}
+	pg.ins = ins;
+	pg.nin = nin;
 	dl_import_opts o = DL_IMPORT_OPTS_INIT;
 	o.batch = batch;
 	pg.on = !quiet && isatty(STDERR_FILENO);
@@ -506,7 +543,7 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 	}
 	dl_import_stat st;
 	if (rc == 0)
-		rc = dl_imp_finish(im, &st);
+		committed = (rc = dl_imp_finish(im, &st)) == 0;
 	else
 		dl_imp_stat(im, &st);
 	if (pg.drawn)
@@ -515,8 +552,8 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 		code = fail(rc);
 		if (st.transactions)
 			fprintf(stderr,
-				"note: %" PRIu64 " transaction%s (%" PRIu64 " datoms) before the "
-				"error %s committed\n", st.transactions,
+				"note: nothing was written: the %" PRIu64 " transaction%s (%" PRIu64
+				" datoms) before the error %s dropped with it\n", st.transactions,
 				st.transactions == 1 ? "" : "s", st.datoms,
 				st.transactions == 1 ? "was" : "were");
 		goto out;
@@ -527,6 +564,17 @@ int cli_cmd_import(const cli_command *self, int argc, char **argv)
 out:
 	dl_imp_free(im);
 	dl_db_close(db);
+	if (created && !committed) {
+		size_t n = strlen(db_path);
+		char *lock = malloc(n + 6);
+		unlink(db_path);
+		if (lock) {
+			memcpy(lock, db_path, n);
+			memcpy(lock + n, "-lock", 6);
+			unlink(lock);
+			free(lock);
+		}
+	}
 	for (size_t k = 0; ins && k < nin; k++)
 		input_free(&ins[k]);
 	for (size_t k = 0; cmaps && k < nmaps; k++)

@@ -127,6 +127,13 @@ int dl_iter_open(dl_iter **out, dl_snap *snap, dl_index idx, const dl_view *view
 	assert(out && snap && idx < DL_INDEX_COUNT && nbound >= 0 && nbound <= 4);
 	assert(nbound == 0 || prefix);
 	*out = NULL;
+	if (snap->w && idx != DL_EAVT) {
+		/* a write transaction's reads see its writes: spooled bulk
+		 * entries of the range are merged first */
+		static const int dbs[] = {DB_EAVT, DB_AEVT, DB_AVET, DB_VAET};
+		int64_t a = (idx == DL_AEVT || idx == DL_AVET) && nbound >= 1 ? prefix->a : -1;
+		DL_TRY(dl_spool_settle(snap->w, dbs[idx], a));
+	}
 	dl_iter *it = dl_calloc(1, sizeof *it);
 	if (!it)
 		return DL_ENOMEM;

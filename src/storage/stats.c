@@ -40,6 +40,8 @@ int dl_stats_get(dl_snap *snap, uint32_t a, dl_attr_stats *out)
 {
 	if (snap->w) {
 		dl_attr_stats *st;
+		/* distinct values of spooled AVET entries are counted when merged */
+		DL_TRY(dl_spool_settle(snap->w, DB_AVET, a));
 		DL_TRY(dl_wtxn_stat(snap->w, a, &st));
 		*out = *st;
 		return 0;

@@ -341,6 +341,7 @@ int dl_snap_meta_get(dl_snap *snap, const char *name, const void **val, size_t *
 
 static void wtxn_free(dl_wtxn *w)
 {
+	dl_spool_free(w);
 	dl_buf_free(&w->log);
 	dl_buf_free(&w->venc);
 	dl_buf_free(&w->bvals);
@@ -479,7 +480,7 @@ int dl_wtxn_commit(dl_wtxn *w)
 		dl_wtxn_abort(w);
 		return dl_error(rc, "the transaction failed earlier and was aborted");
 	}
-	if ((rc = write_log(w)) < 0)
+	if ((rc = dl_spool_flush(w)) < 0 || (rc = write_log(w)) < 0)
 		goto fail;
 	for (int i = 0; i < w->nids; i++) {
 		if (!w->ids[i].dirty)
@@ -764,6 +765,8 @@ int dl_wtxn_add(dl_wtxn *w, int64_t e, int64_t a, const dl_value *v, unsigned af
 	if (w->failed)
 		return dl_error(w->failed, "the write transaction failed earlier");
 	DL_TRY(check_args(e, a));
+	/* add1 counts a's distinct values in AVET: its spooled ones first */
+	DL_TRY(dl_spool_settle(w, DB_AVET, a));
 	return dl_wtxn_fail(w, add1(w, e, (uint32_t)a, v));
 }
 
@@ -841,6 +844,11 @@ int dl_wtxn_retract(dl_wtxn *w, int64_t e, int64_t a, const dl_value *v, unsigne
 	if (w->failed)
 		return dl_error(w->failed, "the write transaction failed earlier");
 	DL_TRY(check_args(e, a));
+	/* the entries it deletes may still be in the spool */
+	DL_TRY(dl_spool_settle(w, DB_AEVT, a));
+	DL_TRY(dl_spool_settle(w, DB_AVET, a));
+	if (v->type == DL_REF)
+		DL_TRY(dl_spool_settle(w, DB_VAET, -1));
 	return dl_wtxn_fail(w, retract1(w, e, (uint32_t)a, v, aflags));
 }
 
@@ -850,6 +858,146 @@ int dl_wtxn_meta_put(dl_wtxn *w, const char *name, const void *val, size_t n)
 	if (nl == 0 || nl > 400)
 		return dl_error(DL_EINVAL, "bad metadata name");
 	return dl_wtxn_fail(w, meta_put_raw(w, name, nl, val, n));
+}
+
+/* ---- marks: undoing a bulk vector ------------------------------------------ */
+
+struct dl_wtxn_mark {
+	int64_t tx, first_user; /* entities >= first_user (user partition) are new */
+	uint64_t nlog, ndatoms;
+	size_t loglen;
+	int64_t last_e, d_datoms, d_history;
+	id_slot ids[ID_SLOTS];
+	int nids;
+	stat_slot *stats;
+	size_t nstats, capstats;
+	size_t sp_runs;
+	uint64_t sp_end, sp_epoch;
+};
+
+int dl_wtxn_mark_begin(dl_wtxn_mark **out, dl_wtxn *w)
+{
+	assert(out && w);
+	*out = NULL;
+	if (w->failed)
+		return dl_error(w->failed, "the write transaction failed earlier");
+	/* spooled entries of before the mark are merged: the runs after it are
+	 * then all the mark's, and so are the distinct-value counts they add */
+	DL_TRY(dl_spool_flush(w));
+	dl_wtxn_mark *m = dl_calloc(1, sizeof *m);
+	if (!m)
+		return DL_ENOMEM;
+	id_slot *x;
+	int rc = id_slot_get(w, DL_PART_USER, &x);
+	if (rc < 0 || (w->capstats && !(m->stats = dl_malloc(w->capstats * sizeof *m->stats)))) {
+		dl_free(m);
+		return rc < 0 ? rc : DL_ENOMEM;
+	}
+	m->tx = w->tx;
+	m->first_user = DL_EID(DL_PART_USER, (int64_t)x->next);
+	m->nlog = w->nlog;
+	m->ndatoms = w->ndatoms;
+	m->loglen = w->log.len;
+	m->last_e = w->last_e;
+	m->d_datoms = w->d_datoms;
+	m->d_history = w->d_history;
+	memcpy(m->ids, w->ids, sizeof m->ids);
+	m->nids = w->nids;
+	if (w->capstats)
+		memcpy(m->stats, w->stats, w->capstats * sizeof *m->stats);
+	m->nstats = w->nstats;
+	m->capstats = w->capstats;
+	dl_spool_pos(w, &m->sp_runs, &m->sp_end, &m->sp_epoch);
+	*out = m;
+	return 0;
+}
+
+void dl_wtxn_mark_free(dl_wtxn_mark *m)
+{
+	if (!m)
+		return;
+	dl_free(m->stats);
+	dl_free(m);
+}
+
+/* Delete every current datom of entities [lo, hi) from the four indexes
+ * (entries of AEVT, AVET and VAET that are not there were spooled). */
+static int undo_range(dl_wtxn *w, int64_t lo, int64_t hi)
+{
+	uint8_t lok[8], *k = w->k1;
+	dl_put_be64(lok, (uint64_t)lo);
+	for (;;) {
+		MDB_val kk = {8, lok}, d;
+		int rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND)
+			return 0;
+		if (rc)
+			return dl_mdb_err(rc, "reading an index");
+		dl_kparts p;
+		uint8_t ek[KEY_MAX];
+		size_t en = kk.mv_size;
+		if (en > KEY_MAX)
+			return dl_error(DL_ECORRUPT, "oversized key in eavt");
+		memcpy(ek, kk.mv_data, en);
+		DL_TRY(dl_key_split(&p, DL_EAVT, ek, en, false));
+		if (p.e >= hi)
+			return 0;
+		if ((rc = mdb_cursor_del(w->cur[DB_EAVT], 0)))
+			return dl_mdb_err(rc, "deleting from an index");
+		uint8_t rb[8];
+		bool ref = p.vlen == 9 && p.v[0] == 0x19; /* the ref tag */
+		for (int db = DB_AEVT; db <= DB_VAET; db++) {
+			size_t kn;
+			if (db == DB_VAET) {
+				if (!ref)
+					break;
+				dl_put_be64(rb, dl_get_be64(p.v + 1) ^ UINT64_C(0x8000000000000000));
+				kn = dl_key_build(k, DL_VAET, p.e, p.a, rb, 8);
+			} else {
+				kn = dl_key_build(k, db == DB_AEVT ? DL_AEVT : DL_AVET, p.e, p.a, p.v,
+						  p.vlen);
+			}
+			MDB_val dk = {kn, k};
+			rc = mdb_del(w->snap.txn, w->snap.s->dbi[db], &dk, NULL);
+			if (rc && rc != MDB_NOTFOUND)
+				return dl_mdb_err(rc, "deleting from an index");
+		}
+		dl_put_be64(lok, (uint64_t)p.e);
+	}
+}
+
+int dl_wtxn_undo(dl_wtxn *w, const dl_wtxn_mark *m)
+{
+	assert(w && m);
+	if (w->failed)
+		return dl_error(w->failed, "the write transaction failed earlier");
+	if (w->tx != m->tx)
+		return dl_error(DL_EINVAL, "undo across transactions");
+	int rc = dl_spool_truncate(w, m->sp_runs, m->sp_end, m->sp_epoch);
+	if (rc == 0)
+		rc = undo_range(w, m->first_user, DL_EID(DL_PART_USER + 1, 0));
+	if (rc == 0)
+		rc = undo_range(w, w->tx, w->tx + 1);
+	if (rc < 0)
+		return dl_wtxn_fail(w, rc);
+	stat_slot *st = m->capstats ? dl_malloc(m->capstats * sizeof *st) : NULL;
+	if (m->capstats && !st)
+		return dl_wtxn_fail(w, DL_ENOMEM);
+	if (st)
+		memcpy(st, m->stats, m->capstats * sizeof *st);
+	dl_free(w->stats);
+	w->stats = st;
+	w->capstats = m->capstats;
+	w->nstats = m->nstats;
+	memcpy(w->ids, m->ids, sizeof w->ids);
+	w->nids = m->nids;
+	w->nlog = m->nlog;
+	w->ndatoms = m->ndatoms;
+	w->log.len = m->loglen;
+	w->last_e = m->last_e;
+	w->d_datoms = m->d_datoms;
+	w->d_history = m->d_history;
+	return 0;
 }
 
 /* ---- test hooks --------------------------------------------------------- */

@@ -194,6 +194,32 @@ size_t dl_wtxn_datom_count(const dl_wtxn *w);
  *  how many were written. */
 int dl_wtxn_add_batch(dl_wtxn *w, const dl_datom *d, size_t n, const unsigned *aflags);
 
+/** For a write transaction that will carry many bulk batches (an import):
+ *  from now on the AEVT, AVET and VAET entries of dl_wtxn_add_batch go to
+ *  sorted runs in an unlinked temporary file beside the database, and are
+ *  merged into the indexes in key order once, at the commit (or earlier,
+ *  whenever a read or a single-datom write could see them: the write
+ *  transaction's view always holds its writes).  Merging appends where a
+ *  batch-by-batch write would insert all over the index: each index page is
+ *  written once, and full.  EAVT and the log are written as before.  If no
+ *  temporary file can be made the batches are written directly. */
+void dl_wtxn_defer_indexes(dl_wtxn *w);
+/** AVET entries of attribute a are never deferred (the importer reads
+ *  them back while importing: unique values, lookup refs). */
+int dl_wtxn_index_now(dl_wtxn *w, int64_t a);
+
+/** Undoing the last vector of a bulk import: a mark remembers the write
+ *  transaction's state; dl_wtxn_undo returns to it, provided that since
+ *  the mark only new entities (ids allocated after it, in the user
+ *  partition) and the current transaction entity got datoms, only by
+ *  assertion, with no dl_wtxn_next_tx.  The id counters, statistics,
+ *  totals and the log are restored; blobs stay (they are shared and never
+ *  deleted).  The mark is freed either way by dl_wtxn_mark_free. */
+typedef struct dl_wtxn_mark dl_wtxn_mark;
+int dl_wtxn_mark_begin(dl_wtxn_mark **out, dl_wtxn *w);
+int dl_wtxn_undo(dl_wtxn *w, const dl_wtxn_mark *m);
+void dl_wtxn_mark_free(dl_wtxn_mark *m);
+
 /* ---- reads -------------------------------------------------------------- */
 
 /** Iterate `idx` over the datoms whose leading components (in the index's

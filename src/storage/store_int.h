@@ -109,6 +109,8 @@ struct dl_wtxn {
 	uint8_t *bskip;
 	size_t bskip_cap;
 	int64_t last_e; /* log delta coding */
+	/* deferred index entries of bulk batches (bulk.c, "the spool") */
+	struct spool *spool;
 };
 
 /* ---- byte helpers ------------------------------------------------------ */
@@ -255,6 +257,17 @@ int dl_wtxn_stat(dl_wtxn *w, uint32_t a, dl_attr_stats **out);
 int dl_wtxn_log(dl_wtxn *w, int64_t e, uint32_t a, const uint8_t *vk, size_t vlen,
 		bool added);
 int dl_wtxn_fail(dl_wtxn *w, int rc); /* mark half-written; returns rc */
+
+/* The spool (bulk.c): AEVT, AVET and VAET entries of bulk batches kept in
+ * sorted runs in a temporary file and merged into the indexes at once.
+ * dl_spool_settle merges them first if a read or write of `db` (DB_AEVT,
+ * DB_AVET or DB_VAET; attribute a, or -1 for any) could see them. */
+int dl_spool_settle(dl_wtxn *w, int db, int64_t a);
+int dl_spool_flush(dl_wtxn *w);
+void dl_spool_free(dl_wtxn *w);
+/* Runs and file length, to undo the runs added after a mark. */
+void dl_spool_pos(const dl_wtxn *w, size_t *nruns, uint64_t *end, uint64_t *epoch);
+int dl_spool_truncate(dl_wtxn *w, size_t nruns, uint64_t end, uint64_t epoch);
 
 /* Meta helpers. */
 int dl_meta_get_u64(MDB_txn *txn, dl_store *s, const char *name, uint64_t *out, bool *found);

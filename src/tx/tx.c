@@ -2261,6 +2261,93 @@ static void name_error(int rc, const char *src)
 	dl_error_prefix("%s", src);
 }
 
+/* ---- transactions in a caller's write transaction ----------------------------- */
+
+struct dl_tx_seq {
+	dl_wtxn *w;  /* gone after the commit */
+	dl_store *s;
+	uint32_t kw[K_COUNT];
+	/* the schema after the last transaction of the sequence that changed
+	 * it (ours until published after the commit) */
+	dl_schema *carry;
+	dl_arena scratch;
+};
+
+int dl_tx_seq_new(dl_tx_seq **out, dl_wtxn *w)
+{
+	assert(out && w);
+	*out = NULL;
+	dl_tx_seq *q = dl_calloc(1, sizeof *q);
+	if (!q)
+		return DL_ENOMEM;
+	for (int k = 0; k < K_COUNT; k++) {
+		int rc = dl_intern(&q->kw[k], kw_names[k], strlen(kw_names[k]));
+		if (rc < 0) {
+			dl_free(q);
+			return rc;
+		}
+	}
+	q->w = w;
+	q->s = dl_snap_store(dl_wtxn_snap(w));
+	q->scratch.chunk_size = 64 * 1024;
+	*out = q;
+	return 0;
+}
+
+int dl_tx_seq_schema(const dl_schema **out, dl_tx_seq *q)
+{
+	if (q->carry) {
+		*out = q->carry;
+		return 0;
+	}
+	/* no schema change in the write transaction: the committed schema */
+	return dl_schema_get(out, dl_wtxn_snap(q->w));
+}
+
+int dl_tx_seq_run(dl_tx_seq *q, dl_tx_report *out, dl_arena *a, const dl_value *tx_data,
+		  const char *source)
+{
+	txc t;
+	txc_init(&t, &q->scratch, a, source, q->kw);
+	if (tx_data->type != DL_VECTOR && tx_data->type != DL_LIST)
+		return fail(&t, DL_EINVAL, tx_data, "tx-data must be a vector of forms");
+	t.w = q->w;
+	t.base = q->carry;
+	int rc = run(&t, tx_data);
+	if (rc == 0)
+		rc = report(&t, out);
+	if (rc == 0 && t.ns) {
+		/* t.base (maybe the old carry) is no longer used */
+		dl_schema_free(q->carry);
+		q->carry = t.ns;
+		t.ns = NULL;
+	}
+	dl_schema_free(t.ns);
+	dl_arena_reset(&q->scratch);
+	return rc;
+}
+
+void dl_tx_seq_committed(dl_tx_seq *q)
+{
+	if (!q->carry)
+		return;
+	/* committed: readers of this version may now share it */
+	if (dl_schema_publish(q->s, &q->carry) < 0) {
+		dl_schema_free(q->carry);
+		dl_error_clear(); /* the cache rebuilds it on demand */
+	}
+	q->carry = NULL;
+}
+
+void dl_tx_seq_free(dl_tx_seq *q)
+{
+	if (!q)
+		return;
+	dl_schema_free(q->carry);
+	dl_arena_free(&q->scratch);
+	dl_free(q);
+}
+
 int dl_tx_run_many(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *tx_datas,
 		   size_t n, const dl_tx_opts *opts)
 {
@@ -2268,49 +2355,33 @@ int dl_tx_run_many(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *
 		return 0;
 	assert(out && a && s && tx_datas);
 	char name[1024];
-	uint32_t kw[K_COUNT] = {0};
 	/* the shape of every tx-data first: no write lock for a bad one */
 	for (size_t i = 0; i < n; i++) {
 		if (tx_datas[i].type == DL_VECTOR || tx_datas[i].type == DL_LIST)
 			continue;
+		uint32_t kw[K_COUNT] = {0};
 		txc t;
 		txc_init(&t, NULL, NULL, tx_source(name, sizeof name, opts, i, n), kw);
 		return fail(&t, DL_EINVAL, &tx_datas[i], "tx-data must be a vector of forms");
 	}
-	for (int k = 0; k < K_COUNT; k++)
-		DL_TRY(dl_intern(&kw[k], kw_names[k], strlen(kw_names[k])));
 	dl_wtxn *w;
 	DL_TRY(dl_wtxn_begin(&w, s));
-	dl_arena scratch = DL_ARENA_INIT;
-	scratch.chunk_size = 64 * 1024;
-	/* the schema after the last transaction of this batch that changed it
-	 * (ours until published after the commit) */
-	dl_schema *carry = NULL;
+	dl_tx_seq *q;
+	int rc = dl_tx_seq_new(&q, w);
+	if (rc < 0) {
+		dl_wtxn_abort(w);
+		return rc;
+	}
 	const dl_schema *before = NULL;
-	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *src = tx_source(name, sizeof name, opts, i, n);
 		if (i > 0 && (rc = dl_wtxn_next_tx(w)) < 0) {
 			name_error(rc, src);
 			break;
 		}
-		txc t;
-		txc_init(&t, &scratch, a, src, kw);
-		t.w = w;
-		t.base = carry;
-		rc = run(&t, &tx_datas[i]);
-		if (i == 0)
-			before = t.base;
-		if (rc == 0)
-			rc = report(&t, &out[i]);
-		if (rc == 0 && t.ns) {
-			/* t.base (maybe the old carry) is no longer used */
-			dl_schema_free(carry);
-			carry = t.ns;
-			t.ns = NULL;
-		}
-		dl_schema_free(t.ns);
-		dl_arena_reset(&scratch);
+		if (i == 0 && opts && opts->before_commit && (rc = dl_tx_seq_schema(&before, q)) < 0)
+			break;
+		rc = dl_tx_seq_run(q, &out[i], a, &tx_datas[i], src);
 		if (rc < 0 && n > 1)
 			name_error(rc, src);
 	}
@@ -2318,18 +2389,9 @@ int dl_tx_run_many(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *
 		rc = opts->before_commit(opts->ud, before, out, n);
 	if (rc < 0)
 		dl_wtxn_abort(w);
-	else
-		rc = dl_wtxn_commit(w);
-	if (rc == 0 && carry) {
-		/* committed: readers of this version may now share it */
-		if (dl_schema_publish(s, &carry) < 0) {
-			dl_schema_free(carry);
-			dl_error_clear(); /* the cache rebuilds it on demand */
-		}
-		carry = NULL;
-	}
-	dl_schema_free(carry);
-	dl_arena_free(&scratch);
+	else if ((rc = dl_wtxn_commit(w)) == 0)
+		dl_tx_seq_committed(q);
+	dl_tx_seq_free(q);
 	return rc;
 }
 

@@ -171,4 +171,27 @@ int dl_tx_run(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *tx_da
 int dl_tx_run_many(dl_tx_report *out, dl_arena *a, dl_store *s, const dl_value *tx_datas,
 		   size_t n, const dl_tx_opts *opts);
 
+/* ---- transactions inside a caller's write transaction ------------------ */
+
+/** A sequence of transactions run one by one in the caller's storage write
+ *  transaction `w` (the bulk importer interleaves them with its own
+ *  batches).  The caller calls dl_wtxn_next_tx between transactions and
+ *  commits or aborts `w`; after a commit, dl_tx_seq_committed publishes a
+ *  schema the sequence changed to the per-store cache (before it, the
+ *  changed schema is the sequence's own: a write transaction that is
+ *  aborted must leave no trace in the cache). */
+typedef struct dl_tx_seq dl_tx_seq;
+
+int dl_tx_seq_new(dl_tx_seq **out, dl_wtxn *w);
+/** Run one transaction as dl_tx_run would, in the current transaction of
+ *  w.  The report lives in `a`; errors are named by `source`.  On failure
+ *  the write transaction is left half-written: abort it. */
+int dl_tx_seq_run(dl_tx_seq *q, dl_tx_report *out, dl_arena *a, const dl_value *tx_data,
+		  const char *source);
+/** The schema as the write transaction sees it now (valid until the next
+ *  dl_tx_seq_run or dl_tx_seq_free). */
+int dl_tx_seq_schema(const dl_schema **out, dl_tx_seq *q);
+void dl_tx_seq_committed(dl_tx_seq *q);
+void dl_tx_seq_free(dl_tx_seq *q);
+
 #endif

@@ -544,14 +544,19 @@ static int read_number(rd *r, size_t start, size_t end, dl_value *out)
 	/* EDN: no integer part but 0 itself starts with 0 (012 is not octal) */
 	if (de - ds > 1 && tok[ds] == '0')
 		return bad_number(r, start, len);
+	size_t fs = i, fe = i; /* the fraction's digits */
+	bool expo = false;
 	if (i < len && tok[i] == '.') {
 		isfloat = true;
 		i++;
+		fs = i;
 		while (i < len && is_digit((unsigned char)tok[i]))
 			i++;
+		fe = i;
 	}
 	if (i < len && (tok[i] == 'e' || tok[i] == 'E')) {
 		isfloat = true;
+		expo = true;
 		i++;
 		if (i < len && (tok[i] == '+' || tok[i] == '-'))
 			i++;
@@ -598,6 +603,23 @@ static int read_number(rd *r, size_t start, size_t end, dl_value *out)
 		shown sh;
 		return rd_err(r, DL_ESYNTAX, start, "integer out of range: %s",
 			      show(&sh, tok, len));
+	}
+	if (!expo && (de - ds) + (fe - fs) <= 15) {
+		/* the common short decimal: its digits as an integer below 2^53
+		 * and a power of ten up to 10^15 are exact doubles, so one
+		 * division rounds correctly, as strtod would (Clinger's fast
+		 * path) */
+		static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+					     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+		uint64_t w = 0;
+		for (size_t k = ds; k < de; k++)
+			w = w * 10 + (unsigned)(tok[k] - '0');
+		for (size_t k = fs; k < fe; k++)
+			w = w * 10 + (unsigned)(tok[k] - '0');
+		double d = (double)w / p10[fe - fs];
+		*out = dl_double(neg ? -d : d);
+		out->flags = flags;
+		return 0;
 	}
 	/* strtod needs a NUL-terminated copy: the text need not be, and the
 	 * bytes after the token must not be read. */

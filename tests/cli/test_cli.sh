@@ -280,11 +280,35 @@ matches "import: bad EDN message" "^error: $T/ibad1.edn:3:2: map literal must co
 printf '[{:symbol/ticker "ZZZ"}]\n[{:price/volume 1}\n {:price/volume "x"}]\n' >"$T/ibad2.edn"
 exit_code "import: wrong type" 1 import "$T/o1.db" "$T/ibad2.edn"
 matches "import: wrong type message" "^error: $T/ibad2.edn:2:1: :price/volume expects a long" "$(head -1 "$T/err")"
-check "import: says what was committed" grep -q '^note: 1 transaction (2 datoms) before the error was committed' "$T/err"
-"$DL" transact "$T/o1.db" <<<'[[:db/retractEntity [:symbol/ticker "ZZZ"]]]' >/dev/null
+check "import: says nothing was written" grep -q '^note: nothing was written' "$T/err"
 check "failed imports left the data unchanged" cmp -s "$T/o1.before" <("$DL" export "$T/o1.db")
+# failures late in large imports (many batches written before them) leave
+# the database exactly as it was: content, statistics, the next tx id
+"$DL" stats "$T/o1.db" | grep -v '^file' >"$T/o1.stats"
+"$DL" gen ohlc --symbols 3 --days 4 | awk 'NR > 2 && /^\[/ { n++ } n >= 2' >"$T/more.edn"
+lines=$(wc -l <"$T/more.edn")
+cp "$T/more.edn" "$T/late1.edn"
+printf '[{:price/volume 1}\n {:price/volume 2}]\n[{:price/volume 3} {:price/open ]\n' >>"$T/late1.edn"
+exit_code "import: malformed last line" 1 import --batch 1000 "$T/o1.db" "$T/more.edn" "$T/late1.edn"
+matches "... names file:line:col" "^error: $T/late1.edn:$((lines + 3)):[0-9]+: " "$(head -1 "$T/err")"
+cp "$T/more.edn" "$T/late2.edn"
+printf '[{:price/volume 1}\n {:price/volume 2.5}]\n' >>"$T/late2.edn"
+exit_code "import: a type error in the last transaction" 1 import --batch 1000 "$T/o1.db" "$T/more.edn" "$T/late2.edn"
+matches "... names file:line:col" "^error: $T/late2.edn:$((lines + 1)):1: :price/volume expects a long" "$(head -1 "$T/err")"
+cp "$T/more.edn" "$T/late3.edn"
+printf '[{:symbol/ticker "NEW"}]\n[{:db/ident :price/code :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/value}]\n[{:price/code "r1"} {:price/code "r1"}]\n' >>"$T/late3.edn"
+exit_code "import: a unique conflict late" 1 import --batch 1000 "$T/o1.db" "$T/more.edn" "$T/late3.edn"
+matches "... names file:line:col" "^error: $T/late3.edn:$((lines + 3)):1: " "$(head -1 "$T/err")"
+check "failed late imports left the data unchanged" cmp -s "$T/o1.before" <("$DL" export "$T/o1.db")
+check "... and the statistics (the last tx id too)" cmp -s "$T/o1.stats" <("$DL" stats "$T/o1.db" | grep -v '^file')
+last=$(sed -n 's/^transactions .*(last \([0-9]*\) .*/\1/p' "$T/o1.stats")
+"$DL" transact "$T/o1.db" <<<'[{:symbol/ticker "ZZZ"}]' >"$T/next.tx"
+matches "... so the next transaction gets the next tx id" "^\{:tx $((last + 1)) " "$(cat "$T/next.tx")"
+"$DL" transact "$T/o1.db" <<<'[[:db/retractEntity [:symbol/ticker "ZZZ"]]]' >/dev/null
 exit_code "import: missing file" 1 import "$T/o5.db" "$T/no-such.edn"
 check "a failed import does not create DB" test ! -e "$T/o5.db"
+exit_code "import: malformed EDN into a new database" 1 import "$T/o6.db" "$T/ohlc.edn" "$T/late1.edn"
+check "... does not leave the database it created" test ! -e "$T/o6.db" -a ! -e "$T/o6.db-lock"
 
 # CSV: the generator's files with mappings, and a header naming attributes
 "$DL" gen ohlc --symbols 3 --days 2 --format csv --out "$T/csv"

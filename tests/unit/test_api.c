@@ -753,6 +753,20 @@ static void on_progress(void *ud, const dl_import_stat *st)
 	g_last = *st;
 }
 
+/* Transact the vectors of text one by one, as `transact` of a file would
+ * (minus the all-or-nothing). */
+static void transact_each(dl_db *db, const char *text, size_t len)
+{
+	dl_edn_reader r;
+	dl_edn_opts eo = DL_EDN_OPTS_INIT;
+	dl_edn_reader_init(&r, text, len, &eo);
+	dl_arena a = DL_ARENA_INIT;
+	dl_value v;
+	while (dl_edn_reader_next(&r, &v, &a) == 0)
+		assert_int_equal(dl_db_transact_value(NULL, db, &v, NULL), 0);
+	dl_arena_free(&a);
+}
+
 static void test_import(void **state)
 {
 	(void)state;
@@ -768,14 +782,7 @@ static void test_import(void **state)
 		"[{:p/name \"A\" :p/n 1}]\n" /* an upsert: the transaction processor */
 		"[{:p/name \"D\" :p/ref -1} {:db/id -1 :p/n 5}]\n";
 	dl_db *t = open_new("imp_tx");
-	dl_edn_reader r;
-	dl_edn_opts eo = DL_EDN_OPTS_INIT;
-	dl_edn_reader_init(&r, text, sizeof text - 1, &eo);
-	dl_arena a = DL_ARENA_INIT;
-	dl_value v;
-	while (dl_edn_reader_next(&r, &v, &a) == 0)
-		assert_int_equal(dl_db_transact_value(NULL, t, &v, NULL), 0);
-	dl_arena_free(&a);
+	transact_each(t, text, sizeof text - 1);
 	char *want = dump(t);
 	dl_db_close(t);
 
@@ -804,36 +811,128 @@ static void test_import(void **state)
 	free(want);
 }
 
+/* n vectors of new entities (three maps each), one per line, then `tail`. */
+static char *import_text(int n, const char *tail)
+{
+	dl_buf b = DL_BUF_INIT;
+	for (int i = 0; i < n; i++)
+		dl_buf_printf(&b, "[{:p/name \"n%d-a\" :p/age %d} {:p/name \"n%d-b\" :p/email \"m%d\"}"
+			      " {:p/age %d :p/tag :t%d}]\n", i, i, i, i, i, i % 5);
+	dl_buf_puts(&b, tail);
+	char *t = strdup(b.data);
+	dl_buf_free(&b);
+	return t;
+}
+
+static const char k_email[] =
+	"[{:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one"
+	"  :db/unique :db.unique/value}]";
+
+/* A database with the test schema, :p/email and Ann. */
+static dl_db *undo_db(const char *name)
+{
+	dl_db *db = open_new(name);
+	tx0(db, k_schema);
+	tx0(db, k_email);
+	tx0(db, "[{:p/name \"Ann\"}]");
+	return db;
+}
+
+/* A failed import applies nothing: content, totals, basis (so the next
+ * transaction gets the same tx id) are as before, whatever batch the
+ * failure comes in. */
 static void test_import_errors(void **state)
 {
 	(void)state;
-	dl_db *db = open_new("imperr");
-	tx0(db, k_schema);
-	tx0(db, "[{:p/name \"Ann\"}]");
-	char *before = dump(db);
+	dl_db *db = undo_db("imperr");
+	char *before = dump_full(db);
 	dl_import_stat st;
 	/* bad EDN anywhere: nothing written */
 	static const char bad[] = "[{:p/name \"B\"}]\n[{:p/name \"C\"}\n {:p/name ]";
 	assert_int_equal(dl_db_import(&st, db, bad, sizeof bad - 1, NULL), DL_ESYNTAX);
 	assert_true(strncmp(dl_errmsg(), "<import>:3:", 11) == 0);
 	assert_int_equal(st.transactions, 0);
-	char *after = dump(db);
+	char *after = dump_full(db);
 	assert_string_equal(before, after);
 	free(after);
-	/* a failing vector: the error names it, what came before stays */
-	dl_import_opts o = DL_IMPORT_OPTS_INIT;
-	o.source = "in.edn";
-	static const char bad2[] = "[{:p/name \"B\"}]\n[{:p/name \"C\"}\n {:p/age \"x\"}]\n[{:p/name \"D\"}]";
-	assert_int_equal(dl_db_import(&st, db, bad2, sizeof bad2 - 1, &o), DL_ETYPE);
-	assert_true(strncmp(dl_errmsg(), "in.edn:2:1: ", 12) == 0);
-	assert_int_equal(st.transactions, 1);
-	after = dump(db);
-	assert_non_null(strstr(after, "\"B\""));
-	assert_null(strstr(after, "\"C\""));
-	assert_null(strstr(after, "\"D\""));
-	free(after);
+
+	/* failures after many batches' worth of data (batch: 8 datoms) */
+	static const struct {
+		const char *tail, *msg;
+		int rc;
+	} late[] = {
+		/* a type error in the last vector (the processor words it) */
+		{"[{:p/name \"x\"}\n {:p/age \"x\"}]\n", "in.edn:41:1: ", DL_ETYPE},
+		/* a :db.unique/value conflict with a value of this same import */
+		{"[{:p/name \"y\" :p/email \"m3\"}]\n", "in.edn:41:1: ", DL_ECONFLICT},
+		/* a long vector (several batches) written in part, then an
+		 * item that needs the processor, which refuses the vector */
+		{"[{:p/name \"z1\" :p/age 1} {:p/name \"z2\" :p/age 2} {:p/name \"z3\" :p/age 3}"
+		 " {:p/name \"z4\" :p/age 4} {:p/name \"z5\" :p/age 5}\n"
+		 " {:p/name \"Ann\" :p/age \"old\"}]\n", "in.edn:41:1: ", DL_ETYPE},
+	};
+	for (size_t i = 0; i < sizeof late / sizeof late[0]; i++) {
+		char *text = import_text(40, late[i].tail);
+		dl_import_opts o = DL_IMPORT_OPTS_INIT;
+		o.source = "in.edn";
+		o.batch = 8;
+		int rc = dl_db_import(&st, db, text, strlen(text), &o);
+		if (rc != late[i].rc || strncmp(dl_errmsg(), late[i].msg, strlen(late[i].msg)) != 0)
+			fail_msg("case %zu: %d %s", i, rc, dl_errmsg());
+		assert_true(st.transactions > 5); /* written, then dropped */
+		after = dump_full(db);
+		assert_string_equal(before, after);
+		free(after);
+		free(text);
+	}
+	/* the next transaction gets the tx id it would have got */
+	dl_tx_result *r = tx(db, "[{:p/name \"next\"}]");
+	dl_snapshot *s;
+	assert_int_equal(dl_db_snapshot(&s, db, NULL), 0);
+	assert_int_equal(dl_tx_result_tx(r), dl_snapshot_basis(s));
+	dl_snapshot_end(s);
+	dl_tx_result_free(r);
+	assert_int_equal(dl_db_check(db, NULL, NULL), 0);
 	free(before);
 	dl_db_close(db);
+}
+
+/* A long vector that turns out to need the transaction processor after
+ * part of it was written is undone and transacted whole: the database is
+ * the one `transact` gives, entity ids included. */
+static void test_import_undo(void **state)
+{
+	(void)state;
+	char *text = import_text(6, "[{:p/name \"z1\" :p/age 1} {:p/name \"z2\" :p/friend \"f\"}"
+				    " {:db/id \"f\" :p/name \"z3\" :p/tag [:a :b]} {:p/name \"z4\"}"
+				    " {:p/name \"Ann\" :p/age 7}]\n"
+				    "[{:p/name \"after\" :p/email \"last\"}]\n");
+	dl_db *t = undo_db("undo_tx");
+	transact_each(t, text, strlen(text));
+	char *want = dump(t);
+	dl_db_close(t);
+
+	dl_db *db = undo_db("undo");
+	dl_import_opts o = DL_IMPORT_OPTS_INIT;
+	o.batch = 1000; /* one group for the small vectors ... */
+	dl_import_stat st;
+	assert_int_equal(dl_db_import(&st, db, text, strlen(text), &o), 0);
+	char *got = dump(db);
+	assert_string_equal(got, want);
+	free(got);
+	assert_int_equal(dl_db_check(db, NULL, NULL), 0);
+	dl_db_close(db);
+
+	db = undo_db("undo4");
+	o.batch = 4; /* ... and every vector alone fills a batch */
+	assert_int_equal(dl_db_import(&st, db, text, strlen(text), &o), 0);
+	got = dump(db);
+	assert_int_equal(strlen(got), strlen(want)); /* the same but for ids */
+	free(got);
+	assert_int_equal(dl_db_check(db, NULL, NULL), 0);
+	dl_db_close(db);
+	free(want);
+	free(text);
 }
 
 /* ---- allocation failure ------------------------------------------------------------ */
@@ -1153,6 +1252,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_attrs_stats_check),
 		cmocka_unit_test(test_import),
 		cmocka_unit_test(test_import_errors),
+		cmocka_unit_test(test_import_undo),
 		cmocka_unit_test(test_failalloc),
 		cmocka_unit_test(test_output),
 	};

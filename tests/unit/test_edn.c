@@ -169,6 +169,42 @@ static void test_nil_bool_int(void **state)
 	err("1NN", "<input>:1:1: invalid number");
 }
 
+/* Short decimals take a fast path in the reader: it must give strtod's
+ * double, bit for bit, for every digit count and point position. */
+static void test_float_fast_path(void **state)
+{
+	(void)state;
+	srand(7);
+	dl_arena a = DL_ARENA_INIT;
+	dl_edn_opts o = DL_EDN_OPTS_INIT;
+	for (int n = 0; n < 200000; n++) {
+		char t[40];
+		int digits = 1 + rand() % 17, point = rand() % (digits + 1), k = 0;
+		if (rand() % 2)
+			t[k++] = '-';
+		for (int d = 0; d < digits; d++) {
+			if (d == point)
+				t[k++] = '.';
+			/* no leading zeros before the point (EDN) */
+			t[k++] = (char)('0' + (d == 0 && point > 1 ? 1 + rand() % 9 : rand() % 10));
+		}
+		if (point == digits)
+			t[k++] = '.';
+		t[k] = 0;
+		if (t[0] == '.' || (t[0] == '-' && t[1] == '.'))
+			continue; /* EDN needs a digit before the point */
+		dl_value v;
+		size_t used;
+		if (dl_edn_read(&v, &used, &a, t, (size_t)k, &o) != 0)
+			fail_msg("%s: %s", t, dl_errmsg());
+		double want = strtod(t, NULL);
+		if (v.type != DL_DOUBLE || memcmp(&v.u.d, &want, sizeof want) != 0)
+			fail_msg("%s: read %.17g, strtod %.17g", t, v.u.d, want);
+		dl_arena_reset(&a);
+	}
+	dl_arena_free(&a);
+}
+
 static void test_floats(void **state)
 {
 	(void)state;
@@ -1152,6 +1188,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nil_bool_int),
 		cmocka_unit_test(test_floats),
+		cmocka_unit_test(test_float_fast_path),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_chars),
 		cmocka_unit_test(test_symbols_keywords),
