@@ -933,7 +933,7 @@ static int undo_range(dl_wtxn *w, int64_t lo, int64_t hi)
 			return 0;
 		if (rc)
 			return dl_mdb_err(rc, "reading an index");
-		dl_kparts p;
+		dl_kparts p = {0};
 		uint8_t ek[KEY_MAX];
 		size_t en = kk.mv_size;
 		if (en > KEY_MAX)
