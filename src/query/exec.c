@@ -444,7 +444,9 @@ static int pipe_init(rowpipe *pi, dl_qenv *env, dl_fuse *fz, const uint32_t *var
 			ok = bd->kind == DL_B_SCALAR && bd->n == 1 && bd->terms[0].kind == DL_T_VAR;
 			if (ok) {
 				bv = bd->terms[0].var;
-				ok = env->vstate[bv] != VS_CONST && dl_rel_col(&cols, bv) < 0;
+				/* free only: bound here or in another relation, it
+				 * compares (run_fn joins that relation first) */
+				ok = env->vstate[bv] == VS_FREE && dl_rel_col(&cols, bv) < 0;
 			}
 		}
 		if (!ok)
