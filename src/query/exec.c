@@ -444,7 +444,9 @@ static int pipe_init(rowpipe *pi, dl_qenv *env, dl_fuse *fz, const uint32_t *var
 			ok = bd->kind == DL_B_SCALAR && bd->n == 1 && bd->terms[0].kind == DL_T_VAR;
 			if (ok) {
 				bv = bd->terms[0].var;
-				ok = env->vstate[bv] != VS_CONST && dl_rel_col(&cols, bv) < 0;
+				/* free only: bound here or in another relation, it
+				 * compares (run_fn joins that relation first) */
+				ok = env->vstate[bv] == VS_FREE && dl_rel_col(&cols, bv) < 0;
 			}
 		}
 		if (!ok)
@@ -1124,6 +1126,48 @@ static inline int key_cmp_datom(const dl_datom *d, int kpos, const dl_value *key
 	return key_cmp(&c, key, ids);
 }
 
+/* Can v's encoding be longer than DL_KEY_VALUE_PREFIX bytes?  (An upper
+ * bound: NUL escapes take two bytes.)  Past that prefix the index orders
+ * two such values by the hash of a long one, not as dl_value_compare does;
+ * a value with a shorter encoding orders the same both ways against any. */
+static bool maybe_long(const dl_value *v, size_t *budget)
+{
+	size_t need;
+	switch (v->type) {
+	case DL_STRING:
+	case DL_BYTES:
+		need = 3 + 2 * (size_t)v->len;
+		break;
+	case DL_KEYWORD:
+	case DL_SYMBOL: {
+		size_t n = 0;
+		dl_intern_name(v->u.id, &n, NULL);
+		need = 6 + 2 * n;
+		break;
+	}
+	case DL_VECTOR:
+	case DL_LIST:
+	case DL_SET:
+	case DL_MAP: {
+		if (*budget < 9)
+			return true;
+		*budget -= 9;
+		size_t n = (size_t)v->len * (v->type == DL_MAP ? 2 : 1);
+		for (size_t i = 0; i < n; i++)
+			if (maybe_long(&v->u.items[i], budget))
+				return true;
+		return false;
+	}
+	default:
+		need = 17;
+		break;
+	}
+	if (need > *budget)
+		return true;
+	*budget -= need;
+	return false;
+}
+
 /* The storage form of a row value at component kpos (for seeks): 1 ok,
  * 0 the value cannot match (e.g. a string where an entity is expected). */
 static int key_store(dl_qenv *env, const pprog *pp, int kpos, const dl_value *v, dl_value *out)
@@ -1217,15 +1261,25 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	/* merge walks a few datoms before seeking; how far adapts to the
 	 * data: keys close together walk, scattered keys seek at once */
 	int walk = s->strategy == ST_MERGE ? 2 : 0;
-	for (size_t g = 0; g < nks && !end;) {
+	for (size_t g = 0; g < nks;) {
 		size_t ge = g + 1;
 		while (ge < nks && key_cmp(&ks[ge].k, &ks[g].k, ids) == 0)
 			ge++;
 		const dl_value *key = &ks[g].k;
-		/* position the cursor on the first datom with component >= key */
-		int steps = walk;
+		/* position the cursor on the first datom with component >= key;
+		 * a long value may sort before the cursor (or the end) in the
+		 * index though after the last key by value: it seeks */
+		size_t budget = DL_KEY_VALUE_PREFIX;
+		bool exact = kpos == 2 && maybe_long(key, &budget);
+		if (end && !exact) {
+			if (kpos != 2)
+				break;
+			g = ge;
+			continue;
+		}
+		int steps = exact ? 0 : walk;
 		for (;;) {
-			if (have) {
+			if (have && !exact) {
 				if (kpos == 0 ? d.e >= key->u.i : key_cmp_datom(&d, kpos, key, ids) >= 0)
 					break;
 			}
@@ -1239,7 +1293,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 				}
 				continue;
 			}
-			if (walk > 0 && steps < walk)
+			if (!exact && walk > 0 && steps < walk)
 				walk--; /* a walk did not reach it: seek sooner next time */
 			dl_datom sk = {.v = dl_nil()};
 			if (kpos == 0)

@@ -510,9 +510,12 @@ int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s)
 		for (size_t r = 0; r < R->n; r++) {
 			dl_value *row = &R->rows[r * R->ncols];
 			bool none;
+			uint8_t was = row[c].type;
 			DL_TRY(resolve_arg(env, &row[c], &none));
 			if (none)
 				continue;
+			if (row[c].type != was)
+				R->distinct = false; /* two lookup refs may name one entity */
 			if (w != r)
 				memcpy(&R->rows[w * R->ncols], row, R->ncols * sizeof *row);
 			w++;

@@ -276,6 +276,43 @@ static void test_parallel_scan(void **state)
 }
 
 /* [?e :salary ?s] [(> ?s 50000)] reads an AVET range, not the attribute. */
+/* A merge whose bound rows repeat each entity many times, out of order
+ * (the later bar of every pair of bars of a symbol): the radix sort keeps
+ * equal keys together and every row meets its own datoms. */
+static void test_merge_radix_repeated_keys(void **state)
+{
+	dl_store *s = open_fresh("radixdup");
+	const int nsym = 6, nbars = 60;
+	load_bars(s, nsym, nbars);
+	dl_arena a = DL_ARENA_INIT;
+	ran r;
+	assert_int_equal(run_q(&r, &a, s,
+			       "[:find ?b ?c ?t ?o :where [?s :symbol/ticker _] [?b :price/symbol ?s]"
+			       " [?c :price/symbol ?s] [(max ?b ?c) ?m] [?m :price/time ?t]"
+			       " [?m :price/open ?o]]",
+			       NULL, 0, NULL),
+			 0);
+	assert_int_equal(r.res.nrows, (size_t)(nsym * nbars * nbars));
+	char line[512], strat[32];
+	unsigned long long rows, scanned;
+	step_figures(step_line(r.explain, "[?m :price/time ?t]", line, sizeof line), strat, &rows,
+		     &scanned);
+	if (strcmp(strat, "merge") != 0)
+		fail_msg("expected a merge:\n%s", r.explain);
+	if (rows != (unsigned long long)(nsym * nbars * nbars))
+		fail_msg("expected the merge after the pairs:\n%s", r.explain);
+	for (size_t i = 0; i < r.res.nrows; i++) {
+		const dl_value *row = &r.res.rows[i * 4];
+		long long j = (row[2].u.i - 1700000000000LL) / 60000;
+		if (row[3].type != DL_DOUBLE || row[3].u.d != (double)(j % 1000) + 0.5)
+			fail_msg("bars %lld %lld: open %g, time says minute %lld",
+				 (long long)row[0].u.i, (long long)row[1].u.i, row[3].u.d, j);
+	}
+	dl_arena_free(&a);
+	close_rm(s);
+	(void)state;
+}
+
 static void test_comparison_reads_avet_range(void **state)
 {
 	dl_store *s = open_fresh("salary");
@@ -443,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_merge_sorts_unordered_keys),
 		cmocka_unit_test(test_memory_budget_counts_live_rows),
 		cmocka_unit_test(test_parallel_scan),
+		cmocka_unit_test(test_merge_radix_repeated_keys),
 		cmocka_unit_test(test_comparison_reads_avet_range),
 		cmocka_unit_test(test_row_budget),
 		cmocka_unit_test(test_timeout_and_cancel),

@@ -1,6 +1,7 @@
 /* The value model: the total order, equality, hashing, and the property that
  * memcmp on encodings agrees with dl_value_compare for every type. */
 #include "testutil.h"
+#include "value/value.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -201,6 +202,54 @@ static void test_encoding_round_trip(void **state)
 		dl_buf_free(&b);
 		if (i % 1000 == 0)
 			dl_arena_reset(&a);
+	}
+	dl_arena_free(&a);
+}
+
+/* The iterator's fast decoder of ints, doubles, instants and refs agrees
+ * with the full decoder bit for bit, or declines: ints near 2^53, 2^62 and
+ * 2^63 (where the double key rounds), -0.0, NaN and the infinities. */
+static void test_decode_scalar_matches_decode(void **state)
+{
+	(void)state;
+	const int64_t ints[] = {0, 1, -1, 42, -42, (1LL << 53) - 1, 1LL << 53, (1LL << 53) + 1,
+				-(1LL << 53) - 1, (1LL << 62) - 1, 1LL << 62, (1LL << 62) + 1,
+				(1LL << 62) + 1023, -(1LL << 62) - 1, -(1LL << 62), -(1LL << 62) + 1,
+				INT64_MAX, INT64_MAX - 1, INT64_MAX - 1024, INT64_MIN, INT64_MIN + 1,
+				INT64_MIN + 1025};
+	const double dbls[] = {0.0, -0.0, 1.5, -1.5, 1e300, -1e-300, 4.9e-324, -4.9e-324,
+			       INFINITY, -INFINITY, NAN, 9007199254740993.0, 0x1p62, -0x1p63};
+	dl_value vals[80];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+		vals[n++] = dl_int(ints[i]);
+		vals[n++] = dl_ref(ints[i]);
+		vals[n++] = dl_inst(ints[i]);
+	}
+	for (size_t i = 0; i < sizeof dbls / sizeof *dbls; i++)
+		vals[n++] = dl_double(dbls[i]);
+	dl_arena a = DL_ARENA_INIT;
+	for (size_t i = 0; i < n; i++) {
+		dl_buf b = DL_BUF_INIT;
+		assert_int_equal(dl_value_encode(&b, &vals[i]), 0);
+		dl_value full, fast;
+		assert_int_equal(dl_value_decode(&full, NULL, &a, b.data, b.len), 0);
+		memset(&fast, 0xAB, sizeof fast);
+		if (dl_value_decode_scalar(&fast, (const uint8_t *)b.data, b.len)) {
+			assert_int_equal(fast.type, full.type);
+			if (fast.type == DL_DOUBLE)
+				assert_memory_equal(&fast.u.d, &full.u.d, sizeof fast.u.d);
+			else
+				assert_true(fast.u.i == full.u.i);
+			assert_true(dl_value_equal(&fast, &vals[i]) || isnan(vals[i].u.d));
+		} else {
+			/* only ints past 2^62 may decline */
+			assert_int_equal(vals[i].type, DL_INT);
+			assert_true(vals[i].u.i > (1LL << 62) - 2048 || vals[i].u.i < -(1LL << 62) + 2048);
+		}
+		/* a shorter or longer buffer is not a scalar */
+		assert_int_equal(dl_value_decode_scalar(&fast, (const uint8_t *)b.data, b.len - 1), 0);
+		dl_buf_free(&b);
 	}
 	dl_arena_free(&a);
 }
@@ -408,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_collections),
 		cmocka_unit_test(test_encoding_order_matches_compare),
 		cmocka_unit_test(test_encoding_round_trip),
+		cmocka_unit_test(test_decode_scalar_matches_decode),
 		cmocka_unit_test(test_sort_is_total_order),
 		cmocka_unit_test(test_decode_rejects_garbage),
 		cmocka_unit_test(test_arena_and_buf),
