@@ -309,7 +309,8 @@ static void test_adaptive_replanning(void **state)
 	close_rm(s);
 }
 /* Correlated subqueries split between worker threads give the same answer
- * as one thread (run under TSan by `make test-tsan`). */
+ * as one thread (run under TSan by `make test-tsan`), and as one batched
+ * run over all input tuples. */
 static void test_parallel_subqueries(void **state)
 {
 	dl_store *s = open_fresh("par");
@@ -320,18 +321,26 @@ static void test_parallel_subqueries(void **state)
 			" [(q [:find (count ?x) (max ?o) :in $ ?s ?h :where [?x :price/symbol ?s]"
 			" [?x :price/time ?u] [(quot ?u 3600000) ?h2] [(= ?h2 ?h)] [?x :price/open ?o]]"
 			" $ ?s ?h) [[?n ?hi]]]]";
-	ran r1, r2;
+	ran r1, r2, r3;
 	dl_qopts o = DL_QOPTS_INIT;
+	o.subq = DL_SUBQ_PER_CALL;
 	o.threads = 1;
 	assert_int_equal(run_q(&r1, &a, s, q, NULL, 0, &o), 0);
 	o.threads = 4;
 	assert_int_equal(run_q(&r2, &a, s, q, NULL, 0, &o), 0);
 	assert_non_null(strstr(r2.explain, "subquery parallel"));
 	assert_null(strstr(r1.explain, "subquery parallel"));
+	/* left to choose, the many input tuples run as one batch */
+	o.subq = DL_SUBQ_AUTO;
+	assert_int_equal(run_q(&r3, &a, s, q, NULL, 0, &o), 0);
+	assert_non_null(strstr(r3.explain, "subquery batched"));
 	assert_int_equal(r1.res.nrows, r2.res.nrows);
+	assert_int_equal(r1.res.nrows, r3.res.nrows);
 	assert_true(r1.res.nrows >= 8 * 5);
-	for (size_t i = 0; i < r1.res.nrows * r1.res.ncols; i++)
+	for (size_t i = 0; i < r1.res.nrows * r1.res.ncols; i++) {
 		assert_true(dl_value_equal(&r1.res.rows[i], &r2.res.rows[i]));
+		assert_true(dl_value_equal(&r1.res.rows[i], &r3.res.rows[i]));
+	}
 	dl_arena_free(&a);
 	close_rm(s);
 }
