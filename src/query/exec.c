@@ -1084,6 +1084,7 @@ static int run_pred(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	uint32_t eq[2 * MAX_ARGS];
 	uint8_t used[MAX_ARGS] = {0};
 	uint32_t neq = eq_pairs(env, cl, eq);
+	s->strategy = neq ? ST_EQJOIN : ST_FILTER;
 	if (neq)
 		DL_TRY(dl_exec_unify_eq(env, vars, nv, eq, neq, used, &ri));
 	else
@@ -1478,6 +1479,8 @@ static void env_fini(dl_qenv *env);
 static int bind_inputs(dl_qenv *env, const dl_value *inputs, size_t ninputs);
 static int check_fns(const char *source, const dl_clause *cls, uint32_t n);
 static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a);
+static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t ns, bool analyze,
+			double total_ms, size_t nresult);
 
 /* Does the attribute term name a ref attribute (or is it unknown)? */
 static bool ref_or_unknown_attr(const dl_qenv *env, const dl_term *t)
@@ -1632,9 +1635,30 @@ static int batch_results(dl_qenv *se, const dl_rel *keys, const uint32_t *sv,
 	return rc;
 }
 
+/* The batched body's plan with its figures, indented under the step. */
+static int batch_explain(dl_step *s, dl_qenv *se)
+{
+	dl_buf b = DL_BUF_INIT, out = DL_BUF_INIT;
+	int rc = explain_text(&b, se, se->steps, se->nsteps, true, 0, 0);
+	/* the step lines only: not the header, nor the closing result line */
+	const char *p = b.data ? strchr(b.data, '\n') : NULL;
+	while (!rc && p && p[1] && strncmp(p + 1, "result:", 7)) {
+		const char *e = strchr(p + 1, '\n');
+		if (!e)
+			break;
+		rc = dl_buf_printf(&out, "       | %.*s", (int)(e - p), p + 1);
+		p = e;
+	}
+	if (!rc && out.len)
+		s->detail = dl_arena_strndup(se->a, out.data, out.len);
+	dl_buf_free(&b);
+	dl_buf_free(&out);
+	return rc;
+}
+
 /* Run the nested q once for all key rows, results[i] for row i.  1 when
  * the subquery cannot be batched (the caller runs it per call). */
-static int subq_batch(dl_qenv *env, const dl_clause *cl, const dl_rel *keys,
+static int subq_batch(dl_qenv *env, const dl_clause *cl, dl_step *s, const dl_rel *keys,
 		      const uint32_t *ivars, uint32_t ni, dl_value *results)
 {
 	const dl_query *sub = cl->u.fn.sub;
@@ -1730,7 +1754,7 @@ static int subq_batch(dl_qenv *env, const dl_clause *cl, const dl_rel *keys,
 	/* the body's environment: the inputs bound as for the first call, then
 	 * the varying ones bound to their distinct values, the tuples pending */
 	dl_qopts o = *env->opts;
-	o.analyze = false;
+	o.analyze = env->analyze; /* EXPLAIN ANALYZE shows the body's plan */
 	dl_qenv se;
 	rc = env_init(&se, env->snap, sub, &o, env->a, env->fn);
 	if (!rc) {
@@ -1758,6 +1782,8 @@ static int subq_batch(dl_qenv *env, const dl_clause *cl, const dl_rel *keys,
 			I = NULL;
 			rc = dl_exec_conj(&se, sub->where, sub->nwhere);
 		}
+		if (!rc && env->analyze)
+			rc = batch_explain(s, &se);
 		if (!rc)
 			rc = batch_results(&se, keys, sv, scol, ns, results);
 		uint64_t n = se.nested_scanned;
@@ -1836,7 +1862,7 @@ static int run_subq(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	rc = 1;
 	if (mode == DL_SUBQ_BATCHED || (mode == DL_SUBQ_AUTO && keys->n >= SUBQ_BATCH_MIN)) {
 		dl_value *vals = dl_malloc(keys->n * sizeof *vals);
-		rc = vals ? subq_batch(env, cl, keys, ivars, ni, vals) : DL_ENOMEM;
+		rc = vals ? subq_batch(env, cl, s, keys, ivars, ni, vals) : DL_ENOMEM;
 		for (size_t i = 0; rc == 0 && i < keys->n; i++)
 			rc = bind_result(env, &bp, res, &keys->rows[i * ni], ni, &vals[i]);
 		dl_free(vals);
@@ -2805,6 +2831,8 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 			DL_TRY(dl_buf_printf(b, "   (%llu tuples derived in %u rounds)",
 					     (unsigned long long)s->derived, s->rounds));
 		DL_TRY(dl_buf_puts(b, "\n"));
+		if (analyze && s->ran && s->detail)
+			DL_TRY(dl_buf_puts(b, s->detail));
 	}
 	dl_buf_free(&cb);
 	if (analyze) {

@@ -82,7 +82,8 @@ typedef enum dl_strategy {
 	ST_EXISTS,   /* a pattern with no variables: does any datom match? */
 	ST_ANTI,     /* not / not-join: remove the rows the body matches */
 	ST_UNION,    /* or / or-join: the union of the branches, joined in */
-	ST_RULE      /* a rule call: demand-driven semi-naive evaluation */
+	ST_RULE,     /* a rule call: demand-driven semi-naive evaluation */
+	ST_EQJOIN    /* [(= ?x ?y)] joining two relations on the equality (batch.c) */
 } dl_strategy;
 
 /* A data pattern with its constants resolved against the schema. */
@@ -116,6 +117,8 @@ typedef struct dl_step {
 	double ms;
 	bool ran, replanned, parallel;
 	bool batched;        /* nested q: one run over all input tuples */
+	const char *detail;  /* EXPLAIN ANALYZE: lines under the step (the
+				batched body's plan), in the query arena */
 } dl_step;
 
 typedef struct dl_rctx dl_rctx; /* a rule evaluation (rules.c) */

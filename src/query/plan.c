@@ -46,6 +46,7 @@ const char *dl_strategy_name(int s)
 	case ST_ANTI: return "anti-join";
 	case ST_UNION: return "union";
 	case ST_RULE: return "rule";
+	case ST_EQJOIN: return "equi-join";
 	default: return "?";
 	}
 }
@@ -750,8 +751,10 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 			s.est_rows = st->card / 2;
 			s.est_cost = 0;
 			rank = span_rank(st, cl);
-			if (rank == 3)
-				s.est_rows = st->card; /* a join on the equality */
+			if (rank == 3) {
+				s.strategy = ST_EQJOIN;
+				s.est_rows = st->card;
+			}
 			else if (rank < 0)
 				rank = 0;
 			break;
