@@ -7,7 +7,7 @@
  *
  *   bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]
  *               [--load FILE.edn [--load-only]] [--explain] [--dump]
- *               [--subq auto|per-call|batched] DB [QUERY ...]
+ *               [--subq auto|per-call|batched] [--threads N] DB [QUERY ...]
  *
  * --load (re)creates DB from EDN tx-data first (one transaction per
  * top-level vector, through dl_tx_run, the transaction path) and reports
@@ -16,7 +16,8 @@
  * of the queries that fit DB's data, one a line, and runs none.  --explain prints
  * each query's EXPLAIN ANALYZE on stderr after timing it; --dump prints its
  * rows (sorted, EDN) on stderr.  --subq forces how nested q subqueries run
- * (once per input tuple, or batched over all of them; default: chosen).  Each query runs to warm up (once, and
+ * (once per input tuple, or batched over all of them; default: chosen);
+ * --threads sets the query's worker threads (default: one per processor).  Each query runs to warm up (once, and
  * again until --warmup-ms, default 1000, have passed), then N times, each
  * in a fresh read snapshot (as a new query from an application
  * would); when N runs would take more than --budget-ms (default 120000,
@@ -298,6 +299,7 @@ static int read_args(dl_value *in, size_t *nin, dl_arena *a, const char *text)
 /* Run a query once; *rows gets the answer's size.  With explain, print
  * EXPLAIN ANALYZE to stderr. */
 static uint8_t g_subq = DL_SUBQ_AUTO; /* --subq */
+static int g_threads;                 /* --threads (0: one per processor) */
 
 static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool dump,
 		    int64_t timeout_ms)
@@ -321,6 +323,7 @@ static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool d
 	o.analyze = explain;
 	o.timeout_ms = timeout_ms;
 	o.subq = g_subq;
+	o.threads = g_threads;
 	dl_qresult res;
 	if ((rc = dl_query_run(&res, &a, snap, q, in, nin, &o, explain ? &ex : NULL)))
 		goto out;
@@ -370,7 +373,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]\n"
 			"                   [--load FILE.edn [--load-only]] [--list] [--explain] [--dump]\n"
-		"                   [--subq auto|per-call|batched]\n"
+		"                   [--subq auto|per-call|batched] [--threads N]\n"
 			"                   DB [QUERY ...]\n"
 			"queries:");
 	for (size_t i = 0; i < NQ; i++)
@@ -411,6 +414,8 @@ int main(int argc, char **argv)
 			explain = true;
 		} else if (!strcmp(argv[i], "--dump")) {
 			dump = true;
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			g_threads = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--subq") && i + 1 < argc) {
 			i++;
 			g_subq = !strcmp(argv[i], "per-call")  ? DL_SUBQ_PER_CALL

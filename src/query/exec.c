@@ -1363,6 +1363,28 @@ typedef struct subq_worker {
 	uint64_t scanned;
 } subq_worker;
 
+/* A worker thread's environment: env's query and bindings on the
+ * worker's own snapshot, arena and function context, holding none of
+ * env's relations (and no pool of its own). */
+static void worker_env(dl_qenv *we, dl_fn_ctx *fn, dl_qenv *env, dl_snap *snap, dl_arena *a)
+{
+	dl_fn_ctx_init(fn);
+	fn->seed = env->fn->seed;
+	fn->attr_value = env->fn->attr_value;
+	*we = *env;
+	we->snap = snap;
+	we->a = a;
+	we->fn = fn;
+	fn->db = we;
+	we->rels = NULL;
+	we->nrels = 0;
+	we->steps = NULL;
+	we->nsteps = 0;
+	we->nested_scanned = 0;
+	we->pool = NULL;
+	we->pending = NULL;
+}
+
 static void *subq_worker_main(void *p)
 {
 	subq_worker *w = p;
@@ -1373,21 +1395,8 @@ static void *subq_worker_main(void *p)
 		w->stale = true;
 	if (w->rc == 0 && !w->stale) {
 		dl_fn_ctx fn;
-		dl_fn_ctx_init(&fn);
-		fn.seed = env->fn->seed;
-		fn.attr_value = env->fn->attr_value;
-		dl_qenv we = *env;
-		we.snap = snap;
-		we.a = w->arena;
-		we.fn = &fn;
-		fn.db = &we;
-		we.rels = NULL;
-		we.nrels = 0;
-		we.steps = NULL;
-		we.nsteps = 0;
-		we.nested_scanned = 0;
-		we.pool = NULL; /* no pools inside workers */
-		we.pending = NULL;
+		dl_qenv we;
+		worker_env(&we, &fn, env, snap, w->arena);
 		w->rc = subq_range(&we, w->cl, w->keys, w->ivars, w->ni, w->bp, w->res, w->from,
 				   w->to);
 		w->scanned = we.nested_scanned;
@@ -1801,87 +1810,326 @@ out:
 	return rc;
 }
 
-/* (q query inputs...) bound per distinct binding of its input variables:
- * the distinct inputs are collected, each runs once (split between the
- * worker threads when there are enough), and the results are joined back,
- * so repeated inputs cost nothing. */
-static int run_subq(dl_qenv *env, const dl_clause *cl, dl_step *s)
+/* The distinct tuples of the outer variables a nested q takes (its
+ * varying inputs): ivars[0..*ni) and *keys. */
+static int subq_keys(dl_qenv *env, const dl_clause *cl, uint32_t *ivars, uint32_t *ni,
+		     dl_rel **keys)
 {
-	const dl_query *sub = cl->u.fn.sub;
-	if (!sub)
+	if (!cl->u.fn.sub)
 		return dl_error(DL_EINVAL, "q needs a literal query as its first argument");
 	if (env->depth >= MAX_DEPTH)
 		return dl_error(DL_ELIMIT, "nested q deeper than %d", MAX_DEPTH);
-	uint32_t ivars[MAX_ARGS], ni = 0;
+	*ni = 0;
 	for (uint32_t i = 1; i < cl->u.fn.nargs; i++) {
 		const dl_term *t = &cl->u.fn.args[i];
 		if (t->kind == DL_T_VAR && env->vstate[t->var] == VS_REL) {
 			bool seen = false;
-			for (uint32_t k = 0; k < ni; k++)
+			for (uint32_t k = 0; k < *ni; k++)
 				seen |= ivars[k] == t->var;
-			if (!seen && ni < MAX_ARGS)
-				ivars[ni++] = t->var;
+			if (!seen && *ni < MAX_ARGS)
+				ivars[(*ni)++] = t->var;
 		}
 	}
 	int ri = -1;
-	DL_TRY(dl_exec_unify(env, ivars, ni, &ri));
+	DL_TRY(dl_exec_unify(env, ivars, *ni, &ri));
 	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
-	/* distinct input tuples */
-	dl_rel *keys = dl_rel_new(env, ni, ivars), *res = NULL;
-	if (!keys)
+	dl_rel *k = dl_rel_new(env, *ni, ivars);
+	if (!k)
 		return DL_ENOMEM;
 	int rc = 0;
 	size_t nrows = R ? R->n : 1;
 	int icol[MAX_ARGS];
-	for (uint32_t k = 0; k < ni; k++)
-		icol[k] = dl_rel_col(R, ivars[k]);
-	for (size_t i = 0; i < nrows; i++) {
-		dl_value *o = dl_rel_push(env, keys);
-		if (!o) {
+	for (uint32_t c = 0; c < *ni; c++)
+		icol[c] = dl_rel_col(R, ivars[c]);
+	for (size_t i = 0; i < nrows && !rc; i++) {
+		dl_value *o = dl_rel_push(env, k);
+		if (!o)
 			rc = dl_errcode_last();
-			goto out;
-		}
-		for (uint32_t k = 0; k < ni; k++)
-			o[k] = R->rows[i * R->ncols + icol[k]];
+		for (uint32_t c = 0; o && c < *ni; c++)
+			o[c] = R->rows[i * R->ncols + icol[c]];
 	}
-	if ((rc = dl_rel_distinct(env, keys)))
-		goto out;
-	/* run once per key, binding into key ++ outputs */
+	if (!rc)
+		rc = dl_rel_distinct(env, k);
+	if (rc) {
+		dl_rel_free(k);
+		return rc;
+	}
+	*keys = k;
+	return 0;
+}
+
+/* Batch (chosen by size, or forced)? */
+static bool subq_wants_batch(const dl_qenv *env, const dl_rel *keys)
+{
+	uint8_t mode = env->opts->subq;
+	return mode == DL_SUBQ_BATCHED || (mode == DL_SUBQ_AUTO && keys->n >= SUBQ_BATCH_MIN);
+}
+
+/* Bind the results into key ++ outputs and join them in: vals[] from a
+ * batched run, or (vals NULL) one run per key, on the pool if it helps. */
+static int subq_bind(dl_qenv *env, const dl_clause *cl, dl_step *s, const dl_rel *keys,
+		     const uint32_t *ivars, uint32_t ni, const dl_value *vals)
+{
 	uint32_t ovars[MAX_ARGS + 16], nc = ni;
 	memcpy(ovars, ivars, ni * sizeof *ovars);
 	bindprog bp;
-	if ((rc = bindprog_init(&bp, env, &cl->u.fn.bind, keys, ovars, &nc)))
-		goto out;
-	res = dl_rel_new(env, nc, ovars);
-	if (!res) {
-		rc = DL_ENOMEM;
-		goto out;
-	}
-	/* once over all tuples, when there are enough to share the work */
-	uint8_t mode = env->opts->subq;
-	rc = 1;
-	if (mode == DL_SUBQ_BATCHED || (mode == DL_SUBQ_AUTO && keys->n >= SUBQ_BATCH_MIN)) {
-		dl_value *vals = dl_malloc(keys->n * sizeof *vals);
-		rc = vals ? subq_batch(env, cl, s, keys, ivars, ni, vals) : DL_ENOMEM;
+	DL_TRY(bindprog_init(&bp, env, &cl->u.fn.bind, keys, ovars, &nc));
+	dl_rel *res = dl_rel_new(env, nc, ovars);
+	if (!res)
+		return DL_ENOMEM;
+	int rc = 1;
+	if (vals) {
+		rc = 0;
 		for (size_t i = 0; rc == 0 && i < keys->n; i++)
 			rc = bind_result(env, &bp, res, &keys->rows[i * ni], ni, &vals[i]);
-		dl_free(vals);
-		s->batched = rc == 0;
-	}
-	if (rc == 1 && mode != DL_SUBQ_BATCHED) {
+		s->batched = true;
+	} else if (env->opts->subq != DL_SUBQ_BATCHED) {
 		rc = subq_parallel(env, cl, keys, ivars, ni, &bp, res);
 		s->parallel = rc != 1;
 	}
 	if (rc == 1)
 		rc = subq_range(env, cl, keys, ivars, ni, &bp, res, 0, keys->n);
-	if (rc)
-		goto out;
+	if (rc) {
+		dl_rel_free(res);
+		return rc;
+	}
 	s->rows = res->n;
-	rc = dl_exec_absorb(env, res);
-	res = NULL;
-out:
-	dl_rel_free(res);
+	return dl_exec_absorb(env, res);
+}
+
+/* (q query inputs...) bound per distinct binding of its input variables:
+ * the distinct inputs are collected and the subquery runs once over all of
+ * them (batched) or once per tuple (split between the worker threads when
+ * there are enough); the results are joined back, so repeated inputs cost
+ * nothing. */
+static int run_subq(dl_qenv *env, const dl_clause *cl, dl_step *s)
+{
+	uint32_t ivars[MAX_ARGS], ni;
+	dl_rel *keys;
+	DL_TRY(subq_keys(env, cl, ivars, &ni, &keys));
+	dl_value *vals = NULL;
+	int rc = 1;
+	if (subq_wants_batch(env, keys)) {
+		vals = dl_malloc((keys->n ? keys->n : 1) * sizeof *vals);
+		rc = vals ? subq_batch(env, cl, s, keys, ivars, ni, vals) : DL_ENOMEM;
+	}
+	if (rc == 0)
+		rc = subq_bind(env, cl, s, keys, ivars, ni, vals);
+	else if (rc == 1)
+		rc = subq_bind(env, cl, s, keys, ivars, ni, NULL);
+	dl_free(vals);
 	dl_rel_free(keys);
+	return rc;
+}
+
+/* ---- independent nested q steps side by side ---------------------------------------- */
+
+/* Consecutive batched subquery steps that read only what is bound before
+ * them (ohlc3's four per-hour aggregates) run at the same time, one per
+ * thread of the pool; each worker has its own snapshot of the same
+ * committed state, arena and function context.  Their results are then
+ * joined in one after another, as the steps would have. */
+typedef struct subq_job {
+	const dl_clause *cl;
+	dl_step *s;
+	uint32_t ivars[MAX_ARGS], ni;
+	dl_rel *keys;
+	dl_value *vals;
+	int rc;             /* 0 batched, 1 not batchable (run per call), < 0 error */
+	char msg[512];
+	uint64_t scanned;
+	double ms;
+} subq_job;
+
+typedef struct subq_crew {
+	dl_qenv *env;
+	subq_job *jobs;
+	uint32_t n;
+	atomic_uint next;
+} subq_crew;
+
+static void subq_jobs_run(subq_crew *c, dl_qenv *we)
+{
+	for (;;) {
+		uint32_t j = atomic_fetch_add(&c->next, 1);
+		if (j >= c->n)
+			return;
+		subq_job *jb = &c->jobs[j];
+		double t0 = now_ms();
+		uint64_t before = we->nested_scanned;
+		jb->rc = subq_batch(we, jb->cl, jb->s, jb->keys, jb->ivars, jb->ni, jb->vals);
+		if (jb->rc < 0)
+			snprintf(jb->msg, sizeof jb->msg, "%s", dl_errmsg());
+		jb->scanned = we->nested_scanned - before;
+		jb->ms = now_ms() - t0;
+	}
+}
+
+typedef struct subq_thread {
+	pthread_t thread;
+	subq_crew *crew;
+	dl_arena *arena;
+	int rc;             /* snapshot could not begin, or saw another state */
+} subq_thread;
+
+static void *subq_thread_main(void *p)
+{
+	subq_thread *t = p;
+	dl_qenv *env = t->crew->env;
+	dl_snap *snap = NULL;
+	t->rc = dl_snap_begin(&snap, dl_snap_store(env->snap));
+	if (t->rc == 0 && dl_snap_id(snap) != dl_snap_id(env->snap))
+		t->rc = 1;
+	if (t->rc == 0) {
+		dl_fn_ctx fn;
+		dl_qenv we;
+		worker_env(&we, &fn, env, snap, t->arena);
+		subq_jobs_run(t->crew, &we);
+		dl_fn_ctx_fini(&fn);
+	}
+	if (snap)
+		dl_snap_end(snap);
+	return NULL;
+}
+
+/* Steps k.. of the plan that can run side by side: *m of them (0 or 1:
+ * run steps one by one). */
+static int subq_group_size(dl_qenv *env, const dl_clause *cls, const dl_step *steps,
+			   uint32_t k, uint32_t ns, uint32_t *m)
+{
+	*m = 0;
+	if (!env->pool || env->pool->threads < 2 || env->opts->subq == DL_SUBQ_PER_CALL ||
+	    dl_snap_id(env->snap) == 0 || env->pending)
+		return 0;
+	uint8_t *out = dl_calloc(env->nvars ? env->nvars : 1, 1);
+	if (!out)
+		return DL_ENOMEM;
+	while (k + *m < ns && *m < DL_MAX_THREADS && steps[k + *m].strategy == ST_SUBQ) {
+		const dl_clause *cl = &cls[steps[k + *m].clause];
+		bool ok = cl->kind == DL_C_FN && cl->u.fn.sub;
+		for (uint32_t i = 1; ok && i < cl->u.fn.nargs; i++) {
+			const dl_term *t = &cl->u.fn.args[i];
+			ok = t->kind != DL_T_VAR || (env->vstate[t->var] != VS_FREE && !out[t->var]);
+		}
+		for (uint32_t i = 0; ok && i < cl->u.fn.bind.n; i++) {
+			const dl_term *t = &cl->u.fn.bind.terms[i];
+			ok = t->kind != DL_T_VAR || (env->vstate[t->var] == VS_FREE && !out[t->var]);
+		}
+		if (!ok)
+			break;
+		for (uint32_t i = 0; i < cl->u.fn.bind.n; i++)
+			if (cl->u.fn.bind.terms[i].kind == DL_T_VAR)
+				out[cl->u.fn.bind.terms[i].var] = 1;
+		(*m)++;
+	}
+	dl_free(out);
+	return 0;
+}
+
+/* Run steps[k..k+m) side by side (see above). */
+static int subq_group(dl_qenv *env, const dl_clause *cls, dl_step *steps, uint32_t k,
+		      uint32_t m)
+{
+	subq_job *jobs = dl_calloc(m, sizeof *jobs);
+	subq_thread th[DL_MAX_THREADS];
+	if (!jobs)
+		return DL_ENOMEM;
+	memset(th, 0, sizeof th);
+	int rc = 0;
+	uint32_t nb = 0; /* jobs to batch, first in jobs[] */
+	for (uint32_t j = 0; j < m && !rc; j++) {
+		subq_job *jb = &jobs[j];
+		jb->cl = &cls[steps[k + j].clause];
+		jb->s = &steps[k + j];
+		jb->rc = 1;
+		rc = subq_keys(env, jb->cl, jb->ivars, &jb->ni, &jb->keys);
+		if (!rc && subq_wants_batch(env, jb->keys)) {
+			jb->vals = dl_malloc((jb->keys->n ? jb->keys->n : 1) * sizeof *jb->vals);
+			if (!jb->vals)
+				rc = DL_ENOMEM;
+			nb++;
+		}
+	}
+	/* the batched runs: this thread and the pool's others take them in turn */
+	subq_job *bj = dl_calloc(nb ? nb : 1, sizeof *bj);
+	if (!rc && !bj)
+		rc = DL_ENOMEM;
+	uint32_t started = 0;
+	subq_crew crew = {.env = env, .jobs = bj, .n = 0};
+	if (!rc && nb) {
+		for (uint32_t j = 0; j < m; j++)
+			if (jobs[j].vals)
+				bj[crew.n++] = jobs[j];
+		atomic_init(&crew.next, 0);
+		int nt = env->pool->threads - 1;
+		if (nt > (int)nb - 1)
+			nt = (int)nb - 1;
+		for (int t = 0; t < nt && !rc; t++) {
+			th[t].crew = &crew;
+			th[t].arena = dl_calloc(1, sizeof *th[t].arena);
+			if (!th[t].arena) {
+				rc = DL_ENOMEM;
+				break;
+			}
+			*th[t].arena = (dl_arena)DL_ARENA_INIT;
+			if (pthread_create(&th[t].thread, NULL, subq_thread_main, &th[t])) {
+				dl_free(th[t].arena);
+				th[t].arena = NULL;
+				break; /* fewer helpers */
+			}
+			started++;
+		}
+		uint64_t before = env->nested_scanned;
+		subq_jobs_run(&crew, env);
+		env->nested_scanned = before;
+		for (uint32_t t = 0; t < started; t++)
+			pthread_join(th[t].thread, NULL);
+		for (uint32_t t = 0; t < started; t++)
+			if (th[t].arena && pool_keep(env->pool, th[t].arena) < 0) {
+				dl_arena_free(th[t].arena);
+				dl_free(th[t].arena);
+				if (!rc)
+					rc = DL_ENOMEM;
+			}
+		/* a job a helper could not take (its snapshot failed) is still
+		 * unclaimed: this thread took everything then */
+		for (uint32_t j = 0, b = 0; j < m; j++)
+			if (jobs[j].vals) {
+				subq_job *x = &bj[b++];
+				jobs[j].rc = x->rc;
+				jobs[j].scanned = x->scanned;
+				jobs[j].ms = x->ms;
+				memcpy(jobs[j].msg, x->msg, sizeof x->msg);
+			}
+	}
+	/* join the results in, step by step */
+	for (uint32_t j = 0; j < m && !rc; j++) {
+		subq_job *jb = &jobs[j];
+		dl_step *s = jb->s;
+		double t0 = env->analyze ? now_ms() : 0;
+		env->nested_scanned = jb->scanned;
+		if (jb->rc < 0)
+			rc = dl_error(jb->rc, "%s", jb->msg);
+		else
+			rc = subq_bind(env, jb->cl, s, jb->keys, jb->ivars, jb->ni,
+				       jb->rc == 0 ? jb->vals : NULL);
+		s->ran = true;
+		s->scanned += env->nested_scanned;
+		env->nested_scanned = 0;
+		if (env->analyze)
+			s->ms = jb->ms + now_ms() - t0;
+		s->alongside = nb > 1 && jb->rc == 0;
+		rc = dl_exec_at_clause(env, jb->cl, rc);
+		if (!rc && env->empty)
+			break; /* the rest binds nothing any more */
+	}
+	for (uint32_t j = 0; j < m; j++) {
+		dl_free(jobs[j].vals);
+		dl_rel_free(jobs[j].keys);
+		jobs[j].s->ran = true;
+	}
+	dl_free(bj);
+	dl_free(jobs);
 	return rc;
 }
 
@@ -2249,8 +2497,20 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 		if (env->empty)
 			break; /* nothing can match any more */
 		dl_step *s = &steps[k];
-		if ((rc = run_step(env, cls, n, s)))
+		uint32_t m = 0;
+		if (s->strategy == ST_SUBQ && (rc = subq_group_size(env, cls, steps, k, ns, &m)))
 			goto out;
+		if (m > 1) {
+			/* independent subqueries side by side */
+			if ((rc = subq_group(env, cls, steps, k, m)))
+				goto out;
+			for (uint32_t j = k; j + 1 < k + m; j++)
+				done[steps[j].clause] = true;
+			k += m - 1;
+			s = &steps[k];
+		} else if ((rc = run_step(env, cls, n, s))) {
+			goto out;
+		}
 		done[s->clause] = true;
 		/* adaptive: re-plan the rest when the estimate was far off */
 		double est = fmax(s->est_rows, 1), act = fmax((double)s->rows, 1);
@@ -2830,6 +3090,8 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 		if (analyze && s->ran && cl->kind == DL_C_RULE)
 			DL_TRY(dl_buf_printf(b, "   (%llu tuples derived in %u rounds)",
 					     (unsigned long long)s->derived, s->rounds));
+		if (analyze && s->ran && s->alongside)
+			DL_TRY(dl_buf_puts(b, "   (side by side with its neighbours)"));
 		DL_TRY(dl_buf_puts(b, "\n"));
 		if (analyze && s->ran && s->detail)
 			DL_TRY(dl_buf_puts(b, s->detail));

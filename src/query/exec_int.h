@@ -117,6 +117,7 @@ typedef struct dl_step {
 	double ms;
 	bool ran, replanned, parallel;
 	bool batched;        /* nested q: one run over all input tuples */
+	bool alongside;      /* nested q: ran at the same time as its neighbours */
 	const char *detail;  /* EXPLAIN ANALYZE: lines under the step (the
 				batched body's plan), in the query arena */
 } dl_step;

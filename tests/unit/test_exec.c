@@ -341,6 +341,27 @@ static void test_parallel_subqueries(void **state)
 		assert_true(dl_value_equal(&r1.res.rows[i], &r2.res.rows[i]));
 		assert_true(dl_value_equal(&r1.res.rows[i], &r3.res.rows[i]));
 	}
+	/* independent batched subqueries run side by side on the pool */
+	const char *q2 = "[:find ?tk ?h ?n ?lo :where [?s :symbol/ticker ?tk] [?b :price/symbol ?s]"
+			 " [?b :price/time ?t] [(quot ?t 3600000) ?h]"
+			 " [(q [:find (count ?x) . :in $ ?s ?h :where [?x :price/symbol ?s]"
+			 " [?x :price/time ?u] [(quot ?u 3600000) ?h2] [(= ?h2 ?h)]] $ ?s ?h) ?n]"
+			 " [(q [:find (min ?o) . :in $ ?s ?h :where [?x :price/symbol ?s]"
+			 " [?x :price/time ?u] [(quot ?u 3600000) ?h2] [(= ?h2 ?h)] [?x :price/open ?o]]"
+			 " $ ?s ?h) ?lo]]";
+	ran g1, g2;
+	o.threads = 1;
+	assert_int_equal(run_q(&g1, &a, s, q2, NULL, 0, &o), 0);
+	assert_null(strstr(g1.explain, "side by side"));
+	o.threads = 4;
+	assert_int_equal(run_q(&g2, &a, s, q2, NULL, 0, &o), 0);
+	assert_non_null(strstr(g2.explain, "side by side"));
+	assert_int_equal(g1.res.nrows, r1.res.nrows);
+	assert_int_equal(g1.res.nrows, g2.res.nrows);
+	dl_qresult_sort(&g1.res);
+	dl_qresult_sort(&g2.res);
+	for (size_t i = 0; i < g1.res.nrows * g1.res.ncols; i++)
+		assert_true(dl_value_equal(&g1.res.rows[i], &g2.res.rows[i]));
 	dl_arena_free(&a);
 	close_rm(s);
 }
