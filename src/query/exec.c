@@ -2042,7 +2042,8 @@ static int subq_group(dl_qenv *env, const dl_clause *cls, dl_step *steps, uint32
 		jb->cl = &cls[steps[k + j].clause];
 		jb->s = &steps[k + j];
 		jb->rc = 1;
-		rc = subq_keys(env, jb->cl, jb->ivars, &jb->ni, &jb->keys);
+		rc = dl_exec_at_clause(env, jb->cl,
+				       subq_keys(env, jb->cl, jb->ivars, &jb->ni, &jb->keys));
 		if (!rc && subq_wants_batch(env, jb->keys)) {
 			jb->vals = dl_malloc((jb->keys->n ? jb->keys->n : 1) * sizeof *jb->vals);
 			if (!jb->vals)
