@@ -366,6 +366,43 @@ static void test_parallel_subqueries(void **state)
 	close_rm(s);
 }
 
+/* A batched subquery keeps the query's budgets: deadline, cancellation
+ * and row budget end it with their errors. */
+static void test_batched_subquery_budgets(void **state)
+{
+	dl_store *s = open_fresh("subqbudget");
+	dl_buf b = DL_BUF_INIT;
+	dl_buf_puts(&b, "[");
+	for (int i = 0; i < 2000; i++)
+		dl_buf_printf(&b, "{:n %d}", i);
+	dl_buf_puts(&b, "]");
+	tx(s, b.data);
+	dl_buf_free(&b);
+	const char *slow = "[:find ?k ?r :where [(ground [1 2 3 4 5 6 7 8 9 10]) [?k ...]]"
+			   " [(q [:find (count ?c) . :in $ ?k :where [?x :n ?a] [?y :n ?b]"
+			   " [(+ ?a ?b ?k) ?c]] $ ?k) ?r]]";
+	dl_arena a = DL_ARENA_INIT;
+	ran r;
+	dl_qopts o = DL_QOPTS_INIT;
+	o.subq = DL_SUBQ_BATCHED;
+	o.timeout_ms = 10;
+	assert_int_equal(run_q(&r, &a, s, slow, NULL, 0, &o), DL_ETIMEOUT);
+	o.timeout_ms = 0;
+	o.max_rows = 1000;
+	assert_int_equal(run_q(&r, &a, s, slow, NULL, 0, &o), DL_ELIMIT);
+	assert_non_null(strstr(dl_errmsg(), "row budget"));
+	o.max_rows = 0;
+	atomic_bool flag = false;
+	canceller c = {&flag};
+	o.cancel = &flag;
+	pthread_t t;
+	pthread_create(&t, NULL, cancel_soon, &c);
+	assert_int_equal(run_q(&r, &a, s, slow, NULL, 0, &o), DL_ECANCELED);
+	pthread_join(t, NULL);
+	dl_arena_free(&a);
+	close_rm(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_comparison_reads_avet_range),
 		cmocka_unit_test(test_row_budget),
 		cmocka_unit_test(test_timeout_and_cancel),
+		cmocka_unit_test(test_batched_subquery_budgets),
 		cmocka_unit_test(test_adaptive_replanning),
 		cmocka_unit_test(test_parallel_subqueries),
 	};
