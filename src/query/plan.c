@@ -3,9 +3,12 @@
  *
  * Planning is greedy over the clauses of one conjunction: at each point the
  * cheapest runnable clause goes next.  Predicates and functions run as soon
- * as their inputs are bound (they only shrink or extend rows); nested q
- * subqueries wait until no connected pattern remains, so they run once per
- * surviving binding.  Among data patterns the one with the fewest estimated
+ * as their inputs are bound (they only shrink or extend rows), unless their
+ * variables are in different relations: then a `=` is a join on the
+ * equality and waits for the connected patterns, anything else would build
+ * a product and waits like an unconnected pattern.  Nested q subqueries
+ * wait until no connected pattern remains, so they run once per surviving
+ * binding.  Among data patterns the one with the fewest estimated
  * output rows wins, its cost breaking ties.
  *
  * Estimates come from the storage statistics (per-attribute datoms,
@@ -674,11 +677,9 @@ static int lookahead(double *out, dl_qenv *env, const dl_clause *cls, uint32_t n
 
 /* ---- relations: which clause would join which ------------------------- */
 
-/* How many different relations hold the bound variables of terms t[0..n)
- * (a predicate or function spanning several would join them); *eq is set
- * when two of them are plain variables of a `=` in different relations (a
- * join on the equality rather than a product). */
-static uint32_t span(const dl_plan_state *st, const dl_term *t, uint32_t n, uint32_t *first)
+/* How many different relations (0, 1, or 2 for "several") hold the bound
+ * variables of terms t[0..n): a clause spanning several joins them. */
+static uint32_t span(const dl_plan_state *st, const dl_term *t, uint32_t n)
 {
 	uint32_t k = 0, g0 = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -694,8 +695,6 @@ static uint32_t span(const dl_plan_state *st, const dl_term *t, uint32_t n, uint
 			k = 2;
 		}
 	}
-	if (first)
-		*first = g0;
 	return k;
 }
 
@@ -723,7 +722,7 @@ static int span_rank(const dl_plan_state *st, const dl_clause *cl)
 		t[n++] = cl->u.fn.args[i];
 	for (uint32_t i = 0; i < nb && n < 80; i++)
 		t[n++] = cl->u.fn.bind.terms[i];
-	if (span(st, t, n, NULL) < 2)
+	if (span(st, t, n) < 2)
 		return -1;
 	return cl->kind == DL_C_PRED && is_eq_pred(cl) ? 3 : 4;
 }
@@ -754,9 +753,9 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 			if (rank == 3) {
 				s.strategy = ST_EQJOIN;
 				s.est_rows = st->card;
-			}
-			else if (rank < 0)
+			} else if (rank < 0) {
 				rank = 0;
+			}
 			break;
 		case DL_C_FN:
 			if (!fn_ready(env, st, cl))
