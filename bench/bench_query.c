@@ -6,8 +6,8 @@
  *   name median_ms min_ms max_ms rows peak_rss_mb runs
  *
  *   bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]
- *               [--threads N] [--load FILE.edn [--load-only]] [--explain] [--dump]
- *               DB [QUERY ...]
+ *               [--threads N] [--map-mb MB] [--load FILE.edn [--load-only]]
+ *               [--explain] [--dump] [--subq auto|per-call|batched] DB [QUERY ...]
  *   bench_query --text QUERY
  *
  * --load (re)creates DB from EDN tx-data first (one transaction per
@@ -20,7 +20,9 @@
  * ohlc5, which is two queries here).  --threads sets the engine's worker
  * threads (dl_qopts.threads; default: one per processor).  --explain prints
  * each query's EXPLAIN ANALYZE on stderr after timing it; --dump prints its
- * rows (sorted, EDN) on stderr.  Each query runs to warm up (once, and
+ * rows (sorted, EDN) on stderr.  --subq forces how nested q subqueries run
+ * (once per input tuple, or batched over all of them; default: chosen).
+ * Each query runs to warm up (once, and
  * again until --warmup-ms, default 1000, have passed), then N times, each
  * in a fresh read snapshot (as a new query from an application
  * would); when N runs would take more than --budget-ms (default 120000,
@@ -301,6 +303,8 @@ static int read_args(dl_value *in, size_t *nin, dl_arena *a, const char *text)
 
 /* Run a query once; *rows gets the answer's size.  With explain, print
  * EXPLAIN ANALYZE to stderr. */
+static uint8_t g_subq = DL_SUBQ_AUTO; /* --subq */
+
 static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool dump,
 		    int64_t timeout_ms, int threads)
 {
@@ -322,6 +326,7 @@ static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool d
 	dl_qopts o = DL_QOPTS_INIT;
 	o.analyze = explain;
 	o.timeout_ms = timeout_ms;
+	o.subq = g_subq;
 	o.threads = threads;
 	dl_qresult res;
 	if ((rc = dl_query_run(&res, &a, snap, q, in, nin, &o, explain ? &ex : NULL)))
@@ -372,7 +377,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_query [--runs N] [--warmup-ms MS] [--budget-ms MS] [--timeout MS]\n"
 			"                   [--threads N] [--map-mb MB] [--load FILE.edn [--load-only]]\n"
-			"                   [--list] [--explain] [--dump] DB [QUERY ...]\n"
+			"                   [--list] [--explain] [--dump] [--subq auto|per-call|batched]\n"
+			"                   DB [QUERY ...]\n"
 			"       bench_query --text QUERY\n"
 			"queries:");
 	for (size_t i = 0; i < NQ; i++)
@@ -452,6 +458,11 @@ int main(int argc, char **argv)
 			explain = true;
 		} else if (!strcmp(argv[i], "--dump")) {
 			dump = true;
+		} else if (!strcmp(argv[i], "--subq") && i + 1 < argc) {
+			i++;
+			g_subq = !strcmp(argv[i], "per-call")  ? DL_SUBQ_PER_CALL
+				 : !strcmp(argv[i], "batched") ? DL_SUBQ_BATCHED
+							       : DL_SUBQ_AUTO;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage();
 			return 0;

@@ -39,6 +39,9 @@
  *            (dl_query_explain, estimates only)
  *   :analyze-contains  [text ...]: substrings of the EXPLAIN ANALYZE text
  *            (the plan with actual figures, after running)
+ *   A query with :expect is also run with nested q subqueries forced to
+ *   run once per input tuple and batched (exec.h, dl_subq_mode): both must
+ *   give the expected answer.
  *   A query case has :query with at least one of :expect, :error,
  *   :explain-contains or :analyze-contains; or :tx and :error alone, for
  *   transactions that must fail.  Unknown keys are an error (typos).
@@ -456,6 +459,19 @@ typedef struct qcase {
 	const dl_value *tx, *query, *args, *view, *expect, *error, *explain, *analyze;
 } qcase;
 
+/* Does the query (or a rule set among its inputs) hold a nested q? */
+static bool nested_q(const dl_query *q, const dl_value *args)
+{
+	dl_buf b = DL_BUF_INIT;
+	bool has = dl_query_print(&b, q) == 0 && b.data && strstr(b.data, "(q ");
+	for (uint32_t i = 0; !has && args && i < args->len; i++) {
+		b.len = 0;
+		has = dl_edn_print(&b, &args->u.items[i]) == 0 && b.data && strstr(b.data, "(q ");
+	}
+	dl_buf_free(&b);
+	return has;
+}
+
 static int run_query_on(const qcase *k, dl_store *s, dl_arena *a, char *why, size_t whylen)
 {
 	/* the transactions */
@@ -545,6 +561,25 @@ static int run_query_on(const qcase *k, dl_store *s, dl_arena *a, char *why, siz
 		}
 		if (k->expect && (failed = check_expect(&res, k->expect, a, why, whylen)))
 			goto done;
+		/* nested q: the same answer run once per input tuple and batched */
+		for (uint8_t m = DL_SUBQ_PER_CALL; k->expect && nested_q(q, k->args) &&
+						   m <= DL_SUBQ_BATCHED;
+		     m++) {
+			dl_qopts mo = opts;
+			mo.subq = m;
+			if (dl_query_run(&res, a, snap, q, inputs, ninputs, &mo, NULL)) {
+				snprintf(why, whylen, "the query failed with nested q %s: %s",
+					 m == DL_SUBQ_BATCHED ? "batched" : "per call", dl_errmsg());
+				failed = 1;
+				goto done;
+			}
+			if ((failed = check_expect(&res, k->expect, a, why, whylen))) {
+				size_t l = strlen(why);
+				snprintf(why + l, whylen - l, " (nested q %s)",
+					 m == DL_SUBQ_BATCHED ? "batched" : "per call");
+				goto done;
+			}
+		}
 		if (k->analyze &&
 		    (failed = check_contains("analyze-contains", k->analyze,
 					     explain.data ? explain.data : "", why, whylen)))

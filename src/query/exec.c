@@ -60,6 +60,7 @@ int dl_qenv_tick_slow(dl_qenv *env)
 
 int dl_qenv_charge(dl_qenv *env, size_t bytes)
 {
+	assert(env->budget); /* every query root sets one */
 	uint64_t now = atomic_fetch_add(&env->budget->bytes, bytes) + bytes;
 	if (now > env->max_bytes)
 		return dl_error(DL_ELIMIT, "query exceeded its memory budget of %llu bytes",
@@ -190,6 +191,8 @@ int dl_exec_absorb(dl_qenv *env, dl_rel *r)
  * is its index, or -1 if none of them is in a relation. */
 int dl_exec_unify(dl_qenv *env, const uint32_t *vars, uint32_t n, int *out)
 {
+	if (DL_UNLIKELY(env->pending) && dl_batch_meets(env, vars, n))
+		DL_TRY(dl_batch_absorb(env, NULL, 0, NULL));
 	for (;;) {
 		int first = -1, second = -1;
 		for (uint32_t k = 0; k < n && second < 0; k++) {
@@ -1608,13 +1611,47 @@ static uint32_t clause_vars(const dl_qenv *env, const dl_clause *cl, uint32_t *v
 	return n;
 }
 
+/* [(= ?x ?y ...)]: the pairs of its variables held by different
+ * relations, which can join on them instead of making a product. */
+static uint32_t eq_pairs(const dl_qenv *env, const dl_clause *cl, uint32_t *eq)
+{
+	size_t n;
+	const char *name = cl->u.fn.f.kind == DL_T_SYM ? dl_intern_name(cl->u.fn.f.sym, &n, NULL)
+							: NULL;
+	if (!name || n != 1 || name[0] != '=' || cl->u.fn.nargs > MAX_ARGS)
+		return 0;
+	const dl_term *a = cl->u.fn.args;
+	uint32_t ne = 0;
+	for (uint32_t i = 0; i < cl->u.fn.nargs; i++)
+		for (uint32_t j = i + 1; j < cl->u.fn.nargs && ne < MAX_ARGS; j++)
+			if (a[i].kind == DL_T_VAR && a[j].kind == DL_T_VAR &&
+			    env->vstate[a[i].var] == VS_REL && env->vstate[a[j].var] == VS_REL &&
+			    dl_qenv_rel_of(env, a[i].var) != dl_qenv_rel_of(env, a[j].var)) {
+				eq[2 * ne] = a[i].var;
+				eq[2 * ne++ + 1] = a[j].var;
+			}
+	return ne;
+}
+
 static int run_pred(dl_qenv *env, const dl_clause *cl, dl_step *s)
 {
 	uint32_t vars[MAX_ARGS];
 	uint32_t nv = clause_vars(env, cl, vars, MAX_ARGS, false);
 	int ri = -1;
-	DL_TRY(dl_exec_unify(env, vars, nv, &ri));
+	uint32_t eq[2 * MAX_ARGS];
+	uint8_t used[MAX_ARGS] = {0};
+	uint32_t neq = eq_pairs(env, cl, eq);
+	s->strategy = neq ? ST_EQJOIN : ST_FILTER;
+	if (neq)
+		DL_TRY(dl_exec_unify_eq(env, vars, nv, eq, neq, used, &ri));
+	else
+		DL_TRY(dl_exec_unify(env, vars, nv, &ri));
 	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
+	if (R && neq == 1 && cl->u.fn.nargs == 2 && used[0]) {
+		/* [(= ?x ?y)] was the join's key: every row holds */
+		s->rows = R->n;
+		return 0;
+	}
 	fnprog fp;
 	DL_TRY(fnprog_init(&fp, env, cl, R));
 	if (!R) {
@@ -1935,6 +1972,28 @@ typedef struct subq_worker {
 	uint64_t scanned;
 } subq_worker;
 
+/* A worker thread's environment: env's query and bindings on the
+ * worker's own snapshot, arena and function context, holding none of
+ * env's relations (and no pool of its own). */
+static void worker_env(dl_qenv *we, dl_fn_ctx *fn, dl_qenv *env, dl_snap *snap, dl_arena *a)
+{
+	dl_fn_ctx_init(fn);
+	fn->seed = env->fn->seed;
+	fn->attr_value = env->fn->attr_value;
+	*we = *env;
+	we->snap = snap;
+	we->a = a;
+	we->fn = fn;
+	fn->db = we;
+	we->rels = NULL;
+	we->nrels = 0;
+	we->steps = NULL;
+	we->nsteps = 0;
+	we->nested_scanned = 0;
+	we->pool = NULL;
+	we->pending = NULL;
+}
+
 static void *subq_worker_main(void *p)
 {
 	subq_worker *w = p;
@@ -1945,20 +2004,8 @@ static void *subq_worker_main(void *p)
 		w->stale = true;
 	if (w->rc == 0 && !w->stale) {
 		dl_fn_ctx fn;
-		dl_fn_ctx_init(&fn);
-		fn.seed = env->fn->seed;
-		fn.attr_value = env->fn->attr_value;
-		dl_qenv we = *env;
-		we.snap = snap;
-		we.a = w->arena;
-		we.fn = &fn;
-		fn.db = &we;
-		we.rels = NULL;
-		we.nrels = 0;
-		we.steps = NULL;
-		we.nsteps = 0;
-		we.nested_scanned = 0;
-		we.pool = NULL; /* no pools inside workers */
+		dl_qenv we;
+		worker_env(&we, &fn, env, snap, w->arena);
 		w->rc = subq_range(&we, w->cl, w->keys, w->ivars, w->ni, w->bp, w->res, w->from,
 				   w->to);
 		w->scanned = we.nested_scanned;
@@ -2027,75 +2074,671 @@ static int subq_parallel(dl_qenv *env, const dl_clause *cl, const dl_rel *keys,
 	return rc;
 }
 
-/* (q query inputs...) bound per distinct binding of its input variables:
- * the distinct inputs are collected, each runs once (split between the
- * worker threads when there are enough), and the results are joined back,
- * so repeated inputs cost nothing. */
-static int run_subq(dl_qenv *env, const dl_clause *cl, dl_step *s)
+/* ---- batched nested q ------------------------------------------------------------- */
+
+/*
+ * Instead of one run per distinct input tuple, one run over all of them:
+ * the tuples become a relation of the body's input variables, left pending
+ * (batch.c) while each variable is bound to its distinct values; the body
+ * runs once, and its rows, grouped by input tuple, are finished one group
+ * at a time exactly as one call's answer would be (find spec, aggregates,
+ * :with, order, limit, pull).  Taken where many tuples share the body's
+ * work: OHLC's hourly bars read the ticker's bars once instead of once per
+ * hour.
+ */
+
+#define SUBQ_BATCH_MIN 8               /* fewer distinct tuples: one run each */
+#define SUBQ_BATCH_ROWS (UINT64_C(1) << 20) /* batched rows beyond which the
+					       per-call way is taken instead */
+
+static int env_init(dl_qenv *env, dl_snap *snap, const dl_query *q, const dl_qopts *opts,
+		    dl_arena *scratch, dl_fn_ctx *fn);
+static void env_fini(dl_qenv *env);
+static int bind_inputs(dl_qenv *env, const dl_value *inputs, size_t ninputs);
+static int check_fns(const char *source, const dl_clause *cls, uint32_t n);
+static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a);
+static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t ns, bool analyze,
+			double total_ms, size_t nresult);
+
+/* Does the attribute term name a ref attribute (or is it unknown)? */
+static bool ref_or_unknown_attr(const dl_qenv *env, const dl_term *t)
+{
+	if (t->kind != DL_T_CONST || t->val.type != DL_KEYWORD)
+		return true;
+	int64_t a = dl_schema_entid(env->schema, t->val.u.id);
+	const dl_attr *at = a ? dl_schema_attr(env->schema, a) : NULL;
+	return !at || at->vtype == DL_VT_REF;
+}
+
+/* Mark the input variables whose per-call constant would not behave like
+ * a bound column: 2 = a function binds it (an error per call) or it is an
+ * attribute (ids become idents in columns); 1 = it names an entity
+ * (idents and lookup refs become ids in columns), so its values must be
+ * plain ids. */
+static void input_uses(const dl_qenv *env, const dl_clause *cls, uint32_t n, const uint8_t *in,
+		       uint8_t *use)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const dl_clause *cl = &cls[i];
+		switch (cl->kind) {
+		case DL_C_PATTERN:
+			for (uint32_t k = 0; k < cl->u.pat.n; k++) {
+				const dl_term *t = &cl->u.pat.t[k];
+				if (t->kind != DL_T_VAR || !in[t->var])
+					continue;
+				if (k == 1)
+					use[t->var] = 2;
+				else if ((k != 2 || ref_or_unknown_attr(env, &cl->u.pat.t[1])) &&
+					 use[t->var] < 1)
+					use[t->var] = 1;
+			}
+			break;
+		case DL_C_FN:
+			for (uint32_t k = 0; k < cl->u.fn.bind.n; k++)
+				if (cl->u.fn.bind.terms[k].kind == DL_T_VAR &&
+				    in[cl->u.fn.bind.terms[k].var])
+					use[cl->u.fn.bind.terms[k].var] = 2;
+			if (cl->u.fn.sub) /* passed on to a nested q: used anyhow */
+				for (uint32_t k = 0; k < cl->u.fn.nargs; k++)
+					if (cl->u.fn.args[k].kind == DL_T_VAR &&
+					    in[cl->u.fn.args[k].var] && use[cl->u.fn.args[k].var] < 1)
+						use[cl->u.fn.args[k].var] = 1;
+			break;
+		case DL_C_RULE:
+			for (uint32_t k = 0; k < cl->u.rule.nargs; k++)
+				if (cl->u.rule.args[k].kind == DL_T_VAR && in[cl->u.rule.args[k].var] &&
+				    use[cl->u.rule.args[k].var] < 1)
+					use[cl->u.rule.args[k].var] = 1;
+			break;
+		case DL_C_NOT:
+		case DL_C_NOT_JOIN:
+		case DL_C_OR:
+		case DL_C_OR_JOIN:
+		case DL_C_AND:
+			input_uses(env, cl->u.sub.items, cl->u.sub.n, in, use);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static bool designator(const dl_value *v)
+{
+	return v->type == DL_KEYWORD || v->type == DL_VECTOR || v->type == DL_LIST ||
+	       v->type == DL_REF;
+}
+
+/* Per input tuple (key row), the answer one call would give: the body's
+ * rows grouped by the input variables sv[], each group finished alone. */
+static int batch_results(dl_qenv *se, const dl_rel *keys, const uint32_t *sv,
+			 const uint32_t *scol, uint32_t ns, dl_value *results)
+{
+	const dl_query *q = se->q;
+	uint32_t vars[256], nv = 0;
+	if (q->nfind + q->nwith + ns > 256)
+		return dl_error(DL_ELIMIT, "more than 256 find and input variables");
+	for (uint32_t c = 0; c < ns; c++)
+		vars[nv++] = sv[c];
+	for (uint32_t i = 0; i < q->nfind; i++)
+		vars[nv++] = q->find[i].var;
+	for (uint32_t i = 0; i < q->nwith; i++)
+		vars[nv++] = q->with[i].var;
+	/* a relation none of these variables is in only has to be non-empty */
+	for (uint32_t i = 0; i < se->nrels;) {
+		bool needed = false;
+		for (uint32_t k = 0; k < nv && !needed; k++)
+			needed = dl_rel_col(se->rels[i], vars[k]) >= 0;
+		if (needed) {
+			i++;
+			continue;
+		}
+		if (se->rels[i]->n == 0)
+			se->empty = true;
+		drop_rel(se, i);
+	}
+	int ri = -1;
+	if (!se->empty) {
+		if (se->pending)
+			DL_TRY(dl_batch_absorb(se, NULL, 0, NULL));
+		DL_TRY(dl_exec_unify(se, vars, nv, &ri));
+	}
+	const dl_rel *U = ri >= 0 && !se->empty ? se->rels[ri] : NULL;
+	uint32_t ucol[MAX_ARGS];
+	for (uint32_t c = 0; U && c < ns; c++)
+		ucol[c] = (uint32_t)dl_rel_col(U, sv[c]);
+	dl_rhash h = {0};
+	if (U)
+		DL_TRY(dl_rhash_build(&h, U, ucol, ns));
+	int rc = 0;
+	for (size_t i = 0; i < keys->n && !rc; i++) {
+		const dl_value *krow = &keys->rows[i * keys->ncols];
+		dl_rel *G = U ? dl_rel_new(se, U->ncols, U->vars) : NULL;
+		dl_rel **rels = dl_malloc(sizeof *rels);
+		if ((U && !G) || !rels) {
+			dl_rel_free(G);
+			dl_free(rels);
+			rc = DL_ENOMEM;
+			break;
+		}
+		uint64_t hv = U ? dl_row_hash(krow, scol, ns) : 0;
+		for (uint32_t at = U ? dl_rhash_find(&h, U, krow, scol, hv) : 0; at && !rc;
+		     at = dl_rhash_next(&h, U, at, krow, scol, hv)) {
+			dl_value *o = dl_rel_push(se, G);
+			if (!o)
+				rc = dl_errcode_last();
+			else
+				memcpy(o, &U->rows[(size_t)(at - 1) * U->ncols], U->ncols * sizeof *o);
+		}
+		/* the group alone, as one call's environment */
+		dl_qenv ge = *se;
+		ge.rels = rels;
+		ge.nrels = 0;
+		if (G)
+			rels[ge.nrels++] = G;
+		ge.empty = se->empty || !G || G->n == 0;
+		ge.pending = NULL;
+		dl_qresult qr;
+		if (!rc)
+			rc = finish(&ge, &qr, se->a);
+		for (uint32_t k = 0; k < ge.nrels; k++)
+			dl_rel_free(ge.rels[k]);
+		dl_free(ge.rels);
+		se->tick = ge.tick;
+		if (!rc)
+			rc = result_value(&results[i], se->a, &qr);
+	}
+	dl_rhash_free(&h);
+	return rc;
+}
+
+/* The batched body's plan with its figures, indented under the step. */
+static int batch_explain(dl_step *s, dl_qenv *se)
+{
+	dl_buf b = DL_BUF_INIT, out = DL_BUF_INIT;
+	int rc = explain_text(&b, se, se->steps, se->nsteps, true, 0, 0);
+	/* the step lines only: not the header, nor the closing result line */
+	const char *p = b.data ? strchr(b.data, '\n') : NULL;
+	while (!rc && p && p[1] && strncmp(p + 1, "result:", 7)) {
+		const char *e = strchr(p + 1, '\n');
+		if (!e)
+			break;
+		rc = dl_buf_printf(&out, "       | %.*s", (int)(e - p), p + 1);
+		p = e;
+	}
+	if (!rc && out.len)
+		s->detail = dl_arena_strndup(se->a, out.data, out.len);
+	dl_buf_free(&b);
+	dl_buf_free(&out);
+	return rc;
+}
+
+/* Run the nested q once for all key rows, results[i] for row i.  1 when
+ * the subquery cannot be batched (the caller runs it per call). */
+static int subq_batch(dl_qenv *env, const dl_clause *cl, dl_step *s, const dl_rel *keys,
+		      const uint32_t *ivars, uint32_t ni, dl_value *results)
 {
 	const dl_query *sub = cl->u.fn.sub;
-	if (!sub)
+	dl_value in[MAX_ARGS];
+	uint32_t nin;
+	const dl_value *dollar;
+	if (keys->n == 0)
+		return 1;
+	DL_TRY(subq_inputs(env, cl, sub, ivars, ni, keys->rows, in, &nin, &dollar));
+	if (dollar || sub->nvars == 0)
+		return 1; /* $ is a collection: patterns read it row by row */
+	/* the body's variable fed by each varying argument */
+	uint32_t sv[MAX_ARGS], scol[MAX_ARGS], ns = 0;
+	uint8_t *isin = dl_calloc(sub->nvars, 2);
+	if (!isin)
+		return DL_ENOMEM;
+	uint8_t *use = isin + sub->nvars;
+	int rc = 1;
+	for (uint32_t j = 1; j < cl->u.fn.nargs; j++) {
+		const dl_term *t = &cl->u.fn.args[j];
+		if (t->kind != DL_T_VAR || env->vstate[t->var] != VS_REL)
+			continue;
+		const dl_input *inp = j - 1 < sub->nin ? &sub->in[j - 1] : NULL;
+		if (!inp || inp->kind != DL_IN_BIND || inp->bind.kind != DL_B_SCALAR)
+			goto out; /* a collection, relation or source: per call */
+		const dl_term *bt = &inp->bind.terms[0];
+		if (bt->kind != DL_T_VAR)
+			continue; /* _ */
+		uint32_t k = 0;
+		while (k < ni && ivars[k] != t->var)
+			k++;
+		if (k == ni || isin[bt->var] || ns == MAX_ARGS)
+			goto out;
+		isin[bt->var] = 1;
+		sv[ns] = bt->var;
+		scol[ns++] = k;
+	}
+	/* an input variable written twice in :in takes its last value */
+	for (uint32_t i = 0; i < sub->nin; i++) {
+		const dl_binding *bd = &sub->in[i].bind;
+		for (uint32_t k = 0; sub->in[i].kind == DL_IN_BIND && k < bd->n; k++) {
+			uint32_t v = bd->terms[k].var;
+			if (bd->terms[k].kind != DL_T_VAR || !isin[v])
+				continue;
+			if (isin[v] == 2)
+				goto out;
+			isin[v] = 2;
+		}
+	}
+	for (uint32_t c = 0; c < ns; c++)
+		isin[sv[c]] = 1;
+	if (ns == 0)
+		goto out;
+	input_uses(env, sub->where, sub->nwhere, isin, use);
+	for (uint32_t i = 0; i < sub->nfind; i++) {
+		const dl_find_elem *fe = &sub->find[i];
+		for (uint32_t k = 0; fe->kind == DL_FE_AGG && k + 1 < fe->nargs; k++)
+			if (fe->args[k].kind == DL_T_VAR && isin[fe->args[k].var])
+				goto out; /* an aggregate's parameter */
+		if (fe->kind == DL_FE_PULL && fe->pattern.kind == DL_T_VAR &&
+		    isin[fe->pattern.var])
+			goto out;
+	}
+	for (uint32_t c = 0; c < ns; c++) {
+		if (use[sv[c]] == 2)
+			goto out;
+		for (size_t i = 0; use[sv[c]] && i < keys->n; i++)
+			if (designator(&keys->rows[i * ni + scol[c]]))
+				goto out;
+	}
+
+	/* the input relation: one row per distinct tuple of the body's
+	 * variables */
+	dl_rel *I = dl_rel_new(env, ns, sv);
+	if (!I) {
+		rc = DL_ENOMEM;
+		goto out;
+	}
+	rc = 0;
+	for (size_t i = 0; i < keys->n && !rc; i++) {
+		dl_value *o = dl_rel_push(env, I);
+		if (!o)
+			rc = dl_errcode_last();
+		for (uint32_t c = 0; o && c < ns; c++)
+			o[c] = keys->rows[i * ni + scol[c]];
+	}
+	if (!rc)
+		rc = dl_rel_distinct(env, I);
+	if (rc) {
+		dl_rel_free(I);
+		goto out;
+	}
+	/* the body's environment: the inputs bound as for the first call, then
+	 * the varying ones bound to their distinct values, the tuples pending */
+	dl_qopts o = *env->opts;
+	o.analyze = env->analyze; /* EXPLAIN ANALYZE shows the body's plan */
+	dl_qenv se;
+	rc = env_init(&se, env->snap, sub, &o, env->a, env->fn);
+	if (!rc) {
+		se.depth = env->depth + 1;
+		se.deadline = env->deadline;
+		se.has_deadline = env->has_deadline;
+		se.budget = env->budget;
+		/* too many rows at once: the per-call way holds fewer */
+		uint64_t cap = SUBQ_BATCH_ROWS > keys->n * 1024 ? SUBQ_BATCH_ROWS : keys->n * 1024;
+		bool capped = env->opts->subq != DL_SUBQ_BATCHED && cap < se.max_rows;
+		if (capped)
+			se.max_rows = cap;
+		rc = check_fns(sub->source, sub->where, sub->nwhere);
+		if (!rc)
+			rc = bind_inputs(&se, in, nin);
+		for (uint32_t c = 0; c < ns && !rc; c++) {
+			se.vstate[sv[c]] = VS_FREE;
+			dl_rel *D;
+			rc = dl_exec_project(&se, &D, I, &sv[c], 1);
+			if (!rc)
+				rc = dl_exec_push(&se, D);
+		}
+		if (!rc) {
+			se.pending = I;
+			I = NULL;
+			rc = dl_exec_conj(&se, sub->where, sub->nwhere);
+		}
+		if (!rc && env->analyze)
+			rc = batch_explain(s, &se);
+		if (!rc)
+			rc = batch_results(&se, keys, sv, scol, ns, results);
+		uint64_t n = se.nested_scanned;
+		for (uint32_t i = 0; i < se.nsteps; i++)
+			n += se.steps[i].scanned;
+		env->nested_scanned += n;
+		env->tick = se.tick;
+		if (rc == DL_ELIMIT && capped && strstr(dl_errmsg(), "row budget"))
+			rc = 1;
+	}
+	env_fini(&se);
+	dl_rel_free(I);
+out:
+	dl_free(isin);
+	return rc;
+}
+
+/* The distinct tuples of the outer variables a nested q takes (its
+ * varying inputs): ivars[0..*ni) and *keys. */
+static int subq_keys(dl_qenv *env, const dl_clause *cl, uint32_t *ivars, uint32_t *ni,
+		     dl_rel **keys)
+{
+	if (!cl->u.fn.sub)
 		return dl_error(DL_EINVAL, "q needs a literal query as its first argument");
 	if (env->depth >= MAX_DEPTH)
 		return dl_error(DL_ELIMIT, "nested q deeper than %d", MAX_DEPTH);
-	uint32_t ivars[MAX_ARGS], ni = 0;
+	*ni = 0;
 	for (uint32_t i = 1; i < cl->u.fn.nargs; i++) {
 		const dl_term *t = &cl->u.fn.args[i];
 		if (t->kind == DL_T_VAR && env->vstate[t->var] == VS_REL) {
 			bool seen = false;
-			for (uint32_t k = 0; k < ni; k++)
+			for (uint32_t k = 0; k < *ni; k++)
 				seen |= ivars[k] == t->var;
-			if (!seen && ni < MAX_ARGS)
-				ivars[ni++] = t->var;
+			if (!seen && *ni < MAX_ARGS)
+				ivars[(*ni)++] = t->var;
 		}
 	}
 	int ri = -1;
-	DL_TRY(dl_exec_unify(env, ivars, ni, &ri));
+	DL_TRY(dl_exec_unify(env, ivars, *ni, &ri));
 	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
-	/* distinct input tuples */
-	dl_rel *keys = dl_rel_new(env, ni, ivars), *res = NULL;
-	if (!keys)
+	dl_rel *k = dl_rel_new(env, *ni, ivars);
+	if (!k)
 		return DL_ENOMEM;
 	int rc = 0;
 	size_t nrows = R ? R->n : 1;
 	int icol[MAX_ARGS];
-	for (uint32_t k = 0; k < ni; k++)
-		icol[k] = dl_rel_col(R, ivars[k]);
-	for (size_t i = 0; i < nrows; i++) {
-		dl_value *o = dl_rel_push(env, keys);
-		if (!o) {
+	for (uint32_t c = 0; c < *ni; c++)
+		icol[c] = dl_rel_col(R, ivars[c]);
+	for (size_t i = 0; i < nrows && !rc; i++) {
+		dl_value *o = dl_rel_push(env, k);
+		if (!o)
 			rc = dl_errcode_last();
-			goto out;
-		}
-		for (uint32_t k = 0; k < ni; k++)
-			o[k] = R->rows[i * R->ncols + icol[k]];
+		for (uint32_t c = 0; o && c < *ni; c++)
+			o[c] = R->rows[i * R->ncols + icol[c]];
 	}
-	if ((rc = dl_rel_distinct(env, keys)))
-		goto out;
-	/* run once per key, binding into key ++ outputs */
+	if (!rc)
+		rc = dl_rel_distinct(env, k);
+	if (rc) {
+		dl_rel_free(k);
+		return rc;
+	}
+	*keys = k;
+	return 0;
+}
+
+/* Batch (chosen by size, or forced)? */
+static bool subq_wants_batch(const dl_qenv *env, const dl_rel *keys)
+{
+	uint8_t mode = env->opts->subq;
+	return mode == DL_SUBQ_BATCHED || (mode == DL_SUBQ_AUTO && keys->n >= SUBQ_BATCH_MIN);
+}
+
+/* Bind the results into key ++ outputs and join them in: vals[] from a
+ * batched run, or (vals NULL) one run per key, on the pool if it helps. */
+static int subq_bind(dl_qenv *env, const dl_clause *cl, dl_step *s, const dl_rel *keys,
+		     const uint32_t *ivars, uint32_t ni, const dl_value *vals)
+{
 	uint32_t ovars[MAX_ARGS + 16], nc = ni;
 	memcpy(ovars, ivars, ni * sizeof *ovars);
 	bindprog bp;
-	if ((rc = bindprog_init(&bp, env, &cl->u.fn.bind, keys, ovars, &nc)))
-		goto out;
-	res = dl_rel_new(env, nc, ovars);
-	if (!res) {
-		rc = DL_ENOMEM;
-		goto out;
+	DL_TRY(bindprog_init(&bp, env, &cl->u.fn.bind, keys, ovars, &nc));
+	dl_rel *res = dl_rel_new(env, nc, ovars);
+	if (!res)
+		return DL_ENOMEM;
+	int rc = 1;
+	if (vals) {
+		rc = 0;
+		for (size_t i = 0; rc == 0 && i < keys->n; i++)
+			rc = bind_result(env, &bp, res, &keys->rows[i * ni], ni, &vals[i]);
+		s->batched = true;
+	} else if (env->opts->subq != DL_SUBQ_BATCHED) {
+		rc = subq_parallel(env, cl, keys, ivars, ni, &bp, res);
+		s->parallel = rc != 1;
 	}
-	rc = subq_parallel(env, cl, keys, ivars, ni, &bp, res);
 	if (rc == 1)
 		rc = subq_range(env, cl, keys, ivars, ni, &bp, res, 0, keys->n);
-	else
-		s->parallel = true;
-	if (rc)
-		goto out;
+	if (rc) {
+		dl_rel_free(res);
+		return rc;
+	}
 	s->rows = res->n;
-	rc = dl_exec_absorb(env, res);
-	res = NULL;
-out:
-	dl_rel_free(res);
+	return dl_exec_absorb(env, res);
+}
+
+/* (q query inputs...) bound per distinct binding of its input variables:
+ * the distinct inputs are collected and the subquery runs once over all of
+ * them (batched) or once per tuple (split between the worker threads when
+ * there are enough); the results are joined back, so repeated inputs cost
+ * nothing. */
+static int run_subq(dl_qenv *env, const dl_clause *cl, dl_step *s)
+{
+	uint32_t ivars[MAX_ARGS], ni;
+	dl_rel *keys;
+	DL_TRY(subq_keys(env, cl, ivars, &ni, &keys));
+	dl_value *vals = NULL;
+	int rc = 1;
+	if (subq_wants_batch(env, keys)) {
+		vals = dl_malloc((keys->n ? keys->n : 1) * sizeof *vals);
+		rc = vals ? subq_batch(env, cl, s, keys, ivars, ni, vals) : DL_ENOMEM;
+	}
+	if (rc == 0)
+		rc = subq_bind(env, cl, s, keys, ivars, ni, vals);
+	else if (rc == 1)
+		rc = subq_bind(env, cl, s, keys, ivars, ni, NULL);
+	dl_free(vals);
 	dl_rel_free(keys);
+	return rc;
+}
+
+/* ---- independent nested q steps side by side ---------------------------------------- */
+
+/* Consecutive batched subquery steps that read only what is bound before
+ * them (ohlc3's four per-hour aggregates) run at the same time, one per
+ * thread of the pool; each worker has its own snapshot of the same
+ * committed state, arena and function context.  Their results are then
+ * joined in one after another, as the steps would have. */
+typedef struct subq_job {
+	const dl_clause *cl;
+	dl_step *s;
+	uint32_t ivars[MAX_ARGS], ni;
+	dl_rel *keys;
+	dl_value *vals;
+	int rc;             /* 0 batched, 1 not batchable (run per call), < 0 error */
+	char msg[512];
+	uint64_t scanned;
+	double ms;
+} subq_job;
+
+typedef struct subq_crew {
+	dl_qenv *env;
+	subq_job *jobs;
+	uint32_t n;
+	atomic_uint next;
+} subq_crew;
+
+static void subq_jobs_run(subq_crew *c, dl_qenv *we)
+{
+	for (;;) {
+		uint32_t j = atomic_fetch_add(&c->next, 1);
+		if (j >= c->n)
+			return;
+		subq_job *jb = &c->jobs[j];
+		double t0 = now_ms();
+		uint64_t before = we->nested_scanned;
+		jb->rc = subq_batch(we, jb->cl, jb->s, jb->keys, jb->ivars, jb->ni, jb->vals);
+		if (jb->rc < 0)
+			snprintf(jb->msg, sizeof jb->msg, "%s", dl_errmsg());
+		jb->scanned = we->nested_scanned - before;
+		jb->ms = now_ms() - t0;
+	}
+}
+
+typedef struct subq_thread {
+	pthread_t thread;
+	subq_crew *crew;
+	dl_arena *arena;
+	int rc;             /* snapshot could not begin, or saw another state */
+} subq_thread;
+
+static void *subq_thread_main(void *p)
+{
+	subq_thread *t = p;
+	dl_qenv *env = t->crew->env;
+	dl_snap *snap = NULL;
+	t->rc = dl_snap_begin(&snap, dl_snap_store(env->snap));
+	if (t->rc == 0 && dl_snap_id(snap) != dl_snap_id(env->snap))
+		t->rc = 1;
+	if (t->rc == 0) {
+		dl_fn_ctx fn;
+		dl_qenv we;
+		worker_env(&we, &fn, env, snap, t->arena);
+		subq_jobs_run(t->crew, &we);
+		dl_fn_ctx_fini(&fn);
+	}
+	if (snap)
+		dl_snap_end(snap);
+	return NULL;
+}
+
+/* Steps k.. of the plan that can run side by side: *m of them (0 or 1:
+ * run steps one by one). */
+static int subq_group_size(dl_qenv *env, const dl_clause *cls, const dl_step *steps,
+			   uint32_t k, uint32_t ns, uint32_t *m)
+{
+	*m = 0;
+	if (!env->pool || env->pool->threads < 2 || env->opts->subq == DL_SUBQ_PER_CALL ||
+	    dl_snap_id(env->snap) == 0 || env->pending)
+		return 0;
+	uint8_t *out = dl_calloc(env->nvars ? env->nvars : 1, 1);
+	if (!out)
+		return DL_ENOMEM;
+	while (k + *m < ns && *m < DL_MAX_THREADS && steps[k + *m].strategy == ST_SUBQ) {
+		const dl_clause *cl = &cls[steps[k + *m].clause];
+		bool ok = cl->kind == DL_C_FN && cl->u.fn.sub;
+		for (uint32_t i = 1; ok && i < cl->u.fn.nargs; i++) {
+			const dl_term *t = &cl->u.fn.args[i];
+			ok = t->kind != DL_T_VAR || (env->vstate[t->var] != VS_FREE && !out[t->var]);
+		}
+		for (uint32_t i = 0; ok && i < cl->u.fn.bind.n; i++) {
+			const dl_term *t = &cl->u.fn.bind.terms[i];
+			ok = t->kind != DL_T_VAR || (env->vstate[t->var] == VS_FREE && !out[t->var]);
+		}
+		if (!ok)
+			break;
+		for (uint32_t i = 0; i < cl->u.fn.bind.n; i++)
+			if (cl->u.fn.bind.terms[i].kind == DL_T_VAR)
+				out[cl->u.fn.bind.terms[i].var] = 1;
+		(*m)++;
+	}
+	dl_free(out);
+	return 0;
+}
+
+/* Run steps[k..k+m) side by side (see above). */
+static int subq_group(dl_qenv *env, const dl_clause *cls, dl_step *steps, uint32_t k,
+		      uint32_t m)
+{
+	subq_job *jobs = dl_calloc(m, sizeof *jobs);
+	subq_thread th[DL_MAX_THREADS];
+	if (!jobs)
+		return DL_ENOMEM;
+	memset(th, 0, sizeof th);
+	int rc = 0;
+	uint32_t nb = 0; /* jobs to batch, first in jobs[] */
+	for (uint32_t j = 0; j < m && !rc; j++) {
+		subq_job *jb = &jobs[j];
+		jb->cl = &cls[steps[k + j].clause];
+		jb->s = &steps[k + j];
+		jb->rc = 1;
+		rc = dl_exec_at_clause(env, jb->cl,
+				       subq_keys(env, jb->cl, jb->ivars, &jb->ni, &jb->keys));
+		if (!rc && subq_wants_batch(env, jb->keys)) {
+			jb->vals = dl_malloc((jb->keys->n ? jb->keys->n : 1) * sizeof *jb->vals);
+			if (!jb->vals)
+				rc = DL_ENOMEM;
+			nb++;
+		}
+	}
+	/* the batched runs: this thread and the pool's others take them in turn */
+	subq_job *bj = dl_calloc(nb ? nb : 1, sizeof *bj);
+	if (!rc && !bj)
+		rc = DL_ENOMEM;
+	uint32_t started = 0;
+	subq_crew crew = {.env = env, .jobs = bj, .n = 0};
+	if (!rc && nb) {
+		for (uint32_t j = 0; j < m; j++)
+			if (jobs[j].vals)
+				bj[crew.n++] = jobs[j];
+		atomic_init(&crew.next, 0);
+		int nt = env->pool->threads - 1;
+		if (nt > (int)nb - 1)
+			nt = (int)nb - 1;
+		for (int t = 0; t < nt && !rc; t++) {
+			th[t].crew = &crew;
+			th[t].arena = dl_calloc(1, sizeof *th[t].arena);
+			if (!th[t].arena) {
+				rc = DL_ENOMEM;
+				break;
+			}
+			*th[t].arena = (dl_arena)DL_ARENA_INIT;
+			if (pthread_create(&th[t].thread, NULL, subq_thread_main, &th[t])) {
+				dl_free(th[t].arena);
+				th[t].arena = NULL;
+				break; /* fewer helpers */
+			}
+			started++;
+		}
+		uint64_t before = env->nested_scanned;
+		subq_jobs_run(&crew, env);
+		env->nested_scanned = before;
+		for (uint32_t t = 0; t < started; t++)
+			pthread_join(th[t].thread, NULL);
+		for (uint32_t t = 0; t < started; t++)
+			if (th[t].arena && pool_keep(env->pool, th[t].arena) < 0) {
+				dl_arena_free(th[t].arena);
+				dl_free(th[t].arena);
+				if (!rc)
+					rc = DL_ENOMEM;
+			}
+		/* a job a helper could not take (its snapshot failed) is still
+		 * unclaimed: this thread took everything then */
+		for (uint32_t j = 0, b = 0; j < m; j++)
+			if (jobs[j].vals) {
+				subq_job *x = &bj[b++];
+				jobs[j].rc = x->rc;
+				jobs[j].scanned = x->scanned;
+				jobs[j].ms = x->ms;
+				memcpy(jobs[j].msg, x->msg, sizeof x->msg);
+			}
+	}
+	/* join the results in, step by step */
+	for (uint32_t j = 0; j < m && !rc; j++) {
+		subq_job *jb = &jobs[j];
+		dl_step *s = jb->s;
+		double t0 = env->analyze ? now_ms() : 0;
+		env->nested_scanned = jb->scanned;
+		if (jb->rc < 0)
+			rc = dl_error(jb->rc, "%s", jb->msg);
+		else
+			rc = subq_bind(env, jb->cl, s, jb->keys, jb->ivars, jb->ni,
+				       jb->rc == 0 ? jb->vals : NULL);
+		s->ran = true;
+		s->scanned += env->nested_scanned;
+		env->nested_scanned = 0;
+		if (env->analyze)
+			s->ms = jb->ms + now_ms() - t0;
+		s->alongside = nb > 1 && jb->rc == 0;
+		rc = dl_exec_at_clause(env, jb->cl, rc);
+		if (!rc && env->empty)
+			break; /* the rest binds nothing any more */
+	}
+	for (uint32_t j = 0; j < m; j++) {
+		dl_free(jobs[j].vals);
+		dl_rel_free(jobs[j].keys);
+		jobs[j].s->ran = true;
+	}
+	dl_free(bj);
+	dl_free(jobs);
 	return rc;
 }
 
@@ -2112,6 +2755,7 @@ static int child_env(dl_qenv *c, dl_qenv *env, dl_rel *seed)
 	c->steps = NULL;
 	c->nsteps = 0;
 	c->analyze = false;
+	c->pending = NULL;
 	c->vstate = dl_malloc(env->nvars ? env->nvars : 1);
 	if (!c->vstate) {
 		dl_rel_free(seed);
@@ -2395,16 +3039,25 @@ static int run_step(dl_qenv *env, const dl_clause *cls, uint32_t n, dl_step *s)
 }
 
 /* Current bindings as a planner state. */
-static int state_from_env(dl_plan_state *st, dl_qenv *env, bool *done, uint8_t *bound)
+static int state_from_env(dl_plan_state *st, dl_qenv *env, bool *done, uint8_t *bound,
+			  uint32_t *group)
 {
 	st->nvars = env->nvars;
 	st->bound = bound;
 	st->done = done;
+	st->group = group;
+	st->vstate = env->vstate;
+	st->pending = env->pending;
 	double card = 1;
-	for (uint32_t v = 0; v < env->nvars; v++)
+	for (uint32_t v = 0; v < env->nvars; v++) {
 		bound[v] = env->vstate[v] == VS_REL;
-	for (uint32_t i = 0; i < env->nrels; i++)
+		group[v] = 0;
+	}
+	for (uint32_t i = 0; i < env->nrels; i++) {
 		card = fmax(card, (double)env->rels[i]->n);
+		for (uint32_t k = 0; k < env->rels[i]->ncols; k++)
+			group[env->rels[i]->vars[k]] = i + 1;
+	}
 	st->card = card;
 	return 0;
 }
@@ -2466,13 +3119,14 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 {
 	bool *done = dl_calloc(n ? n : 1, sizeof *done);
 	uint8_t *bound = dl_calloc(env->nvars ? env->nvars : 1, 1);
+	uint32_t *group = dl_calloc(env->nvars ? env->nvars : 1, sizeof *group);
 	dl_step *steps = dl_calloc(n ? n : 1, sizeof *steps);
 	uint32_t ns = 0;
 	int rc = DL_ENOMEM;
-	if (!done || !bound || !steps)
+	if (!done || !bound || !group || !steps)
 		goto out;
 	dl_plan_state st;
-	state_from_env(&st, env, done, bound);
+	state_from_env(&st, env, done, bound, group);
 	if ((rc = dl_plan_all(steps, &ns, env, cls, n, &st)))
 		goto out;
 	for (uint32_t i = 0; i < n; i++)
@@ -2485,7 +3139,8 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 		if (env->empty)
 			break; /* nothing can match any more */
 		dl_step *s = &steps[k];
-		/* offer a function step the filters right after it */
+		/* offer a function or pattern step the filters (and, after a
+		 * pattern, functions) right after it */
 		dl_fuse fz = {0};
 		bool pat = cls[s->clause].kind == DL_C_PATTERN;
 		if ((cls[s->clause].kind == DL_C_FN && s->strategy == ST_FN) || pat)
@@ -2497,11 +3152,24 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 					break;
 				fz.cl[fz.n++] = c;
 			}
-		env->fuse = fz.n ? &fz : NULL;
-		rc = run_step(env, cls, n, s);
-		env->fuse = NULL;
-		if (rc)
+		uint32_t m = 0;
+		if (s->strategy == ST_SUBQ && (rc = subq_group_size(env, cls, steps, k, ns, &m)))
 			goto out;
+		if (m > 1) {
+			/* independent subqueries side by side */
+			if ((rc = subq_group(env, cls, steps, k, m)))
+				goto out;
+			for (uint32_t j = k; j + 1 < k + m; j++)
+				done[steps[j].clause] = true;
+			k += m - 1;
+			s = &steps[k];
+		} else {
+			env->fuse = fz.n ? &fz : NULL;
+			rc = run_step(env, cls, n, s);
+			env->fuse = NULL;
+			if (rc)
+				goto out;
+		}
 		done[s->clause] = true;
 		for (uint32_t j = 0; j < fz.taken; j++) {
 			dl_step *f = &steps[++k];
@@ -2513,7 +3181,7 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 		/* adaptive: re-plan the rest when the estimate was far off */
 		double est = fmax(s->est_rows, 1), act = fmax((double)s->rows, 1);
 		if (k + 1 < ns && (act > est * 8 || est > act * 8) && fmax(est, act) > 256) {
-			state_from_env(&st, env, done, bound);
+			state_from_env(&st, env, done, bound, group);
 			uint32_t nk = k + 1;
 			if ((rc = dl_plan_all(steps, &nk, env, cls, n, &st)))
 				goto out;
@@ -2537,6 +3205,7 @@ out:
 	dl_free(steps);
 	dl_free(done);
 	dl_free(bound);
+	dl_free(group);
 	return rc;
 }
 
@@ -3062,7 +3731,10 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 		bool pat = cl->kind == DL_C_PATTERN && s->strategy != ST_SOURCE;
 		char strat[40];
 		snprintf(strat, sizeof strat, "%s%s", dl_strategy_name(s->strategy),
-			 s->ranged ? " range" : s->parallel ? " parallel" : "");
+			 s->ranged     ? " range"
+			 : s->batched  ? " batched"
+			 : s->parallel ? " parallel"
+				       : "");
 		DL_TRY(dl_buf_printf(b, "%-4u %-18s %-5s %10.0f %10.0f", i + 1, strat,
 				     pat ? dl_index_name(s->index) : "-", s->est_rows, s->est_cost));
 		if (analyze) {
@@ -3084,7 +3756,11 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 		if (analyze && s->ran && cl->kind == DL_C_RULE)
 			DL_TRY(dl_buf_printf(b, "   (%llu tuples derived in %u rounds)",
 					     (unsigned long long)s->derived, s->rounds));
+		if (analyze && s->ran && s->alongside)
+			DL_TRY(dl_buf_puts(b, "   (side by side with its neighbours)"));
 		DL_TRY(dl_buf_puts(b, "\n"));
+		if (analyze && s->ran && s->detail)
+			DL_TRY(dl_buf_puts(b, s->detail));
 	}
 	dl_buf_free(&cb);
 	if (analyze) {
@@ -3138,6 +3814,7 @@ static int env_init(dl_qenv *env, dl_snap *snap, const dl_query *q, const dl_qop
 
 static void env_fini(dl_qenv *env)
 {
+	dl_rel_free(env->pending);
 	for (uint32_t i = 0; i < env->nrels; i++)
 		dl_rel_free(env->rels[i]);
 	dl_free(env->rels);
@@ -3201,11 +3878,12 @@ static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *input
 		uint32_t n = q->nwhere;
 		bool *done = dl_calloc(n ? n : 1, sizeof *done);
 		uint8_t *bound = dl_calloc(env->nvars ? env->nvars : 1, 1);
+		uint32_t *group = dl_calloc(env->nvars ? env->nvars : 1, sizeof *group);
 		dl_step *steps = dl_calloc(n ? n : 1, sizeof *steps);
 		int rc = DL_ENOMEM;
-		if (done && bound && steps) {
+		if (done && bound && group && steps) {
 			dl_plan_state st;
-			state_from_env(&st, env, done, bound);
+			state_from_env(&st, env, done, bound, group);
 			uint32_t ns = 0;
 			rc = dl_plan_all(steps, &ns, env, q->where, n, &st);
 			if (!rc)
@@ -3213,6 +3891,7 @@ static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *input
 		}
 		dl_free(done);
 		dl_free(bound);
+		dl_free(group);
 		dl_free(steps);
 		return rc;
 	}

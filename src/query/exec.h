@@ -39,9 +39,15 @@ typedef struct dl_qopts {
 	double par_scan_min;     /* scans estimated at this many datoms or more are
 				    split between the threads; 0: 65,536 (tests
 				    lower it) */
+	uint8_t subq;            /* nested q: dl_subq_mode (tests force one) */
 } dl_qopts;
 
-#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0, 0}
+/* How a nested q runs over its distinct input tuples: chosen by size
+ * (AUTO), once per tuple (split over the worker pool), or once over all of
+ * them where the subquery allows it (BATCHED; see exec.c, subq_batch). */
+typedef enum dl_subq_mode { DL_SUBQ_AUTO = 0, DL_SUBQ_PER_CALL, DL_SUBQ_BATCHED } dl_subq_mode;
+
+#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0, 0, 0}
 
 typedef struct dl_qresult {
 	uint8_t find_spec;       /* dl_find_spec: REL, SCALAR, COLL or TUPLE */

@@ -103,7 +103,8 @@ typedef enum dl_strategy {
 	ST_EXISTS,   /* a pattern with no variables: does any datom match? */
 	ST_ANTI,     /* not / not-join: remove the rows the body matches */
 	ST_UNION,    /* or / or-join: the union of the branches, joined in */
-	ST_RULE      /* a rule call: demand-driven semi-naive evaluation */
+	ST_RULE,     /* a rule call: demand-driven semi-naive evaluation */
+	ST_EQJOIN    /* [(= ?x ?y)] joining two relations on the equality (batch.c) */
 } dl_strategy;
 
 /* A data pattern with its constants resolved against the schema. */
@@ -139,6 +140,10 @@ typedef struct dl_step {
 	bool fused;          /* a filter run inside the step before it */
 	uint8_t sorted_keys; /* planning input: bit i, the bound rows are in order
 			      * of the pattern's component i (no sort before a merge) */
+	bool batched;        /* nested q: one run over all input tuples */
+	bool alongside;      /* nested q: ran at the same time as its neighbours */
+	const char *detail;  /* EXPLAIN ANALYZE: lines under the step (the
+				batched body's plan), in the query arena */
 } dl_step;
 
 /* Filters a function step may apply to its rows as it makes them (the
@@ -202,6 +207,13 @@ typedef struct dl_qenv {
 	bool analyze;
 	uint64_t seed;
 	const dl_qopts *opts;
+	/* A batched nested q's body (exec.c, batch.c): its input tuples, not
+	 * joined yet.  Until they are, each input variable is bound to its
+	 * distinct values in a one-column relation of its own; the tuples are
+	 * joined in when two relations holding input variables meet (their
+	 * correlation then matters) or at the end.  Child environments (not,
+	 * or, rule bodies) start with NULL here. */
+	dl_rel *pending;
 } dl_qenv;
 
 /* Check time, cancellation and memory every so often; nonzero to stop. */
@@ -236,10 +248,30 @@ int dl_exec_unify(dl_qenv *env, const uint32_t *vars, uint32_t n, int *out);
 /* R (NULL: one empty row) projected onto vars, distinct. */
 int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
 		    uint32_t n);
+/* The same, also joining on equalities: eq[2k] = eq[2k+1] for pairs of
+ * variables held by different relations (query `=`: numbers by value);
+ * used[k] (may be NULL) is set when pair k was a join key, so every
+ * joined row satisfies it. */
+int dl_exec_unify_eq(dl_qenv *env, const uint32_t *vars, uint32_t n, const uint32_t *eq,
+		     uint32_t neq, uint8_t *used, int *out);
 /* Plan and run a conjunction in env. */
 int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n);
 /* Release a child environment, handing its counters back to env. */
 void dl_exec_child_fini(dl_qenv *c, dl_qenv *env);
+
+/* ---- batched nested q (batch.c) ------------------------------------------- */
+
+/* Do two of the relations holding vars[0..n) hold variables of
+ * env->pending?  Then their correlation through it matters. */
+bool dl_batch_meets(const dl_qenv *env, const uint32_t *vars, uint32_t n);
+/* Join env->pending with every relation holding one of its variables
+ * (using the equalities eq[], as dl_exec_unify_eq), leaving one relation. */
+int dl_batch_absorb(dl_qenv *env, const uint32_t *eq, uint32_t neq, uint8_t *used);
+/* Join the relations rs[0..n) (taken) into *out: each step joins the
+ * relation with the most keys (shared variables and equalities eq[])
+ * against what is joined so far; a product only where nothing connects. */
+int dl_batch_join(dl_rel **out, dl_qenv *env, dl_rel **rs, uint32_t n, const uint32_t *eq,
+		  uint32_t neq, uint8_t *used);
 
 /* ---- rules (rules.c) ------------------------------------------------------ */
 
@@ -259,6 +291,12 @@ typedef struct dl_plan_state {
 	uint8_t *bound;      /* per var: 0 free, 1 bound */
 	double card;         /* estimated rows of the bindings so far */
 	bool *done;          /* per clause */
+	/* Which relation each bound variable is in (0: none, or a constant):
+	 * a clause spanning two joins them, a product unless they share an
+	 * equality.  NULL: not tracked. */
+	uint32_t *group;
+	const uint8_t *vstate;  /* the env's variable states */
+	const dl_rel *pending;  /* the env's pending input tuples (batch.c) */
 } dl_plan_state;
 int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 		 const dl_plan_state *st);

@@ -30,6 +30,9 @@ static inline double dl_fn_to_double(const dl_value *v)
  * -1, 0, 1, or DL_FN_UNORDERED when either is NaN.  -0.0 == 0.0. */
 #define DL_FN_UNORDERED 2
 int dl_fn_numcmp(const dl_value *x, const dl_value *y);
+/* Query `=` on two values (fn_num.c): numbers by numeric value, refs equal
+ * ints with the same id, otherwise dl_value_equal. */
+bool dl_fn_query_equal(const dl_value *x, const dl_value *y);
 
 /* The `/` rule on two numbers: ints that divide exactly give an int,
  * otherwise a double; dividing by zero is an error. */

@@ -83,7 +83,7 @@ static bool ref_vs_int(const dl_value *x, const dl_value *y)
  * (1 = 1.0, 0.0 = -0.0, NaN unequal to itself), as DataScript does on JS
  * numbers and Clojure's == does, and refs equal ints with the same id.
  * Only the top level: [1] and [1.0] are different vectors. */
-static bool query_equal(const dl_value *x, const dl_value *y)
+bool dl_fn_query_equal(const dl_value *x, const dl_value *y)
 {
 	if (is_num(x) && is_num(y))
 		return dl_fn_numcmp(x, y) == 0;
@@ -96,7 +96,7 @@ int dl_fn_eq(DL_FN_ARGS)
 {
 	bool r = true;
 	for (size_t i = 1; i < nargs && r; i++)
-		r = query_equal(&args[0], &args[i]);
+		r = dl_fn_query_equal(&args[0], &args[i]);
 	*out = dl_bool(r);
 	return 0;
 }

@@ -3,9 +3,12 @@
  *
  * Planning is greedy over the clauses of one conjunction: at each point the
  * cheapest runnable clause goes next.  Predicates and functions run as soon
- * as their inputs are bound (they only shrink or extend rows); nested q
- * subqueries wait until no connected pattern remains, so they run once per
- * surviving binding.  Among data patterns the one with the fewest estimated
+ * as their inputs are bound (they only shrink or extend rows), unless their
+ * variables are in different relations: then a `=` is a join on the
+ * equality and waits for the connected patterns, anything else would build
+ * a product and waits like an unconnected pattern.  Nested q subqueries
+ * wait until no connected pattern remains, so they run once per surviving
+ * binding.  Among data patterns the one with the fewest estimated
  * output rows wins, its cost breaking ties.
  *
  * Estimates come from the storage statistics (per-attribute datoms,
@@ -47,6 +50,7 @@ const char *dl_strategy_name(int s)
 	case ST_ANTI: return "anti-join";
 	case ST_UNION: return "union";
 	case ST_RULE: return "rule";
+	case ST_EQJOIN: return "equi-join";
 	default: return "?";
 	}
 }
@@ -775,6 +779,58 @@ static int lookahead(double *out, dl_qenv *env, const dl_clause *cls, uint32_t n
 	return rc;
 }
 
+/* ---- relations: which clause would join which ------------------------- */
+
+/* How many different relations (0, 1, or 2 for "several") hold the bound
+ * variables of terms t[0..n): a clause spanning several joins them. */
+static uint32_t span(const dl_plan_state *st, const dl_term *t, uint32_t n)
+{
+	uint32_t k = 0, g0 = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (t[i].kind != DL_T_VAR || !st->bound[t[i].var] || st->vstate[t[i].var] == VS_CONST)
+			continue;
+		uint32_t g = st->group[t[i].var];
+		if (!g || g == g0)
+			continue;
+		if (!g0) {
+			g0 = g;
+			k = 1;
+		} else {
+			k = 2;
+		}
+	}
+	return k;
+}
+
+static bool is_eq_pred(const dl_clause *cl)
+{
+	size_t n;
+	if (cl->u.fn.f.kind != DL_T_SYM)
+		return false;
+	const char *name = dl_intern_name(cl->u.fn.f.sym, &n, NULL);
+	return n == 1 && name[0] == '=';
+}
+
+/* The rank of a predicate or function whose variables are in several
+ * relations: an equality joins them (after the connected patterns), any
+ * other clause would make a product and waits like an unconnected
+ * pattern.  -1 when it spans one relation or none. */
+static int span_rank(const dl_plan_state *st, const dl_clause *cl)
+{
+	if (!st->group)
+		return -1;
+	uint32_t nb = cl->kind == DL_C_FN ? cl->u.fn.bind.n : 0;
+	dl_term t[80];
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < cl->u.fn.nargs && n < 64; i++)
+		t[n++] = cl->u.fn.args[i];
+	for (uint32_t i = 0; i < nb && n < 80; i++)
+		t[n++] = cl->u.fn.bind.terms[i];
+	if (span(st, t, n) < 2)
+		return -1;
+	return cl->kind == DL_C_PRED && is_eq_pred(cl) ? 3 : 4;
+}
+
 int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 		 const dl_plan_state *st)
 {
@@ -797,7 +853,13 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 			s.strategy = ST_FILTER;
 			s.est_rows = st->card / 2;
 			s.est_cost = 0;
-			rank = 0;
+			rank = span_rank(st, cl);
+			if (rank == 3) {
+				s.strategy = ST_EQJOIN;
+				s.est_rows = st->card;
+			} else if (rank < 0) {
+				rank = 0;
+			}
 			break;
 		case DL_C_FN:
 			if (!fn_ready(env, st, cl))
@@ -811,7 +873,7 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 				s.strategy = ST_FN;
 				s.est_rows = st->card;
 				s.est_cost = st->card;
-				rank = 1;
+				rank = span_rank(st, cl) < 0 ? 1 : 4;
 			}
 			break;
 		case DL_C_PATTERN: {
@@ -920,6 +982,59 @@ static void mark_bound(dl_plan_state *st, const dl_term *t, uint32_t n)
 			st->bound[t[i].var] = 1;
 }
 
+/* Does group g hold a pending input variable? */
+static bool input_group(const dl_plan_state *st, uint32_t g)
+{
+	for (uint32_t c = 0; st->pending && c < st->pending->ncols; c++)
+		if (st->group[st->pending->vars[c]] == g)
+			return true;
+	return false;
+}
+
+/* After cl ran, its variables are in one relation; when it joined two
+ * relations holding pending input variables, the input tuples joined
+ * every relation holding one (batch.c). */
+static void apply_groups(dl_plan_state *st, const dl_clause *cl, const dl_step *s)
+{
+	uint8_t *mark = dl_calloc(st->nvars ? st->nvars : 1, 1);
+	uint32_t *merge = dl_malloc((st->nvars + 1) * sizeof *merge), nm = 0, nin = 0;
+	if (!mark || !merge)
+		goto out; /* only an estimate is lost */
+	dl_clause_vars(cl, mark);
+	for (uint32_t v = 0; v < st->nvars; v++) {
+		uint32_t g = st->group[v];
+		bool seen = !mark[v] || !g || st->vstate[v] == VS_CONST;
+		for (uint32_t k = 0; k < nm && !seen; k++)
+			seen = merge[k] == g;
+		if (!seen) {
+			merge[nm++] = g;
+			nin += input_group(st, g);
+		}
+	}
+	if (nin >= 2)
+		for (uint32_t c = 0; c < st->pending->ncols; c++) {
+			uint32_t g = st->group[st->pending->vars[c]];
+			bool seen = !g;
+			for (uint32_t k = 0; k < nm && !seen; k++)
+				seen = merge[k] == g;
+			if (!seen)
+				merge[nm++] = g;
+		}
+	uint32_t g = st->nvars + 1 + s->clause; /* a fresh group */
+	for (uint32_t v = 0; v < st->nvars; v++) {
+		if (st->vstate[v] == VS_CONST)
+			continue;
+		bool in = mark[v] && st->bound[v];
+		for (uint32_t k = 0; k < nm && !in; k++)
+			in = st->group[v] == merge[k];
+		if (in)
+			st->group[v] = g;
+	}
+out:
+	dl_free(merge);
+	dl_free(mark);
+}
+
 void dl_plan_apply(dl_plan_state *st, const dl_clause *cl, const dl_step *s)
 {
 	st->done[s->clause] = true;
@@ -931,6 +1046,8 @@ void dl_plan_apply(dl_plan_state *st, const dl_clause *cl, const dl_step *s)
 		dl_clause_vars(cl, st->bound);
 	else if (cl->kind == DL_C_RULE)
 		mark_bound(st, cl->u.rule.args, cl->u.rule.nargs);
+	if (st->group)
+		apply_groups(st, cl, s);
 	if (s->strategy == ST_SCAN && st->card > 1)
 		st->card *= s->est_rows; /* a separate relation: joined later */
 	else

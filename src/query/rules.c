@@ -235,6 +235,7 @@ static int run_body(dl_qenv *env, dl_rctx *c, rtable *t, uint32_t b, size_t d0, 
 	ch.rdelta = rdelta;
 	ch.rnaive = naive;
 	ch.nested_scanned = 0;
+	ch.pending = NULL;
 	ch.vstate = dl_calloc(bq->nvars ? bq->nvars : 1, 1);
 	ch.vconst = dl_calloc(bq->nvars ? bq->nvars : 1, sizeof *ch.vconst);
 	int rc = 0;
@@ -575,6 +576,7 @@ int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s)
 		dl_qenv inner = *env;
 		inner.depth = env->depth + 1;
 		inner.rstack = c;
+		inner.pending = NULL;
 		if ((rc = solve(&inner, c)))
 			goto out;
 		env->tick = inner.tick;

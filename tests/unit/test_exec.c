@@ -446,7 +446,8 @@ static void test_adaptive_replanning(void **state)
 	close_rm(s);
 }
 /* Correlated subqueries split between worker threads give the same answer
- * as one thread (run under TSan by `make test-tsan`). */
+ * as one thread (run under TSan by `make test-tsan`), and as one batched
+ * run over all input tuples. */
 static void test_parallel_subqueries(void **state)
 {
 	dl_store *s = open_fresh("par");
@@ -457,18 +458,84 @@ static void test_parallel_subqueries(void **state)
 			" [(q [:find (count ?x) (max ?o) :in $ ?s ?h :where [?x :price/symbol ?s]"
 			" [?x :price/time ?u] [(quot ?u 3600000) ?h2] [(= ?h2 ?h)] [?x :price/open ?o]]"
 			" $ ?s ?h) [[?n ?hi]]]]";
-	ran r1, r2;
+	ran r1, r2, r3;
 	dl_qopts o = DL_QOPTS_INIT;
+	o.subq = DL_SUBQ_PER_CALL;
 	o.threads = 1;
 	assert_int_equal(run_q(&r1, &a, s, q, NULL, 0, &o), 0);
 	o.threads = 4;
 	assert_int_equal(run_q(&r2, &a, s, q, NULL, 0, &o), 0);
 	assert_non_null(strstr(r2.explain, "subquery parallel"));
 	assert_null(strstr(r1.explain, "subquery parallel"));
+	/* left to choose, the many input tuples run as one batch */
+	o.subq = DL_SUBQ_AUTO;
+	assert_int_equal(run_q(&r3, &a, s, q, NULL, 0, &o), 0);
+	assert_non_null(strstr(r3.explain, "subquery batched"));
 	assert_int_equal(r1.res.nrows, r2.res.nrows);
+	assert_int_equal(r1.res.nrows, r3.res.nrows);
 	assert_true(r1.res.nrows >= 8 * 5);
-	for (size_t i = 0; i < r1.res.nrows * r1.res.ncols; i++)
+	for (size_t i = 0; i < r1.res.nrows * r1.res.ncols; i++) {
 		assert_true(dl_value_equal(&r1.res.rows[i], &r2.res.rows[i]));
+		assert_true(dl_value_equal(&r1.res.rows[i], &r3.res.rows[i]));
+	}
+	/* independent batched subqueries run side by side on the pool */
+	const char *q2 = "[:find ?tk ?h ?n ?lo :where [?s :symbol/ticker ?tk] [?b :price/symbol ?s]"
+			 " [?b :price/time ?t] [(quot ?t 3600000) ?h]"
+			 " [(q [:find (count ?x) . :in $ ?s ?h :where [?x :price/symbol ?s]"
+			 " [?x :price/time ?u] [(quot ?u 3600000) ?h2] [(= ?h2 ?h)]] $ ?s ?h) ?n]"
+			 " [(q [:find (min ?o) . :in $ ?s ?h :where [?x :price/symbol ?s]"
+			 " [?x :price/time ?u] [(quot ?u 3600000) ?h2] [(= ?h2 ?h)] [?x :price/open ?o]]"
+			 " $ ?s ?h) ?lo]]";
+	ran g1, g2;
+	o.threads = 1;
+	assert_int_equal(run_q(&g1, &a, s, q2, NULL, 0, &o), 0);
+	assert_null(strstr(g1.explain, "side by side"));
+	o.threads = 4;
+	assert_int_equal(run_q(&g2, &a, s, q2, NULL, 0, &o), 0);
+	assert_non_null(strstr(g2.explain, "side by side"));
+	assert_int_equal(g1.res.nrows, r1.res.nrows);
+	assert_int_equal(g1.res.nrows, g2.res.nrows);
+	dl_qresult_sort(&g1.res);
+	dl_qresult_sort(&g2.res);
+	for (size_t i = 0; i < g1.res.nrows * g1.res.ncols; i++)
+		assert_true(dl_value_equal(&g1.res.rows[i], &g2.res.rows[i]));
+	dl_arena_free(&a);
+	close_rm(s);
+}
+
+/* A batched subquery keeps the query's budgets: deadline, cancellation
+ * and row budget end it with their errors. */
+static void test_batched_subquery_budgets(void **state)
+{
+	dl_store *s = open_fresh("subqbudget");
+	dl_buf b = DL_BUF_INIT;
+	dl_buf_puts(&b, "[");
+	for (int i = 0; i < 2000; i++)
+		dl_buf_printf(&b, "{:n %d}", i);
+	dl_buf_puts(&b, "]");
+	tx(s, b.data);
+	dl_buf_free(&b);
+	const char *slow = "[:find ?k ?r :where [(ground [1 2 3 4 5 6 7 8 9 10]) [?k ...]]"
+			   " [(q [:find (count ?c) . :in $ ?k :where [?x :n ?a] [?y :n ?b]"
+			   " [(+ ?a ?b ?k) ?c]] $ ?k) ?r]]";
+	dl_arena a = DL_ARENA_INIT;
+	ran r;
+	dl_qopts o = DL_QOPTS_INIT;
+	o.subq = DL_SUBQ_BATCHED;
+	o.timeout_ms = 10;
+	assert_int_equal(run_q(&r, &a, s, slow, NULL, 0, &o), DL_ETIMEOUT);
+	o.timeout_ms = 0;
+	o.max_rows = 1000;
+	assert_int_equal(run_q(&r, &a, s, slow, NULL, 0, &o), DL_ELIMIT);
+	assert_non_null(strstr(dl_errmsg(), "row budget"));
+	o.max_rows = 0;
+	atomic_bool flag = false;
+	canceller c = {&flag};
+	o.cancel = &flag;
+	pthread_t t;
+	pthread_create(&t, NULL, cancel_soon, &c);
+	assert_int_equal(run_q(&r, &a, s, slow, NULL, 0, &o), DL_ECANCELED);
+	pthread_join(t, NULL);
 	dl_arena_free(&a);
 	close_rm(s);
 }
@@ -484,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_comparison_reads_avet_range),
 		cmocka_unit_test(test_row_budget),
 		cmocka_unit_test(test_timeout_and_cancel),
+		cmocka_unit_test(test_batched_subquery_budgets),
 		cmocka_unit_test(test_adaptive_replanning),
 		cmocka_unit_test(test_parallel_subqueries),
 	};
