@@ -1929,6 +1929,62 @@ static int check_calls(const char *source, const dl_clause *cls, uint32_t n, con
 	return 0;
 }
 
+/* The rules each rule's bodies call (dep, r * n + s) and those they call
+ * inside a not or not-join, at any depth (neg, with the first such call). */
+static void mark_calls(const dl_clause *cls, uint32_t ncl, const dl_rule *rules, uint32_t n,
+		       uint32_t r, bool in_not, uint8_t *dep, const dl_clause **neg)
+{
+	for (uint32_t i = 0; i < ncl; i++) {
+		const dl_clause *cl = &cls[i];
+		if (cl->kind == DL_C_RULE) {
+			const dl_rule *t = find_rule(rules, n, cl->u.rule.name);
+			if (!t)
+				continue; /* check_calls reports it */
+			uint32_t s = (uint32_t)(t - rules);
+			dep[r * n + s] = 1;
+			if (in_not && !neg[r * n + s])
+				neg[r * n + s] = cl;
+		} else if (cl->kind >= DL_C_NOT) {
+			mark_calls(cl->u.sub.items, cl->u.sub.n, rules, n, r,
+				   in_not || cl->kind == DL_C_NOT || cl->kind == DL_C_NOT_JOIN, dep,
+				   neg);
+		}
+	}
+}
+
+/* Stratified negation: no rule may depend on itself through a not.  (A
+ * rule called both plainly and inside a not, by a rule it does not depend
+ * on, is fine: it is evaluated completely first.) */
+static int check_strata(const char *source, dl_arena *scratch, const dl_rule *rules, uint32_t n)
+{
+	if (n == 0)
+		return 0;
+	uint8_t *dep = DL_ARENA_NEW(scratch, (size_t)n * n, uint8_t);
+	const dl_clause **neg = DL_ARENA_NEW(scratch, (size_t)n * n, const dl_clause *);
+	if (!dep || !neg)
+		return DL_ENOMEM;
+	memset(dep, 0, (size_t)n * n);
+	memset(neg, 0, (size_t)n * n * sizeof *neg);
+	for (uint32_t r = 0; r < n; r++)
+		for (uint32_t b = 0; b < rules[r].nbodies; b++)
+			mark_calls(rules[r].bodies[b].clauses, rules[r].bodies[b].n, rules, n, r, false,
+				   dep, neg);
+	/* transitive closure (rule sets are small) */
+	for (uint32_t k = 0; k < n; k++)
+		for (uint32_t i = 0; i < n; i++)
+			if (dep[i * n + k])
+				for (uint32_t j = 0; j < n; j++)
+					dep[i * n + j] |= dep[k * n + j];
+	for (uint32_t r = 0; r < n; r++)
+		for (uint32_t s = 0; s < n; s++)
+			if (neg[r * n + s] && (s == r || dep[s * n + r]))
+				return perr_code(DL_EINVAL, source, neg[r * n + s]->pos,
+						 "rule %s depends on itself through not (it calls %s "
+						 "inside a not): negation must be stratified",
+						 sym_text(rules[r].name), sym_text(rules[s].name));
+	return 0;
+}
+
 int dl_query_check_rules(const dl_query *q, const dl_ruleset *rs)
 {
 	return check_calls(q->source, q->where, q->nwhere, rs->rules, rs->n);
@@ -2075,6 +2131,7 @@ static int parse_rules(qctx *c, const dl_value *v, const pnode *p, dl_ruleset **
 		for (uint32_t i = 0; i < rules[r].nbodies; i++)
 			DL_TRY(check_calls(c->source, rules[r].bodies[i].clauses,
 					   rules[r].bodies[i].n, rules, rs->n));
+	DL_TRY(check_strata(c->source, c->scratch, rules, rs->n));
 	*out = rs;
 	return 0;
 }

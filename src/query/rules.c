@@ -532,15 +532,10 @@ int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	dl_rctx *c = env->rctx;
 	bool own = c == NULL;
 	if (own) {
-		/* a rule whose evaluation is under way further out (we are
-		 * inside a not of its body) depends on itself through negation */
-		for (const dl_rctx *o = env->rstack; o; o = o->parent)
-			for (uint32_t i = 0; i < o->n; i++)
-				if (o->t[i]->rule == rule)
-					return dl_error(DL_EINVAL,
-							"rule %s depends on itself through not: "
-							"negation must be stratified",
-							dl_intern_name(rule->name, NULL, NULL));
+		/* (a call inside a not gets an evaluation of its own; the rule
+		 * set was checked to be stratified when it was parsed, so the
+		 * rule does not depend on the one whose body holds the not,
+		 * though an evaluation further out may hold its table too) */
 		if (env->depth >= 16)
 			return dl_error(DL_ELIMIT, "rules nested more than 16 deep");
 		c = dl_calloc(1, sizeof *c);
