@@ -1196,9 +1196,12 @@ static int gen_follows(const gen_opts *g)
 		if (out_open(&po, g->out, "people.csv") || out_open(&fo, g->out, "follows.csv") ||
 		    (pa && out_open(&ao, g->out, "aliases.csv")))
 			goto done;
-		out_lit(&po, pa ? "id,name,last_name,sex,age,salary\n" : "id,name\n");
-		if (pa)
+		if (pa) { /* social's files (out_lit takes a literal) */
+			out_lit(&po, "id,name,last_name,sex,age,salary\n");
 			out_lit(&ao, "person_id,alias\n");
+		} else {
+			out_lit(&po, "id,name\n");
+		}
 		out_lit(&fo, "person_id,follows_id\n");
 	} else {
 		if (out_open(&eo, NULL, g->out))
