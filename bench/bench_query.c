@@ -36,6 +36,7 @@
  * kind is told by its attributes: ohlc, social, follows, graph, genealogy).
  */
 #include "query/exec.h"
+#include "query/pull.h"
 #include "tx/tx.h"
 
 #include <stdio.h>
@@ -52,6 +53,9 @@ typedef struct bq {
 	const char *args;  /* EDN inputs after $, space-separated forms, or NULL */
 	const char *q2;    /* a second query fed the first one's relation (ohlc5) */
 } bq;
+
+/* A pull benchmark (data "pull"): q is the pull pattern, args the entity. */
+#define BQ_IS_PULL(b) (!strcmp((b)->data, "pull"))
 
 #define FOLLOWS_RULES                                                                         \
 	"[[(follows ?x ?y) [?x :follows ?y]] "                                                  \
@@ -149,6 +153,14 @@ static const bq k_queries[] = {
 	{"anc-g20-right", "genealogy",
 	 "[:find ?b :in $ % ?id :where [?a :person/id ?id] (anc ?a ?b)]", ANC_RIGHT_RULES " 2050",
 	 NULL},
+
+	/* DataScript's pull benchmarks, on its wide-db 4 5 (`datalite gen
+	 * follows --depth 4 --width 5 --people-attrs`), pulling the root; the
+	 * row count is the values in the answer (see count_values) */
+	{"pull-one", "pull", "[:name {:follows ...}]", "[:id 1]", NULL},
+	{"pull-many", "pull", "[:db/id :last-name :alias :sex :age :salary {:follows ...}]",
+	 "[:id 1]", NULL},
+	{"pull-wildcard", "pull", "[* {:follows ...}]", "[:id 1]", NULL},
 };
 
 #define NQ (sizeof k_queries / sizeof *k_queries)
@@ -301,6 +313,65 @@ static int read_args(dl_value *in, size_t *nin, dl_arena *a, const char *text)
 	return rc == DL_ENOTFOUND ? 0 : rc;
 }
 
+/* The values of a pull answer: one per map entry with a single value (a
+ * nested map, a ref pulled on, counts too, then its own), one per item of
+ * a many-valued entry: the datoms a pull reads, plus one :db/id per map
+ * that asks for it.  The peers count theirs the same way. */
+static size_t count_values(const dl_value *v)
+{
+	size_t n = 0;
+	if (v->type != DL_MAP)
+		return 0;
+	for (uint32_t i = 0; i < v->len; i++) {
+		const dl_value *x = &v->u.items[2 * i + 1];
+		if (x->type == DL_VECTOR || x->type == DL_SET || x->type == DL_LIST) {
+			for (uint32_t k = 0; k < x->len; k++)
+				n += 1 + count_values(&x->u.items[k]);
+		} else {
+			n += 1 + count_values(x);
+		}
+	}
+	return n;
+}
+
+/* A pull benchmark once: a fresh snapshot, the pattern read and compiled,
+ * the entity resolved and pulled, as dl_snapshot_pull does. */
+static int pull_once(dl_store *s, const bq *b, size_t *rows, bool dump)
+{
+	dl_arena a = DL_ARENA_INIT;
+	dl_snap *snap = NULL;
+	dl_value pat, ref, out;
+	dl_pull_pattern *p;
+	int64_t e = 0;
+	size_t n = 0;
+	int rc;
+	if ((rc = read_args(&pat, &n, &a, b->q)) || (rc = read_args(&ref, &n, &a, b->args)))
+		goto out;
+	if ((rc = dl_snap_begin(&snap, s)) ||
+	    (rc = dl_pull_compile(&p, &a, &pat, snap, b->name)))
+		goto out;
+	if ((rc = dl_pull_entid(&e, snap, NULL, &ref)) < 0)
+		goto out;
+	if (rc == 0) {
+		rc = dl_error(DL_ENOTFOUND, "%s: no entity %s", b->name, b->args);
+		goto out;
+	}
+	if ((rc = dl_pull_run(&out, &a, snap, NULL, p, e)))
+		goto out;
+	*rows = count_values(&out);
+	if (dump) {
+		dl_buf line = DL_BUF_INIT;
+		dl_edn_print(&line, &out);
+		fprintf(stderr, "--- %s\n%.*s\n", b->name, (int)line.len, line.data ? line.data : "");
+		dl_buf_free(&line);
+	}
+out:
+	if (snap)
+		dl_snap_end(snap);
+	dl_arena_free(&a);
+	return rc;
+}
+
 /* Run a query once; *rows gets the answer's size.  With explain, print
  * EXPLAIN ANALYZE to stderr. */
 static uint8_t g_subq = DL_SUBQ_AUTO; /* --subq */
@@ -315,6 +386,8 @@ static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool d
 	dl_query *q, *q2 = NULL;
 	dl_value in[8];
 	size_t nin;
+	if (BQ_IS_PULL(b))
+		return pull_once(s, b, rows, dump);
 	if ((rc = dl_query_parse(&q, &a, b->q, strlen(b->q), b->name)))
 		goto out;
 	if (b->q2 && (rc = dl_query_parse(&q2, &a, b->q2, strlen(b->q2), b->name)))
@@ -393,9 +466,9 @@ static int print_text(const char *name)
 		const bq *b = &k_queries[i];
 		if (strcmp(b->name, name))
 			continue;
-		if (b->q2) {
-			fprintf(stderr, "bench_query: %s is two queries (the second fed the first's "
-					"answer): no single text\n", name);
+		if (b->q2 || BQ_IS_PULL(b)) {
+			fprintf(stderr, "bench_query: %s is %s: no single query text\n", name,
+				b->q2 ? "two queries (the second fed the first's answer)" : "a pull");
 			return 2;
 		}
 		dl_arena a = DL_ARENA_INIT;

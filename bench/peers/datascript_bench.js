@@ -344,6 +344,84 @@ Object.assign(Q, {
 	'anc-g20-right': { data: 'genealogy', q: ANC_Q, args: [ANC_RIGHT_RULES, 2050] },
 });
 
+// DataScript's pull benchmarks (bench/datascript/bench/datascript.cljc) on
+// its wide-db 4 5 (`datalite gen follows --depth 4 --width 5
+// --people-attrs`), pulling the root; the row count is the values in the
+// answer, counted as bench_query.c's count_values does.
+function countValues(m) {
+	let n = 0;
+	for (const k of Object.keys(m)) {
+		const v = m[k];
+		if (Array.isArray(v)) for (const x of v) n += 1 + (x && typeof x === 'object' ? countValues(x) : 0);
+		else n += 1 + (v && typeof v === 'object' ? countValues(v) : 0);
+	}
+	return n;
+}
+const pullSpec = (pattern) => ({ data: 'pull', run: (db) => d.pull(db, pattern, ['id', 1]), count: countValues });
+Object.assign(Q, {
+	'pull-one': pullSpec('["name" {"follows" ...}]'),
+	'pull-many': pullSpec('[:db/id "last-name" "alias" "sex" "age" "salary" {"follows" ...}]'),
+	'pull-wildcard': pullSpec('[* {"follows" ...}]'),
+});
+
+// DataScript's write benchmarks on people20k (people.csv of `datalite gen
+// social --format csv`), each from an empty db of the five attributes: the
+// datoms counted are those the transactions asserted or retracted.
+let PEOPLE = null;
+const ATTRS = ['name', 'last-name', 'sex', 'age', 'salary'];
+const emptyDb = () => d.empty_db({});
+const pvals = (p) => [p.name, p.last, p.sex, p.age, p.salary];
+// The JS API's db_with gives no report: the datoms are counted after the
+// clock stops, as those in the db (adds) or gone from it (retract-5).
+const txCount = (db, tx) => d.db_with(db, tx);
+const ndatoms = (db) => d.datoms(db, ':eavt').length;
+const allTx = () => PEOPLE.map((p) => ({ ':db/id': p.id, name: p.name, 'last-name': p.last, sex: p.sex, age: p.age, salary: p.salary }));
+const W = {
+	'add-1': (acc) => PEOPLE.reduce((db, p) => ATTRS.reduce((db2, a, k) =>
+		txCount(db2, [[':db/add', p.id, a, pvals(p)[k]]], acc), db), emptyDb()),
+	'add-5': (acc) => PEOPLE.reduce((db, p) => txCount(db, [{ ':db/id': p.id, name: p.name, 'last-name': p.last, sex: p.sex, age: p.age, salary: p.salary }], acc), emptyDb()),
+	'add-all': (acc) => txCount(emptyDb(), allTx(), acc),
+	'init': (acc) => {
+		const ds = [];
+		for (const p of PEOPLE) pvals(p).forEach((v, k) => ds.push([p.id, ATTRS[k], v, 536870913]));
+		// [e a v tx] arrays, the JS API's datoms (tx0 + 1: the first tx);
+		// building them is setup in DataScript's bench too: init is timed alone
+		const t0 = performance.now();
+		const db = d.init_db(ds, {});
+		acc.ms = performance.now() - t0;
+		return db;
+	},
+	'retract-5': (acc) => {
+		const full = d.db_with(emptyDb(), allTx());
+		const t0 = performance.now();
+		const db = PEOPLE.reduce((db, p) => txCount(db, ATTRS.map((a, k) => [':db/retract', p.id, a, pvals(p)[k]]), acc), full);
+		acc.ms = performance.now() - t0;
+		acc.gone = ndatoms(full) - ndatoms(db);
+		return db;
+	},
+};
+for (const name of Object.keys(W)) {
+	Q[name] = {
+		data: 'writes',
+		run() {
+			const acc = { n: 0 };
+			const t0 = performance.now();
+			const db = W[name](acc);
+			const ms = performance.now() - t0;
+			return { n: acc.gone === undefined ? ndatoms(db) : acc.gone, ms: acc.ms === undefined ? ms : acc.ms };
+		},
+		count: (res) => res.n,
+	};
+}
+
+function readPeople(path) {
+	const lines = fs.readFileSync(path, 'utf8').split('\n').slice(1).filter((l) => l);
+	return lines.map((l) => {
+		const [id, name, last, sex, age, salary] = l.split(',');
+		return { id: Number(id), name, last, sex: ':' + sex, age: Number(age), salary: Number(salary) };
+	});
+}
+
 function rssMb() {
 	return (process.resourceUsage().maxRSS / 1024).toFixed(1);
 }
@@ -362,7 +440,9 @@ function runOnce(name, db) {
 	const spec = Q[name];
 	const t0 = performance.now();
 	const res = spec.run ? spec.run(db) : d.q(spec.q, db, ...(spec.args || []));
-	return { ms: performance.now() - t0, res };
+	const ms = performance.now() - t0;
+	// a write bench times its own part (init: not the datoms' building)
+	return { ms: spec.data === 'writes' ? res.ms : ms, res };
 }
 
 function main() {
@@ -399,8 +479,10 @@ function main() {
 	}
 	if (!file) usage('which EDN file?');
 
-	const { db, schema } = load(file);
-	const kind = schema['price/time'] ? 'ohlc' : schema['salary'] ? 'social'
+	let db = null, schema = {};
+	if (file.endsWith('.csv')) PEOPLE = readPeople(file);
+	else ({ db, schema } = load(file));
+	const kind = PEOPLE ? 'writes' : schema['price/time'] ? 'ohlc' : schema['salary'] ? 'social'
 		: schema['follows'] ? 'follows' : schema['edge/from'] ? 'graph'
 		: schema['person/parent'] ? 'genealogy' : 'other';
 	const todo = names.length ? names : Object.keys(Q).filter((n) => Q[n].data === kind);
@@ -421,13 +503,14 @@ function main() {
 			times.push(o.ms);
 			res = o.res;
 			// a scalar (find spec `.`) is one row, or none
-			rows = Q[name].scalar ? (res === null || res === undefined ? 0 : 1) : res.length;
+			rows = Q[name].count ? Q[name].count(res)
+				: Q[name].scalar ? (res === null || res === undefined ? 0 : 1) : res.length;
 		}
 		times.sort((a, b) => a - b);
 		const median = n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
 		console.log(`${name} ${median.toFixed(3)} ${times[0].toFixed(3)} ${times[n - 1].toFixed(3)} ${rows} ${rssMb()} ${n}`);
 		if (dump) {
-			const lines = Q[name].scalar ? [JSON.stringify(res)] : res.map((row) => JSON.stringify(row)).sort();
+			const lines = Q[name].scalar || Q[name].count ? [JSON.stringify(res)] : res.map((row) => JSON.stringify(row)).sort();
 			process.stderr.write(`--- ${name}\n${lines.join('\n')}\n`);
 		}
 	}

@@ -7,7 +7,10 @@
 # KIND is a `datalite gen` kind (ohlc, social, follows, graph, genealogy), or
 # `rules`: DataScript's seven rules benchmarks (follows data, shapes
 # wide 3x3 5x3 7x3 4x6 and long 10x3 30x3 30x5), one data set after another,
-# each reported as its own query (rules-wide-3x3 ...).
+# each reported as its own query (rules-wide-3x3 ...); `pull`: DataScript's
+# pull benchmarks on its wide-db 4 5 (follows --people-attrs); `writes`: its
+# write benchmarks (add-1 add-5 add-all retract-5 init) on social's people,
+# datalite through bench_write with sync off.  SQLite has neither yet.
 #
 # Generates the data with `datalite gen` (EDN for datalite and DataScript,
 # CSV for SQLite), loads datalite (through its transaction path, with the
@@ -210,7 +213,28 @@ run_set() {
 	fi
 }
 
-if [ "$kind" = rules ]; then
+if [ "$kind" = pull ]; then
+	# DataScript's pull benchmarks on its wide-db 4 5.  SQLite: n/a (not
+	# written yet: a pull would be a recursive CTE per attribute set).
+	queries=(pull-one pull-many pull-wildcard) sqlite=0
+	run_set "$work" rules follows --depth 4 --width 5 --people-attrs "${gen[@]}"
+elif [ "$kind" = writes ]; then
+	# DataScript's write benchmarks on people20k: bench_write (datalite,
+	# sync off) against datascript_bench.js.  SQLite: n/a (not written yet).
+	bench_write=${BENCH_WRITE:-$(dirname "$dl")/bench_write}
+	mkdir -p "$work"
+	"$dl" gen social --format csv --out "$work/csv" "${gen[@]}"
+	ws=("${queries[@]}")
+	[ ${#ws[@]} -gt 0 ] || ws=(add-1 add-5 add-all retract-5 init)
+	rc=0; record datalite writes "$work/datalite.log" "$bench_write" "${opts[@]}" "$work/csv/people.csv" \
+		"$work/datalite.db" "${ws[@]}" || rc=$?
+	missing datalite "$work/datalite.log" "$rc" "${ws[@]}"
+	if [ "$datascript" = 1 ]; then
+		rc=0; record datascript writes "$work/datascript.log" node --max-old-space-size="$ds_heap" \
+			"$here/datascript_bench.js" "${opts[@]}" "$work/csv/people.csv" "${ws[@]}" || rc=$?
+		missing datascript "$work/datascript.log" "$rc" "${ws[@]}"
+	fi
+elif [ "$kind" = rules ]; then
 	for shape in wide-3x3 wide-5x3 wide-7x3 wide-4x6 long-10x3 long-30x3 long-30x5; do
 		s=${shape%%-*} dw=${shape#*-}
 		run_set "$work/$shape" "rules-$shape" follows --shape "$s" --depth "${dw%x*}" \

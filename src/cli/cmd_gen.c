@@ -255,6 +255,7 @@ typedef struct gen_opts {
 	uint64_t seed;
 	bool large, csv;
 	bool long_shape; /* follows: chains instead of a tree */
+	bool people_attrs; /* follows: nodes are whole social people */
 	const char *out;
 } gen_opts;
 
@@ -292,7 +293,8 @@ static const char k_options_help[] =
 	"  follows    [--shape wide|long] [--depth D] [--width W]   DataScript's\n"
 	"             rules-benchmark data: wide = a tree, each node following its\n"
 	"             W children, D levels down [3x3]; long = W chains of D\n"
-	"             :follows edges [10x3]\n"
+	"             :follows edges [10x3]; --people-attrs: each node a whole\n"
+	"             social person (DataScript's pull-benchmark wide-db 4 5)\n"
 	"common:\n"
 	"  --seed S            random seed [42]; same arguments, same bytes\n"
 	"  --format edn|csv    EDN tx-data [edn], or CSV files for SQLite\n"
@@ -356,6 +358,14 @@ static int parse_opts(const cli_command *self, int argc, char **argv, gen_opts *
 			namebuf[eq - name] = 0;
 			val = eq + 1;
 			name = namebuf;
+		}
+		if (strcmp(name, "--people-attrs") == 0) {
+			if (val)
+				return gen_usage(self, "%s takes no value", name);
+			if (o->kind != K_FOLLOWS)
+				return gen_usage(self, "%s applies to follows only", name);
+			o->people_attrs = true;
+			continue;
 		}
 		if (strcmp(name, "--large") == 0) {
 			if (val)
@@ -488,6 +498,8 @@ static void edn_header(out *o, const gen_opts *g)
 	case K_FOLLOWS:
 		n += snprintf(line + n, sizeof line - (size_t)n, " --shape %s --depth %lld --width %lld",
 			      g->long_shape ? "long" : "wide", g->depth, g->width);
+		if (g->people_attrs)
+			n += snprintf(line + n, sizeof line - (size_t)n, " --people-attrs");
 		break;
 	default:
 		n += snprintf(line + n, sizeof line - (size_t)n, " --people %lld --width %lld", g->people,
@@ -820,6 +832,80 @@ static const attr_def k_social_schema[] = {
 #define LINKS_TX 5000  /* :follows, :edge or parent datoms per tx */
 #define MAX_FOLLOWS 4  /* each person follows 0..4 others */
 
+/* One of DataScript's random people (social, and follows --people-attrs). */
+typedef struct person {
+	const char *name, *last;
+	unsigned alias[10], na; /* indexes into k_aliases, no repeats */
+	bool male;
+	unsigned age, salary;
+} person;
+
+static void person_draw(rng *r, person *p)
+{
+	p->name = k_names[rng_below(r, 8)];
+	p->last = k_last_names[rng_below(r, 6)];
+	unsigned nalias = rng_below(r, 10), seen = 0;
+	p->na = 0;
+	for (unsigned k = 0; k < nalias; k++) {
+		unsigned a = rng_below(r, 11);
+		if (!(seen & (1u << a))) /* a set: drop repeats */
+			p->alias[p->na++] = a;
+		seen |= 1u << a;
+	}
+	p->male = rng_below(r, 2) == 0;
+	p->age = rng_below(r, 100);
+	p->salary = rng_below(r, 100000);
+}
+
+/* Person `id` as rows of people.csv and aliases.csv (room made here). */
+static void person_csv(out *po, out *ao, uint64_t id, const person *p)
+{
+	out_room(po);
+	out_u64(po, id);
+	out_ch(po, ',');
+	out_str(po, p->name);
+	out_ch(po, ',');
+	out_str(po, p->last);
+	out_str(po, p->male ? ",male," : ",female,");
+	out_u64(po, p->age);
+	out_ch(po, ',');
+	out_u64(po, p->salary);
+	out_ch(po, '\n');
+	out_room(ao);
+	for (unsigned k = 0; k < p->na; k++) {
+		out_u64(ao, id);
+		out_ch(ao, ',');
+		out_csv_str(ao, k_aliases[p->alias[k]]);
+		out_ch(ao, '\n');
+	}
+}
+
+/* Person `id` as an EDN entity map (the caller makes room). */
+static void person_edn(out *eo, uint64_t id, const person *p)
+{
+	out_lit(eo, "{:id ");
+	out_u64(eo, id);
+	out_lit(eo, " :name \"");
+	out_str(eo, p->name);
+	out_lit(eo, "\" :last-name \"");
+	out_str(eo, p->last);
+	out_ch(eo, '"');
+	if (p->na) {
+		out_lit(eo, " :alias [");
+		for (unsigned k = 0; k < p->na; k++) {
+			if (k)
+				out_ch(eo, ' ');
+			out_edn_str(eo, k_aliases[p->alias[k]]);
+		}
+		out_ch(eo, ']');
+	}
+	out_str(eo, p->male ? " :sex :male :age " : " :sex :female :age ");
+	out_u64(eo, p->age);
+	out_lit(eo, " :salary ");
+	out_u64(eo, p->salary);
+	out_ch(eo, '}');
+}
+
 static int gen_social(const gen_opts *g)
 {
 	int rc = CLI_EXIT_USER;
@@ -844,62 +930,15 @@ static int gen_social(const gen_opts *g)
 	rng_seed(&r, g->seed, 2);
 	uint64_t n = (uint64_t)g->people;
 	for (uint64_t i = 1; i <= n; i++) {
-		const char *name = k_names[rng_below(&r, 8)];
-		const char *last = k_last_names[rng_below(&r, 6)];
-		unsigned nalias = rng_below(&r, 10), seen = 0;
-		unsigned alias[10], na = 0;
-		for (unsigned k = 0; k < nalias; k++) {
-			unsigned a = rng_below(&r, 11);
-			if (!(seen & (1u << a))) /* a set: drop repeats */
-				alias[na++] = a;
-			seen |= 1u << a;
-		}
-		bool male = rng_below(&r, 2) == 0;
-		unsigned age = rng_below(&r, 100), salary = rng_below(&r, 100000);
+		person p;
+		person_draw(&r, &p);
 		if (g->csv) {
-			out_room(&po);
-			out_u64(&po, i);
-			out_ch(&po, ',');
-			out_str(&po, name);
-			out_ch(&po, ',');
-			out_str(&po, last);
-			out_str(&po, male ? ",male," : ",female,");
-			out_u64(&po, age);
-			out_ch(&po, ',');
-			out_u64(&po, salary);
-			out_ch(&po, '\n');
-			out_room(&ao);
-			for (unsigned k = 0; k < na; k++) {
-				out_u64(&ao, i);
-				out_ch(&ao, ',');
-				out_csv_str(&ao, k_aliases[alias[k]]);
-				out_ch(&ao, '\n');
-			}
+			person_csv(&po, &ao, i, &p);
 			continue;
 		}
 		out_room(&eo);
 		tx_item(&eo, (i - 1) % SOCIAL_TX);
-		out_lit(&eo, "{:id ");
-		out_u64(&eo, i);
-		out_lit(&eo, " :name \"");
-		out_str(&eo, name);
-		out_lit(&eo, "\" :last-name \"");
-		out_str(&eo, last);
-		out_ch(&eo, '"');
-		if (na) {
-			out_lit(&eo, " :alias [");
-			for (unsigned k = 0; k < na; k++) {
-				if (k)
-					out_ch(&eo, ' ');
-				out_edn_str(&eo, k_aliases[alias[k]]);
-			}
-			out_ch(&eo, ']');
-		}
-		out_str(&eo, male ? " :sex :male :age " : " :sex :female :age ");
-		out_u64(&eo, age);
-		out_lit(&eo, " :salary ");
-		out_u64(&eo, salary);
-		out_ch(&eo, '}');
+		person_edn(&eo, i, &p);
 		tx_end(&eo, i % SOCIAL_TX == 0 || i == n);
 	}
 
@@ -1130,8 +1169,10 @@ done:
  * DataScript's wide nodes are its random people (name, last name, aliases,
  * age, ...) and its long nodes are all named "Ivan"; the rules query reads
  * only :follows, so we keep :name (a random one of the eight, or "Ivan") and
- * leave the rest out.  Then nodes, then the :follows datoms by lookup ref,
- * like social's.
+ * leave the rest out.  Its pull benchmarks read them all: --people-attrs
+ * makes every node a whole social person, with social's schema and CSV
+ * files (so SQLite loads it as social).  Then nodes, then the :follows
+ * datoms by lookup ref, like social's.
  *
  * The rules query [(follows ?x ?y) [?x :follows ?y]] [(follows ?x ?y)
  * [?x :follows ?t] (follows ?t ?y)] finds every (ancestor, descendant) pair:
@@ -1148,18 +1189,30 @@ static const attr_def k_follows_schema[] = {
 static int gen_follows(const gen_opts *g)
 {
 	int rc = CLI_EXIT_USER;
-	out eo = {0}, po = {0}, fo = {0};
+	out eo = {0}, po = {0}, ao = {0}, fo = {0};
 	const uint64_t w = (uint64_t)g->width, d = (uint64_t)g->depth;
+	const bool pa = g->people_attrs;
 	if (g->csv) {
-		if (out_open(&po, g->out, "people.csv") || out_open(&fo, g->out, "follows.csv"))
+		if (out_open(&po, g->out, "people.csv") || out_open(&fo, g->out, "follows.csv") ||
+		    (pa && out_open(&ao, g->out, "aliases.csv")))
 			goto done;
-		out_lit(&po, "id,name\n");
+		if (pa) { /* social's files (out_lit takes a literal) */
+			out_lit(&po, "id,name,last_name,sex,age,salary\n");
+			out_lit(&ao, "person_id,alias\n");
+		} else {
+			out_lit(&po, "id,name\n");
+		}
 		out_lit(&fo, "person_id,follows_id\n");
 	} else {
 		if (out_open(&eo, NULL, g->out))
 			goto done;
 		edn_header(&eo, g);
-		edn_schema(&eo, k_follows_schema, sizeof k_follows_schema / sizeof *k_follows_schema);
+		if (pa)
+			edn_schema(&eo, k_social_schema,
+				   sizeof k_social_schema / sizeof *k_social_schema);
+		else
+			edn_schema(&eo, k_follows_schema,
+				   sizeof k_follows_schema / sizeof *k_follows_schema);
 	}
 
 	/* The nodes, in id order: each level of the tree is a range of ids,
@@ -1171,7 +1224,15 @@ static int gen_follows(const gen_opts *g)
 		uint64_t first = g->long_shape ? 1 : level_first;
 		uint64_t count = g->long_shape ? w * (d + 1) : level_first;
 		for (uint64_t id = first; id < first + count; id++, nodes++) {
-			const char *name = g->long_shape ? "Ivan" : k_names[rng_below(&r, 8)];
+			person p;
+			if (pa)
+				person_draw(&r, &p);
+			const char *name =
+				pa ? p.name : g->long_shape ? "Ivan" : k_names[rng_below(&r, 8)];
+			if (g->csv && pa) {
+				person_csv(&po, &ao, id, &p);
+				continue;
+			}
 			if (g->csv) {
 				out_room(&po);
 				out_u64(&po, id);
@@ -1182,11 +1243,15 @@ static int gen_follows(const gen_opts *g)
 			}
 			out_room(&eo);
 			tx_item(&eo, nodes % SOCIAL_TX);
-			out_lit(&eo, "{:id ");
-			out_u64(&eo, id);
-			out_lit(&eo, " :name \"");
-			out_str(&eo, name);
-			out_lit(&eo, "\"}");
+			if (pa) {
+				person_edn(&eo, id, &p);
+			} else {
+				out_lit(&eo, "{:id ");
+				out_u64(&eo, id);
+				out_lit(&eo, " :name \"");
+				out_str(&eo, name);
+				out_lit(&eo, "\"}");
+			}
 			bool last = g->long_shape ? id + 1 == first + count
 						  : (k == d && id + 1 == first + count);
 			tx_end(&eo, nodes % SOCIAL_TX == SOCIAL_TX - 1 || last);
@@ -1230,7 +1295,7 @@ static int gen_follows(const gen_opts *g)
 	}
 	rc = CLI_EXIT_OK;
 done:
-	if (out_close(&eo) | out_close(&po) | out_close(&fo))
+	if (out_close(&eo) | out_close(&po) | out_close(&ao) | out_close(&fo))
 		rc = CLI_EXIT_USER;
 	return rc;
 }

@@ -189,6 +189,8 @@ exit_code "negative seed" 2 gen ohlc --seed -1
 exit_code "graph needs two nodes" 2 gen graph --nodes 1 --edges 1
 exit_code "follows: bad shape" 2 gen follows --shape round
 exit_code "--shape outside follows" 2 gen graph --shape wide
+exit_code "--people-attrs outside follows" 2 gen social --people-attrs
+exit_code "follows: --people-attrs" 0 gen follows --depth 2 --width 2 --people-attrs
 exit_code "--depth outside follows" 2 gen genealogy --depth 3
 exit_code "follows: a wide tree of width 1" 2 gen follows --width 1
 exit_code "follows: a wide tree too big" 2 gen follows --depth 40 --width 10
