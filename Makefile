@@ -38,13 +38,14 @@ test-tsan: deps
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'intern|concurrent|exec'
 
 # Every unit test, the data-driven cases and the fuzz corpus replays under
-# valgrind's memcheck (not the shell-driven crash and CLI tests).  The property
+# valgrind's memcheck (not the shell-driven crash, CLI and differential tests,
+# where memcheck would watch bash and node rather than datalite).  The property
 # and stress tests divide their iteration counts by DL_TEST_SCALE (tu_scale()
 # in tests/unit/testutil.c).  --fair-sched=yes: the concurrent tests spin, and
 # valgrind's default thread lock starves their writer.
 VALGRIND_OPTS = --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
 test-valgrind: test
-	cd build-test && DL_TEST_SCALE=10 ctest --output-on-failure -E 'crash|cli_' \
+	cd build-test && DL_TEST_SCALE=10 ctest --output-on-failure -E 'crash|cli|diff_datascript' \
 		--overwrite MemoryCheckCommand=$$(command -v valgrind) \
 		--overwrite MemoryCheckCommandOptions="$(VALGRIND_OPTS)" \
 		-T memcheck
