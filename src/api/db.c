@@ -82,6 +82,10 @@ struct dl_tx_result {
 	 * asserted, in order (the last one of an id wins) */
 	const attr_name *earlier;
 	size_t nearlier;
+	/* the idents this transaction asserts (in order; the last one of an id
+	 * wins), so naming a datom's attribute never scans the datoms */
+	const attr_name *own;
+	size_t nown;
 };
 
 /* Everything a result needs is in place before the transaction commits,
@@ -117,11 +121,9 @@ static bool is_ident_add(const dl_datom *d)
 
 static uint32_t result_attr_kw(const dl_tx_result *r, int64_t a)
 {
-	for (size_t i = 0; i < r->ndatoms; i++) {
-		const dl_datom *d = &r->datoms[i];
-		if (d->e == a && is_ident_add(d))
-			return d->v.u.id;
-	}
+	for (size_t i = r->nown; i-- > 0;)
+		if (r->own[i].id == a)
+			return r->own[i].kw;
 	for (size_t i = r->nearlier; i-- > 0;)
 		if (r->earlier[i].id == a)
 			return r->earlier[i].kw;
@@ -148,9 +150,11 @@ static int fill_results(void *ud, const dl_schema *before, const dl_tx_report *r
 	attr_name *names, *earlier = NULL;
 	size_t nnames, nidents = 0, ne = 0;
 	DL_TRY(names_from_schema(&names, &nnames, c->arena, before));
-	for (size_t k = 0; k + 1 < n; k++)
+	for (size_t k = 0; k < n; k++)
 		for (size_t i = 0; i < reps[k].ndatoms; i++)
 			nidents += is_ident_add(&reps[k].datoms[i]);
+	/* every transaction's idents in order: transaction k's own are a
+	 * slice, and the ones before it are `earlier` */
 	if (nidents && !(earlier = DL_ARENA_NEW(c->arena, nidents, attr_name)))
 		return DL_ENOMEM;
 	for (size_t k = 0; k < n; k++) {
@@ -165,11 +169,13 @@ static int fill_results(void *ud, const dl_schema *before, const dl_tx_report *r
 		r->nnames = nnames;
 		r->earlier = earlier;
 		r->nearlier = ne;
-		for (size_t i = 0; k + 1 < n && i < reps[k].ndatoms; i++) {
+		r->own = earlier ? earlier + ne : NULL;
+		for (size_t i = 0; i < reps[k].ndatoms; i++) {
 			const dl_datom *d = &reps[k].datoms[i];
 			if (is_ident_add(d))
 				earlier[ne++] = (attr_name){d->e, d->v.u.id};
 		}
+		r->nown = ne - r->nearlier;
 	}
 	return 0;
 }
