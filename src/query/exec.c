@@ -750,6 +750,126 @@ static int scan_loop(dl_qenv *env, pprog *pp, dl_step *s, dl_iter *it, dl_rel *r
 	return rc < 0 ? rc : 0;
 }
 
+/* ---- the worker pool ---- */
+
+/* A worker thread's environment: env's query and bindings on the
+ * worker's own snapshot, arena and function context, holding none of
+ * env's relations (and no pool of its own). */
+static void worker_env(dl_qenv *we, dl_fn_ctx *fn, dl_qenv *env, dl_snap *snap, dl_arena *a)
+{
+	dl_fn_ctx_init(fn);
+	fn->seed = env->fn->seed;
+	fn->attr_value = env->fn->attr_value;
+	*we = *env;
+	we->snap = snap;
+	we->a = a;
+	we->fn = fn;
+	fn->db = we;
+	we->rels = NULL;
+	we->nrels = 0;
+	we->steps = NULL;
+	we->nsteps = 0;
+	we->nested_scanned = 0;
+	we->pool = NULL;
+	we->pending = NULL;
+}
+
+/* Run fn(arg, we) on this (worker) thread in its own snapshot of env's
+ * committed state, arena a and function context.  0 when it ran (fn's
+ * result in *out), 1 when the snapshot shows another state than env's (the
+ * database moved on: the caller does the work itself), or an error from
+ * opening the snapshot. */
+static int worker_run(dl_qenv *env, dl_arena *a, int (*fn)(void *arg, dl_qenv *we), void *arg,
+		      int *out)
+{
+	dl_snap *snap = NULL;
+	int rc = dl_snap_begin(&snap, dl_snap_store(env->snap));
+	if (rc == 0 && dl_snap_id(snap) != dl_snap_id(env->snap))
+		rc = 1;
+	if (rc == 0) {
+		dl_fn_ctx fn_ctx;
+		dl_qenv we;
+		worker_env(&we, &fn_ctx, env, snap, a);
+		*out = fn(arg, &we);
+		dl_fn_ctx_fini(&fn_ctx);
+	}
+	if (snap)
+		dl_snap_end(snap);
+	return rc;
+}
+
+/* One part of a step split between the pool's threads (a range of a scan,
+ * a range of a nested q's input tuples): the part's own kind embeds this
+ * first and says in `run` how to do its work in an environment. */
+typedef struct pool_part pool_part;
+struct pool_part {
+	pthread_t thread;
+	dl_qenv *env;       /* the caller's (read only in the worker) */
+	int (*run)(pool_part *p, dl_qenv *in);
+	dl_rel *res;        /* the rows the part makes */
+	dl_arena *arena;    /* the values they hold; kept until the query ends */
+	uint64_t scanned;
+	int rc;
+	bool stale;         /* the database moved on: the caller runs this part */
+	char msg[512];
+};
+
+static int pool_part_run(void *arg, dl_qenv *we)
+{
+	pool_part *p = arg;
+	return p->run(p, we);
+}
+
+static void *pool_part_main(void *arg)
+{
+	pool_part *p = arg;
+	int rc = worker_run(p->env, p->arena, pool_part_run, p, &p->rc);
+	if (rc == 1)
+		p->stale = true;
+	else if (rc < 0)
+		p->rc = rc;
+	if (p->rc < 0)
+		snprintf(p->msg, sizeof p->msg, "%s", dl_errmsg());
+	return NULL;
+}
+
+/* Start parts[0..n) (each stride bytes apart, a pool_part first) on
+ * threads, with relations shaped like `shape`; *started of them run. */
+static int pool_parts_start(void *parts, size_t stride, int n, const dl_rel *shape, int *started)
+{
+	*started = 0;
+	for (int k = 0; k < n; k++) {
+		pool_part *p = (pool_part *)((char *)parts + (size_t)k * stride);
+		p->res = dl_rel_new(NULL, shape->ncols, shape->vars);
+		p->arena = dl_calloc(1, sizeof *p->arena);
+		if (!p->res || !p->arena)
+			return DL_ENOMEM;
+		*p->arena = (dl_arena)DL_ARENA_INIT;
+		if (pthread_create(&p->thread, NULL, pool_part_main, p))
+			return dl_error(DL_EIO, "cannot start a worker thread");
+		(*started)++;
+	}
+	return 0;
+}
+
+/* After the join: run a stale part here, report a failed one, and keep
+ * the part's arena for the query's answer; rc is the error so far. */
+static int pool_part_finish(dl_qenv *env, pool_part *p, bool started, int rc)
+{
+	if (!rc && started && p->stale)
+		rc = p->run(p, env);
+	else if (!rc && started && p->rc < 0)
+		rc = dl_error(p->rc, "%s", p->msg);
+	if (p->arena && pool_keep(env->pool, p->arena) < 0) {
+		dl_arena_free(p->arena);
+		dl_free(p->arena);
+		if (!rc)
+			rc = DL_ENOMEM;
+	}
+	p->arena = NULL;
+	return rc;
+}
+
 /* ---- scans split over the worker pool ---- */
 
 /* Scans of at least this many datoms are split between the pool's
@@ -757,18 +877,11 @@ static int scan_loop(dl_qenv *env, pprog *pp, dl_step *s, dl_iter *it, dl_rel *r
 #define PAR_SCAN_MIN 65536.0
 
 typedef struct scan_worker {
-	pthread_t thread;
-	dl_qenv *env;        /* the caller's (read only here) */
+	pool_part base;      /* first: the pool's view of it */
 	const pprog *pp;
 	dl_step *s;          /* read only: strategy, index */
 	int64_t from, to;    /* entity ids [from, to); to < 0: to the end */
-	dl_rel *res;
-	dl_arena *arena;
 	uint64_t fused[DL_MAX_FUSE]; /* the pipe's row counts, added up after */
-	uint64_t scanned;
-	int rc;
-	bool stale;          /* the database moved on: the caller scans this part */
-	char msg[512];
 } scan_worker;
 
 /* Open an iterator for pp on s's index positioned at entity `from`. */
@@ -804,39 +917,10 @@ static int scan_part(dl_qenv *env, const pprog *shared, dl_step *s, int64_t from
 	return rc;
 }
 
-static void *scan_worker_main(void *p)
+static int scan_worker_run(pool_part *p, dl_qenv *in)
 {
-	scan_worker *w = p;
-	dl_qenv *env = w->env;
-	dl_snap *snap = NULL;
-	w->rc = dl_snap_begin(&snap, dl_snap_store(env->snap));
-	if (w->rc == 0 && dl_snap_id(snap) != dl_snap_id(env->snap))
-		w->stale = true;
-	if (w->rc == 0 && !w->stale) {
-		dl_fn_ctx fn;
-		dl_fn_ctx_init(&fn);
-		fn.seed = env->fn->seed;
-		fn.attr_value = env->fn->attr_value;
-		dl_qenv we = *env;
-		we.snap = snap;
-		we.a = w->arena;
-		we.fn = &fn;
-		fn.db = &we;
-		we.rels = NULL;
-		we.nrels = 0;
-		we.steps = NULL;
-		we.nsteps = 0;
-		we.nested_scanned = 0;
-		we.pool = NULL;
-		we.fuse = NULL;
-		w->rc = scan_part(&we, w->pp, w->s, w->from, w->to, w->res, w->fused, &w->scanned);
-		dl_fn_ctx_fini(&fn);
-	}
-	if (w->rc)
-		snprintf(w->msg, sizeof w->msg, "%s", dl_errmsg());
-	if (snap)
-		dl_snap_end(snap);
-	return NULL;
+	scan_worker *w = (scan_worker *)p;
+	return scan_part(in, w->pp, w->s, w->from, w->to, p->res, w->fused, &p->scanned);
 }
 
 /* The highest entity id of the scan's range (it holds at least `lo`). */
@@ -892,52 +976,29 @@ static int scan_parallel(dl_qenv *env, pprog *pp, dl_step *s, dl_rel *r)
 		return 1;
 	scan_worker w[DL_MAX_THREADS];
 	memset(w, 0, sizeof w);
-	int started = 0;
-	rc = 0;
 	unsigned __int128 span = (unsigned __int128)((uint64_t)hi - (uint64_t)lo) + 1;
-	for (int k = 0; k < nw; k++) {
-		w[k] = (scan_worker){.env = env, .pp = pp, .s = s,
+	for (int k = 0; k < nw; k++)
+		w[k] = (scan_worker){.base = {.env = env, .run = scan_worker_run}, .pp = pp, .s = s,
 				     .from = lo + (int64_t)(span * (unsigned)k / (unsigned)nw),
 				     .to = k + 1 < nw ? lo + (int64_t)(span * (unsigned)(k + 1) / (unsigned)nw)
 						      : -1};
-		w[k].res = dl_rel_new(NULL, r->ncols, r->vars);
-		w[k].arena = dl_calloc(1, sizeof *w[k].arena);
-		if (!w[k].res || !w[k].arena) {
-			rc = DL_ENOMEM;
-			break;
-		}
-		*w[k].arena = (dl_arena)DL_ARENA_INIT;
-		if (pthread_create(&w[k].thread, NULL, scan_worker_main, &w[k])) {
-			rc = dl_error(DL_EIO, "cannot start a worker thread");
-			break;
-		}
-		started++;
-	}
+	int started;
+	rc = pool_parts_start(w, sizeof *w, nw, r, &started);
 	for (int k = 0; k < started; k++)
-		pthread_join(w[k].thread, NULL);
+		pthread_join(w[k].base.thread, NULL);
 	/* the parts in order: the rows stay in entity order */
 	for (int k = 0; k < nw; k++) {
-		if (!rc && k < started && w[k].stale)
-			rc = scan_part(env, pp, s, w[k].from, w[k].to, w[k].res, w[k].fused,
-				       &w[k].scanned);
-		else if (!rc && k < started && w[k].rc)
-			rc = dl_error(w[k].rc, "%s", w[k].msg);
-		s->scanned += w[k].scanned;
+		pool_part *pt = &w[k].base;
+		rc = pool_part_finish(env, pt, k < started, rc);
+		s->scanned += pt->scanned;
 		for (uint32_t j = 0; pp->pipe && j < pp->pipe->n; j++)
 			pp->pipe->rows[j] += w[k].fused[j];
-		if (!rc && w[k].res && (rc = dl_rel_reserve(env, r, w[k].res->n)) == 0 &&
-		    w[k].res->n) {
-			memcpy(&r->rows[r->n * r->ncols], w[k].res->rows,
-			       w[k].res->n * r->ncols * sizeof *r->rows);
-			r->n += w[k].res->n;
+		if (!rc && pt->res && (rc = dl_rel_reserve(env, r, pt->res->n)) == 0 && pt->res->n) {
+			memcpy(&r->rows[r->n * r->ncols], pt->res->rows,
+			       pt->res->n * r->ncols * sizeof *r->rows);
+			r->n += pt->res->n;
 		}
-		dl_rel_free(w[k].res);
-		if (w[k].arena && pool_keep(env->pool, w[k].arena) < 0) {
-			dl_arena_free(w[k].arena);
-			dl_free(w[k].arena);
-			if (!rc)
-				rc = DL_ENOMEM;
-		}
+		dl_rel_free(pt->res);
 	}
 	if (!rc)
 		s->parallel = true;
@@ -1956,66 +2017,22 @@ static int subq_range(dl_qenv *env, const dl_clause *cl, const dl_rel *keys,
  * own arena and function context; the result rows it binds outlive it in
  * the arena, which the query keeps until it ends. */
 typedef struct subq_worker {
-	pthread_t thread;
-	dl_qenv *env;       /* the caller's (read only here) */
+	pool_part base;     /* first: the pool's view of it */
 	const dl_clause *cl;
 	const dl_rel *keys;
 	const uint32_t *ivars;
 	uint32_t ni;
 	const bindprog *bp;
 	size_t from, to;
-	dl_rel *res;
-	dl_arena *arena;
-	int rc;
-	bool stale;         /* the database moved on: run this part serially */
-	char msg[512];
-	uint64_t scanned;
 } subq_worker;
 
-/* A worker thread's environment: env's query and bindings on the
- * worker's own snapshot, arena and function context, holding none of
- * env's relations (and no pool of its own). */
-static void worker_env(dl_qenv *we, dl_fn_ctx *fn, dl_qenv *env, dl_snap *snap, dl_arena *a)
+static int subq_worker_run(pool_part *p, dl_qenv *in)
 {
-	dl_fn_ctx_init(fn);
-	fn->seed = env->fn->seed;
-	fn->attr_value = env->fn->attr_value;
-	*we = *env;
-	we->snap = snap;
-	we->a = a;
-	we->fn = fn;
-	fn->db = we;
-	we->rels = NULL;
-	we->nrels = 0;
-	we->steps = NULL;
-	we->nsteps = 0;
-	we->nested_scanned = 0;
-	we->pool = NULL;
-	we->pending = NULL;
-}
-
-static void *subq_worker_main(void *p)
-{
-	subq_worker *w = p;
-	dl_qenv *env = w->env;
-	dl_snap *snap = NULL;
-	w->rc = dl_snap_begin(&snap, dl_snap_store(env->snap));
-	if (w->rc == 0 && dl_snap_id(snap) != dl_snap_id(env->snap))
-		w->stale = true;
-	if (w->rc == 0 && !w->stale) {
-		dl_fn_ctx fn;
-		dl_qenv we;
-		worker_env(&we, &fn, env, snap, w->arena);
-		w->rc = subq_range(&we, w->cl, w->keys, w->ivars, w->ni, w->bp, w->res, w->from,
-				   w->to);
-		w->scanned = we.nested_scanned;
-		dl_fn_ctx_fini(&fn);
-	}
-	if (w->rc)
-		snprintf(w->msg, sizeof w->msg, "%s", dl_errmsg());
-	if (snap)
-		dl_snap_end(snap);
-	return NULL;
+	subq_worker *w = (subq_worker *)p;
+	uint64_t before = in->nested_scanned;
+	int rc = subq_range(in, w->cl, w->keys, w->ivars, w->ni, w->bp, p->res, w->from, w->to);
+	p->scanned += in->nested_scanned - before;
+	return rc;
 }
 
 /* Split keys between worker threads; 0 when done, 1 when the pool could
@@ -2030,46 +2047,28 @@ static int subq_parallel(dl_qenv *env, const dl_clause *cl, const dl_rel *keys,
 		return 1;
 	subq_worker w[DL_MAX_THREADS];
 	memset(w, 0, sizeof w);
-	int rc = 0, started = 0;
-	for (int k = 0; k < nw; k++) {
-		w[k] = (subq_worker){.env = env, .cl = cl, .keys = keys, .ivars = ivars, .ni = ni,
-				     .bp = bp, .from = keys->n * (size_t)k / (size_t)nw,
+	for (int k = 0; k < nw; k++)
+		w[k] = (subq_worker){.base = {.env = env, .run = subq_worker_run}, .cl = cl,
+				     .keys = keys, .ivars = ivars, .ni = ni, .bp = bp,
+				     .from = keys->n * (size_t)k / (size_t)nw,
 				     .to = keys->n * (size_t)(k + 1) / (size_t)nw};
-		w[k].res = dl_rel_new(NULL, res->ncols, res->vars);
-		w[k].arena = dl_calloc(1, sizeof *w[k].arena);
-		if (!w[k].res || !w[k].arena) {
-			rc = DL_ENOMEM;
-			break;
-		}
-		*w[k].arena = (dl_arena)DL_ARENA_INIT;
-		if (pthread_create(&w[k].thread, NULL, subq_worker_main, &w[k])) {
-			rc = dl_error(DL_EIO, "cannot start a worker thread");
-			break;
-		}
-		started++;
-	}
+	int started;
+	int rc = pool_parts_start(w, sizeof *w, nw, res, &started);
 	for (int k = 0; k < started; k++)
-		pthread_join(w[k].thread, NULL);
+		pthread_join(w[k].base.thread, NULL);
 	for (int k = 0; k < nw; k++) {
-		if (!rc && k < started && w[k].stale)
-			rc = subq_range(env, cl, keys, ivars, ni, bp, w[k].res, w[k].from, w[k].to);
-		else if (!rc && k < started && w[k].rc)
-			rc = dl_error(w[k].rc, "%s", w[k].msg);
-		env->nested_scanned += w[k].scanned;
-		for (size_t i = 0; !rc && w[k].res && i < w[k].res->n; i++) {
+		pool_part *p = &w[k].base;
+		uint64_t before = env->nested_scanned;
+		rc = pool_part_finish(env, p, k < started, rc);
+		env->nested_scanned = before + p->scanned;
+		for (size_t i = 0; !rc && p->res && i < p->res->n; i++) {
 			dl_value *o = dl_rel_push(env, res);
 			if (!o)
 				rc = dl_errcode_last();
 			else
-				memcpy(o, &w[k].res->rows[i * res->ncols], res->ncols * sizeof *o);
+				memcpy(o, &p->res->rows[i * res->ncols], res->ncols * sizeof *o);
 		}
-		dl_rel_free(w[k].res);
-		if (w[k].arena && pool_keep(env->pool, w[k].arena) < 0) {
-			dl_arena_free(w[k].arena);
-			dl_free(w[k].arena);
-			if (!rc)
-				rc = DL_ENOMEM;
-		}
+		dl_rel_free(p->res);
 	}
 	return rc;
 }
@@ -2580,23 +2579,17 @@ typedef struct subq_thread {
 	int rc;             /* snapshot could not begin, or saw another state */
 } subq_thread;
 
+static int subq_crew_run(void *arg, dl_qenv *we)
+{
+	subq_jobs_run(arg, we);
+	return 0;
+}
+
 static void *subq_thread_main(void *p)
 {
 	subq_thread *t = p;
-	dl_qenv *env = t->crew->env;
-	dl_snap *snap = NULL;
-	t->rc = dl_snap_begin(&snap, dl_snap_store(env->snap));
-	if (t->rc == 0 && dl_snap_id(snap) != dl_snap_id(env->snap))
-		t->rc = 1;
-	if (t->rc == 0) {
-		dl_fn_ctx fn;
-		dl_qenv we;
-		worker_env(&we, &fn, env, snap, t->arena);
-		subq_jobs_run(t->crew, &we);
-		dl_fn_ctx_fini(&fn);
-	}
-	if (snap)
-		dl_snap_end(snap);
+	int ran;
+	t->rc = worker_run(t->crew->env, t->arena, subq_crew_run, t->crew, &ran);
 	return NULL;
 }
 
