@@ -1240,9 +1240,15 @@ static int key_store(dl_qenv *env, const pprog *pp, int kpos, const dl_value *v,
 	int rc;
 	switch (kpos) {
 	case 0:
+		if (v->type == DL_INT) { /* the usual row form of an entity */
+			if (v->u.i < 0)
+				return 0;
+			*out = *v;
+			return 1;
+		}
 		rc = dl_qenv_entity(env, v, &id);
 		if (rc > 0)
-			*out = dl_int(id);
+			*out = int_value(id);
 		return rc;
 	case 1:
 		if (v->type == DL_KEYWORD) {

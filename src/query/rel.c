@@ -257,14 +257,15 @@ int dl_rel_distinct(dl_qenv *env, dl_rel *r)
 	if (!slot)
 		return DL_ENOMEM;
 	size_t w = 0;
+	bool one = r->ncols == 1; /* the common projection: no row hashing loop */
 	for (size_t i = 0; i < r->n; i++) {
 		dl_value *row = &r->rows[i * r->ncols];
-		uint64_t hv = dl_row_hash(row, cols, r->ncols);
+		uint64_t hv = one ? dl_value_hash(row) : dl_row_hash(row, cols, r->ncols);
 		size_t b = hv & (nb - 1);
 		bool dup = false;
 		while (slot[b]) {
 			const dl_value *o = &r->rows[(size_t)(slot[b] - 1) * r->ncols];
-			if (dl_row_eq(o, cols, row, cols, r->ncols)) {
+			if (one ? dl_value_equal(o, row) : dl_row_eq(o, cols, row, cols, r->ncols)) {
 				dup = true;
 				break;
 			}
