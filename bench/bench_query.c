@@ -39,6 +39,8 @@
 #include "query/pull.h"
 #include "tx/tx.h"
 
+#include "bench_common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,20 +170,6 @@ static const bq k_queries[] = {
 /* The budget on the total time of one query's timed runs. */
 static double g_budget_ms = 120000;
 
-static double now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static double peak_rss_mb(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_maxrss / 1024.0;
-}
-
 /* The file-backed part of the resident set now (LMDB's map: page-cache
  * pages the process has touched, shared and clean), in MB; -1 if unknown. */
 static double rss_file_mb(void)
@@ -195,12 +183,6 @@ static double rss_file_mb(void)
 	if (f)
 		fclose(f);
 	return mb;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 static char *slurp(const char *path, size_t *n)
@@ -237,7 +219,7 @@ static int load(dl_store *s, const char *path)
 	o.source = path;
 	dl_edn_reader_init(&r, text, n, &o);
 	size_t datoms = 0;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	int rc;
 	for (;;) {
 		dl_arena a = DL_ARENA_INIT;
@@ -259,11 +241,11 @@ static int load(dl_store *s, const char *path)
 		fprintf(stderr, "bench_query: %s\n", dl_errmsg());
 		return -1;
 	}
-	double ms = now_ms() - t0;
+	double ms = bench_now_ms() - t0;
 	fprintf(stderr,
 		"# loaded %zu datoms in %.0f ms (%.2f M datoms/s through dl_tx_run), peak RSS %.1f MB "
 		"(with the %.1f MB EDN text read whole)\n",
-		datoms, ms, (double)datoms / ms / 1000, peak_rss_mb(), (double)n / 1048576.0);
+		datoms, ms, (double)datoms / ms / 1000, bench_peak_rss_mb(), (double)n / 1048576.0);
 	return 0;
 }
 
@@ -601,13 +583,13 @@ int main(int argc, char **argv)
 			continue;
 		/* Warm up: once, and again until --warmup-ms have passed. */
 		size_t rows = 0;
-		double t0 = now_ms(), warm, start = t0;
+		double t0 = bench_now_ms(), warm, start = t0;
 		int rc;
 		do {
-			t0 = now_ms();
+			t0 = bench_now_ms();
 			rc = run_once(s, b, &rows, false, false, timeout_ms, threads);
-			warm = now_ms() - t0;
-		} while (!rc && now_ms() - start < warmup_ms);
+			warm = bench_now_ms() - t0;
+		} while (!rc && bench_now_ms() - start < warmup_ms);
 		if (rc) {
 			fprintf(stderr, "bench_query: %s: %s (after %.0f ms)\n", b->name, dl_errmsg(),
 				warm);
@@ -618,15 +600,11 @@ int main(int argc, char **argv)
 			continue;
 		}
 		/* Fewer runs when N would blow the time budget (at least 3). */
-		int n = runs;
-		if (warm * runs > g_budget_ms) {
-			n = (int)(g_budget_ms / (warm > 0 ? warm : 1));
-			n = n < 3 ? (runs < 3 ? runs : 3) : n;
-		}
+		int n = bench_budget_runs(runs, warm, g_budget_ms);
 		for (int r = 0; r < n; r++) {
-			t0 = now_ms();
+			t0 = bench_now_ms();
 			rc = run_once(s, b, &rows, false, false, timeout_ms, threads);
-			times[r] = now_ms() - t0;
+			times[r] = bench_now_ms() - t0;
 			if (rc)
 				break;
 		}
@@ -636,13 +614,12 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			continue;
 		}
-		qsort(times, (size_t)n, sizeof *times, cmp_double);
-		double median = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+		double median = bench_median(times, n);
 		printf("%s %.3f %.3f %.3f %zu %.1f %d\n", b->name, median, times[0], times[n - 1], rows,
-		       peak_rss_mb(), n);
+		       bench_peak_rss_mb(), n);
 		fflush(stdout);
 		fprintf(stderr, "# %s: peak RSS %.1f MB, of which LMDB's map (file pages) %.1f MB now\n",
-			b->name, peak_rss_mb(), rss_file_mb());
+			b->name, bench_peak_rss_mb(), rss_file_mb());
 		if (explain || dump)
 			run_once(s, b, &rows, explain, dump, timeout_ms, threads);
 	}

@@ -31,89 +31,38 @@
  */
 #include "datalite.h"
 
+#include "bench_common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #define NATTR 5
 static const char *const k_attrs[NATTR] = {"name", "last-name", "sex", "age", "salary"};
 
 typedef struct person {
-	char name[32], last[32], sex[16];
-	long long age, salary;
-	dl_value v[NATTR]; /* the attribute values */
-	int64_t e;         /* the entity id of the last add */
+	const bench_person *row; /* the CSV's, which the values point into */
+	dl_value v[NATTR];       /* the attribute values */
+	int64_t e;               /* the entity id of the last add */
 } person;
-
-static double now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static double peak_rss_mb(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_maxrss / 1024.0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static dl_value g_kw[NATTR], g_add, g_retract, g_male, g_female;
 
-/* people.csv: id,name,last_name,sex,age,salary (a header, then no quoting:
- * the generator's names have no commas). */
-static person *read_people(const char *path, size_t *n)
+/* The people of people.csv (*rows, which the values point into). */
+static person *read_people(const char *path, bench_person **rows, size_t *n)
 {
-	FILE *f = fopen(path, "r");
-	char line[256];
-	person *ps = NULL;
-	size_t cap = 0;
-	*n = 0;
-	if (!f || !fgets(line, sizeof line, f)) {
-		fprintf(stderr, "bench_write: cannot read %s\n", path);
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	while (fgets(line, sizeof line, f)) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			person *g = realloc(ps, cap * sizeof *ps);
-			if (!g)
-				break;
-			ps = g;
-		}
-		person *p = &ps[*n];
-		long long id;
-		if (sscanf(line, "%lld,%31[^,],%31[^,],%15[^,],%lld,%lld", &id, p->name, p->last, p->sex,
-			   &p->age, &p->salary) != 6) {
-			fprintf(stderr, "bench_write: %s:%zu: not id,name,last_name,sex,age,salary\n",
-				path, *n + 2);
-			free(ps);
-			fclose(f);
-			return NULL;
-		}
-		(*n)++;
-	}
-	fclose(f);
-	/* The values point into ps, which no longer moves. */
-	for (size_t i = 0; i < *n; i++) {
+	*rows = bench_read_people("bench_write", path, n);
+	person *ps = *rows ? calloc(*n ? *n : 1, sizeof *ps) : NULL;
+	for (size_t i = 0; ps && i < *n; i++) {
+		const bench_person *r = &(*rows)[i];
 		person *p = &ps[i];
-		p->v[0] = dl_string(p->name, strlen(p->name));
-		p->v[1] = dl_string(p->last, strlen(p->last));
-		p->v[2] = strcmp(p->sex, "male") ? g_female : g_male;
-		p->v[3] = dl_int(p->age);
-		p->v[4] = dl_int(p->salary);
+		p->row = r;
+		p->v[0] = dl_string(r->name, strlen(r->name));
+		p->v[1] = dl_string(r->last, strlen(r->last));
+		p->v[2] = strcmp(r->sex, "male") ? g_female : g_male;
+		p->v[3] = dl_int(r->age);
+		p->v[4] = dl_int(r->salary);
 	}
 	return ps;
 }
@@ -217,7 +166,7 @@ static int run(const char *name, const char *dbpath, bool sync, person *ps, size
 			rc = transact(db, &tx, &setup, "p", &ps[i].e);
 		}
 	}
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	if (rc) {
 		/* setup failed */
 	} else if (!strcmp(name, "add-1")) {
@@ -259,7 +208,7 @@ static int run(const char *name, const char *dbpath, bool sync, person *ps, size
 		if (!(rc = dl_db_import(&st, db, init_text, init_len, &io)))
 			*datoms = (size_t)(st.datoms - st.transactions);
 	}
-	*ms = now_ms() - t0;
+	*ms = bench_now_ms() - t0;
 	dl_db_close(db);
 	return rc;
 }
@@ -276,7 +225,8 @@ static char *init_text(const person *ps, size_t n, size_t *len)
 	for (size_t i = 0; i < n; i++)
 		k += (size_t)snprintf(t + k, cap - k,
 				      "{:name \"%s\" :last-name \"%s\" :sex :%s :age %lld :salary %lld}\n",
-				      ps[i].name, ps[i].last, ps[i].sex, ps[i].age, ps[i].salary);
+				      ps[i].row->name, ps[i].row->last, ps[i].row->sex, ps[i].row->age,
+				      ps[i].row->salary);
 	t[k++] = ']';
 	t[k] = 0;
 	*len = k;
@@ -290,7 +240,6 @@ int main(int argc, char **argv)
 	bool sync = false;
 	const char *csv = NULL, *dbpath = NULL, *names[16];
 	int nnames = 0;
-	static const char *const k_all[] = {"add-1", "add-5", "add-all", "retract-5", "init"};
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--runs") && i + 1 < argc)
 			runs = atoi(argv[++i]);
@@ -314,18 +263,8 @@ int main(int argc, char **argv)
 				"[--sync] PEOPLE.csv DB [add-1|add-5|add-all|retract-5|init ...]\n");
 		return 2;
 	}
-	for (int k = 0; k < nnames; k++) {
-		bool known = false;
-		for (size_t i = 0; i < 5; i++)
-			known |= !strcmp(names[k], k_all[i]);
-		if (!known) {
-			fprintf(stderr, "bench_write: unknown benchmark %s\n", names[k]);
-			return 2;
-		}
-	}
-	if (!nnames)
-		for (; nnames < 5; nnames++)
-			names[nnames] = k_all[nnames];
+	if (bench_write_names("bench_write", names, &nnames))
+		return 2;
 	for (int k = 0; k < NATTR; k++)
 		if (dl_keyword(&g_kw[k], k_attrs[k], strlen(k_attrs[k])))
 			return 1;
@@ -333,22 +272,19 @@ int main(int argc, char **argv)
 	    dl_keyword(&g_male, "male", 4) || dl_keyword(&g_female, "female", 6))
 		return 1;
 	size_t n = 0, tlen = 0;
-	person *ps = read_people(csv, &n);
+	bench_person *rows = NULL;
+	person *ps = read_people(csv, &rows, &n);
 	char *text = ps ? init_text(ps, n, &tlen) : NULL;
 	double *times = malloc((size_t)runs * sizeof *times);
 	int status = ps && text && times ? 0 : 1;
 	for (int k = 0; k < nnames && !status; k++) {
 		size_t datoms = 0;
-		double ms = 0, start = now_ms();
+		double ms = 0, start = bench_now_ms();
 		int rc;
 		do /* warm up: once, and again until --warmup-ms have passed */
 			rc = run(names[k], dbpath, sync, ps, n, text, tlen, &datoms, &ms);
-		while (!rc && now_ms() - start < warmup_ms);
-		int nr = runs;
-		if (!rc && ms * runs > budget_ms) {
-			nr = (int)(budget_ms / (ms > 0 ? ms : 1));
-			nr = nr < 3 ? (runs < 3 ? runs : 3) : nr;
-		}
+		while (!rc && bench_now_ms() - start < warmup_ms);
+		int nr = rc ? 0 : bench_budget_runs(runs, ms, budget_ms);
 		for (int r = 0; r < nr && !rc; r++) {
 			rc = run(names[k], dbpath, sync, ps, n, text, tlen, &datoms, &times[r]);
 			if (!rc && datoms != n * NATTR) {
@@ -363,14 +299,14 @@ int main(int argc, char **argv)
 			status = 1;
 			continue;
 		}
-		qsort(times, (size_t)nr, sizeof *times, cmp_double);
-		double med = nr % 2 ? times[nr / 2] : (times[nr / 2 - 1] + times[nr / 2]) / 2;
+		double med = bench_median(times, nr);
 		printf("%s %.3f %.3f %.3f %zu %.1f %d\n", names[k], med, times[0], times[nr - 1], datoms,
-		       peak_rss_mb(), nr);
+		       bench_peak_rss_mb(), nr);
 		fflush(stdout);
 	}
 	free(times);
 	free(text);
 	free(ps);
+	free(rows);
 	return status;
 }

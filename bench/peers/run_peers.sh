@@ -10,7 +10,8 @@
 # each reported as its own query (rules-wide-3x3 ...); `pull`: DataScript's
 # pull benchmarks on its wide-db 4 5 (follows --people-attrs); `writes`: its
 # write benchmarks (add-1 add-5 add-all retract-5 init) on social's people,
-# datalite through bench_write with sync off.  SQLite has neither yet.
+# datalite through bench_write with sync off, SQLite through sqlite_write
+# (WAL, synchronous OFF).
 #
 # Generates the data with `datalite gen` (EDN for datalite and DataScript,
 # CSV for SQLite), loads datalite (through its transaction path, with the
@@ -45,9 +46,10 @@
 #                    --dump its answers are the CLI's EDN (a set), not
 #                    bench_query's sorted row per line
 #
-# bench_query (datalite) and sqlite_bench are looked for next to the datalite
-# binary (the build directory) unless $BENCH_QUERY / $SQLITE_BENCH name
-# them; DataScript is installed with `npm ci` on first use.
+# bench_query and bench_write (datalite), sqlite_bench and sqlite_write are
+# looked for next to the datalite binary (the build directory) unless
+# $BENCH_QUERY, $BENCH_WRITE, $SQLITE_BENCH, $SQLITE_WRITE name them;
+# DataScript is installed with `npm ci` on first use.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,7 +65,7 @@ while [ $# -gt 0 ]; do
 	--ds-heap) ds_heap=$2; shift 2 ;;
 	--dump) dump=1; shift ;;
 	--cli) cli=1; shift ;;
-	-h | --help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run_peers: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -159,8 +161,8 @@ run_set() {
 	"$dl" gen "$@" --out "$dir/data.edn"
 	if [ "$sqlite" = 1 ]; then
 		"$dl" gen "$@" --format csv --out "$dir/csv"
-		"$here/sqlite_load.sh" "$1" normalized "$dir/csv" "$dir/normalized.db"
-		"$here/sqlite_load.sh" "$1" eav "$dir/csv" "$dir/eav.db"
+		"$here/sqlite_load.sh" "${sqlite_kind:-$1}" normalized "$dir/csv" "$dir/normalized.db"
+		"$here/sqlite_load.sh" "${sqlite_kind:-$1}" eav "$dir/csv" "$dir/eav.db"
 	fi
 	"$bench_query" --load "$dir/data.edn" --load-only "$dir/datalite.db"
 	local qs=("${queries[@]}")
@@ -214,14 +216,21 @@ run_set() {
 }
 
 if [ "$kind" = pull ]; then
-	# DataScript's pull benchmarks on its wide-db 4 5.  SQLite: n/a (not
-	# written yet: a pull would be a recursive CTE per attribute set).
-	queries=(pull-one pull-many pull-wildcard) sqlite=0
+	# DataScript's pull benchmarks on its wide-db 4 5.  Its CSVs are
+	# social's tables (people with every attribute, aliases, follows), so
+	# SQLite loads them as social; the SQL is a recursive CTE over follows.
+	queries=(pull-one pull-many pull-wildcard) sqlite_kind=social
 	run_set "$work" rules follows --depth 4 --width 5 --people-attrs "${gen[@]}"
 elif [ "$kind" = writes ]; then
 	# DataScript's write benchmarks on people20k: bench_write (datalite,
-	# sync off) against datascript_bench.js.  SQLite: n/a (not written yet).
+	# sync off) against datascript_bench.js and sqlite_write (both layouts,
+	# WAL with synchronous OFF).
 	bench_write=${BENCH_WRITE:-$(dirname "$dl")/bench_write}
+	sqlite_write=${SQLITE_WRITE:-$(dirname "$dl")/sqlite_write}
+	if [ "$sqlite" = 1 ] && [ ! -x "$sqlite_write" ]; then
+		echo "# no sqlite_write at $sqlite_write (build it, or set SQLITE_WRITE): SQLite skipped" >&2
+		sqlite=0
+	fi
 	mkdir -p "$work"
 	"$dl" gen social --format csv --out "$work/csv" "${gen[@]}"
 	ws=("${queries[@]}")
@@ -229,6 +238,13 @@ elif [ "$kind" = writes ]; then
 	rc=0; record datalite writes "$work/datalite.log" "$bench_write" "${opts[@]}" "$work/csv/people.csv" \
 		"$work/datalite.db" "${ws[@]}" || rc=$?
 	missing datalite "$work/datalite.log" "$rc" "${ws[@]}"
+	if [ "$sqlite" = 1 ]; then
+		for sys in normalized eav; do
+			rc=0; record "sqlite-$sys" writes "$work/sqlite-$sys.log" "$sqlite_write" "${opts[@]}" \
+				--layout "$sys" "$work/csv/people.csv" "$work/sqlite-$sys.db" "${ws[@]}" || rc=$?
+			missing "sqlite-$sys" "$work/sqlite-$sys.log" "$rc" "${ws[@]}"
+		done
+	fi
 	if [ "$datascript" = 1 ]; then
 		rc=0; record datascript writes "$work/datascript.log" node --max-old-space-size="$ds_heap" \
 			"$here/datascript_bench.js" "${opts[@]}" "$work/csv/people.csv" "${ws[@]}" || rc=$?

@@ -16,7 +16,9 @@
  * like datascript_bench.js: fewer runs than N (at least 3) when N would take
  * more than --budget-ms (default 120000).  --timeout interrupts a statement
  * after MS (then `name TIMEOUT - - - - 0`).  Without QUERY names it runs all
- * of the kind's.  --dump prints each query's rows to stderr.
+ * of the kind's.  --dump prints each query's rows to stderr.  The pull
+ * queries run by name, on `datalite gen follows --people-attrs`'s CSVs
+ * loaded as social (sqlite_load.sh social ...).
  *
  * In the EAV layout `v` has no type affinity and `e` is INTEGER, so a join
  * `x.v = y.e` would apply numeric affinity to x.v and forgo the AVET index
@@ -30,6 +32,8 @@
  * ties for the latest bar kept (ohlc5).  A recursive CTE has one way to say
  * "ancestors of x", so anc-right runs the same SQL as anc.
  */
+#include "../bench_common.h"
+
 #include <sqlite3.h>
 
 #include <stdbool.h>
@@ -65,6 +69,33 @@ typedef struct query {
 	" WHERE x.a = ':person/id' AND x.v = ?1"                                                  \
 	" UNION SELECT p.v FROM anc JOIN datoms p ON p.e = anc.b AND p.a = ':person/parent')"     \
 	" SELECT b FROM anc"
+
+/* The pull benchmarks: a recursive CTE collects the tree below the root
+ * (UNION: a cycle would end, as a pull's recursion does on an entity it has
+ * seen), then the attribute rows of its entities, one row per value: a
+ * map entry of cardinality one, an item of :alias, a :follows child (the
+ * nested map, whose own values are rows of the child).  That is the count
+ * datalite and DataScript report.  Normalized, the people columns are
+ * unpivoted with UNION ALL; :db/id and :id are both the id column. */
+#define PULL_TREE_N                                                                           \
+	"WITH RECURSIVE t(id) AS (SELECT id FROM people WHERE id = 1"                            \
+	" UNION SELECT f.follows_id FROM t JOIN follows f ON f.person_id = t.id)"
+#define PULL_COL_N(attr, col) " UNION ALL SELECT p.id, '" attr "', p." col " FROM t JOIN people p ON p.id = t.id"
+#define PULL_N(cols)                                                                          \
+	PULL_TREE_N " SELECT f.person_id, ':follows', f.follows_id FROM t"                         \
+		    " JOIN follows f ON f.person_id = t.id" cols
+#define PULL_ALIAS_N " UNION ALL SELECT a.person_id, ':alias', a.alias FROM t JOIN aliases a ON a.person_id = t.id"
+#define PULL_ONE_N PULL_COL_N(":name", "name")
+#define PULL_MANY_N                                                                           \
+	PULL_COL_N(":db/id", "id") PULL_COL_N(":last-name", "last_name") PULL_ALIAS_N               \
+		PULL_COL_N(":sex", "sex") PULL_COL_N(":age", "age") PULL_COL_N(":salary", "salary")
+#define PULL_WILDCARD_N PULL_MANY_N PULL_COL_N(":id", "id") PULL_COL_N(":name", "name")
+#define PULL_TREE_E                                                                           \
+	"WITH RECURSIVE t(e) AS (SELECT e FROM datoms WHERE a = ':id' AND v = 1"                 \
+	" UNION SELECT f.v FROM t JOIN datoms f ON f.e = t.e AND f.a = ':follows')"
+/* the tree's datoms of the attributes named in `where` (all without) */
+#define PULL_E(where) PULL_TREE_E " SELECT d.e, d.a, d.v FROM t JOIN datoms d ON d.e = t.e" where
+#define PULL_E_DBID " UNION ALL SELECT e, ':db/id', e FROM t"
 
 #define EAV_BAR(alias, attr) " JOIN datoms " alias " ON " alias ".e = b.e AND " alias ".a = '" attr "'"
 
@@ -187,6 +218,15 @@ static const query k_queries[] = {
 	 " SELECT x, y FROM r",
 	 0},
 
+	/* DataScript's pull benchmarks on its wide-db 4 5 (follows
+	 * --people-attrs, loaded as social): the root [:id 1], its attributes,
+	 * and recursively its :follows children's.  One row per value of
+	 * the pulled map, as datalite and DataScript count them (see PULL_N). */
+	{"pull-one", "pull", PULL_N(PULL_ONE_N), PULL_E(" WHERE d.a IN (':name', ':follows')"), 0},
+	{"pull-many", "pull", PULL_N(PULL_MANY_N),
+	 PULL_E(" WHERE d.a IN (':last-name', ':alias', ':sex', ':age', ':salary', ':follows')") PULL_E_DBID, 0},
+	{"pull-wildcard", "pull", PULL_N(PULL_WILDCARD_N), PULL_E("") PULL_E_DBID, 0},
+
 	/* Nodes reachable from node 1 (left-recursive reach in the Datalog). */
 	{"reach", "graph", REACH_N " SELECT b FROM reach", REACH_E " SELECT b FROM reach", 0},
 	{"reach-count", "graph", REACH_N " SELECT count(*) FROM reach",
@@ -208,20 +248,6 @@ static const query k_queries[] = {
 };
 
 #define N_QUERIES (sizeof k_queries / sizeof *k_queries)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double peak_rss_mb(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
-}
 
 static bool has_table(sqlite3 *db, const char *name)
 {
@@ -248,7 +274,7 @@ static double g_deadline;
 static int past_deadline(void *unused)
 {
 	(void)unused;
-	return g_deadline > 0 && now_ms() > g_deadline;
+	return g_deadline > 0 && bench_now_ms() > g_deadline;
 }
 
 /* One run: step every row; returns the row count, -1 on error, -2 when
@@ -274,12 +300,6 @@ static long run_once(sqlite3 *db, sqlite3_stmt *st, bool dump)
 		return -1;
 	}
 	return rows;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static int usage(const char *msg)
@@ -416,25 +436,21 @@ int main(int argc, char **argv)
 		if (timeout_ms > 0)
 			sqlite3_progress_handler(db, 10000, past_deadline, NULL);
 		/* Warm up: once, and again until --warmup-ms have passed. */
-		double start = now_ms(), warm;
+		double start = bench_now_ms(), warm;
 		long rows;
 		do {
-			double t0 = now_ms();
+			double t0 = bench_now_ms();
 			g_deadline = timeout_ms > 0 ? t0 + timeout_ms : 0;
 			rows = run_once(db, st, false);
-			warm = now_ms() - t0;
-		} while (rows >= 0 && now_ms() - start < warmup_ms);
+			warm = bench_now_ms() - t0;
+		} while (rows >= 0 && bench_now_ms() - start < warmup_ms);
 		/* Fewer runs when N would blow the time budget (at least 3). */
-		int n = runs;
-		if (warm * runs > budget_ms) {
-			n = (int)(budget_ms / (warm > 0 ? warm : 1));
-			n = n < 3 ? (runs < 3 ? runs : 3) : n;
-		}
+		int n = bench_budget_runs(runs, warm, budget_ms);
 		for (int r = 0; r < n && rows >= 0; r++) {
-			double t0 = now_ms();
+			double t0 = bench_now_ms();
 			g_deadline = timeout_ms > 0 ? t0 + timeout_ms : 0;
 			rows = run_once(db, st, false);
-			times[r] = now_ms() - t0;
+			times[r] = bench_now_ms() - t0;
 		}
 		g_deadline = 0;
 		if (rows >= 0 && dump) {
@@ -449,10 +465,9 @@ int main(int argc, char **argv)
 				status = 1;
 			continue;
 		}
-		qsort(times, (size_t)n, sizeof *times, cmp_double);
-		double median = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+		double median = bench_median(times, n);
 		printf("%s %.3f %.3f %.3f %ld %.1f %d\n", q->name, median, times[0], times[n - 1], rows,
-		       peak_rss_mb(), n);
+		       bench_peak_rss_mb(), n);
 		fflush(stdout);
 	}
 	free(times);
