@@ -56,6 +56,9 @@ extern const char cli_help_transact[], cli_help_stats[], cli_help_check[],
 /* Open the database at path for a command, printing the error; returns 0
  * or the exit code.  `write`: create it if missing and allow transactions. */
 int cli_open_db(dl_db **out, const char *path, bool write);
+/* Print a tx report as `{:tx T :tempids {"a" 1, ...} :datoms N}` and a newline
+ * (what `transact` and the REPL print). */
+int cli_print_tx_report(FILE *f, const dl_tx_result *r);
 /* The exit code for error rc (3 for database errors, 1 otherwise). */
 int cli_exit_code(int rc);
 

@@ -148,7 +148,7 @@ typedef struct form {
 	unsigned line, col;
 } form;
 
-static int print_report(FILE *f, const dl_tx_result *r)
+int cli_print_tx_report(FILE *f, const dl_tx_result *r)
 {
 	dl_buf b = DL_BUF_INIT;
 	int rc = dl_buf_printf(&b, "{:tx %" PRId64 " :tempids {", dl_tx_result_tx(r));
@@ -265,7 +265,7 @@ int cli_cmd_transact(const cli_command *self, int argc, char **argv)
 	}
 	/* committed: the reports */
 	for (size_t i = 0; i < dl_tx_results_count(res); i++)
-		print_report(stdout, dl_tx_results_get(res, i));
+		cli_print_tx_report(stdout, dl_tx_results_get(res, i));
 	if (fflush(stdout) != 0)
 		code = CLI_EXIT_USER;
 out:

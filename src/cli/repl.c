@@ -212,29 +212,6 @@ static int run_query(repl *R, const form *f, bool plan_only)
 	return rc;
 }
 
-/* {:tx T :tempids {"a" 1, ...} :datoms N}, as `datalite transact` prints it */
-static int print_tx(const dl_tx_result *res)
-{
-	dl_buf b = DL_BUF_INIT;
-	int rc = dl_buf_printf(&b, "{:tx %" PRId64 " :tempids {", dl_tx_result_tx(res));
-	for (size_t i = 0; rc == 0 && i < dl_tx_result_ntempids(res); i++) {
-		int64_t e;
-		dl_value t = dl_tx_result_tempid(res, i, &e);
-		if (i)
-			rc = dl_buf_puts(&b, ", ");
-		if (rc == 0)
-			rc = dl_edn_print(&b, &t);
-		if (rc == 0)
-			rc = dl_buf_printf(&b, " %" PRId64, e);
-	}
-	if (rc == 0)
-		rc = dl_buf_printf(&b, "} :datoms %zu}\n", dl_tx_result_ndatoms(res));
-	if (rc == 0)
-		fwrite(b.data, 1, b.len, stdout);
-	dl_buf_free(&b);
-	return rc;
-}
-
 static int run_tx(repl *R, const form *f)
 {
 	char where[512];
@@ -243,7 +220,7 @@ static int run_tx(repl *R, const form *f)
 	int rc = dl_db_transact_value(&res, R->db, f->v, where);
 	if (rc < 0)
 		return rc;
-	rc = print_tx(res);
+	rc = cli_print_tx_report(stdout, res);
 	dl_tx_result_free(res);
 	return rc;
 }

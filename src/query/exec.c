@@ -1186,6 +1186,8 @@ static inline int key_cmp(const dl_value *a, const dl_value *b, bool ids)
 /* A datom's component kpos (storage form) against a key. */
 static inline int key_cmp_datom(const dl_datom *d, int kpos, const dl_value *key, bool ids)
 {
+	if (kpos == 0) /* entity keys are ids: no value to build */
+		return (d->e > key->u.i) - (d->e < key->u.i);
 	dl_value c = comp_store(d, kpos);
 	return key_cmp(&c, key, ids);
 }
@@ -1240,12 +1242,6 @@ static int key_store(dl_qenv *env, const pprog *pp, int kpos, const dl_value *v,
 	int rc;
 	switch (kpos) {
 	case 0:
-		if (v->type == DL_INT) { /* the usual row form of an entity */
-			if (v->u.i < 0)
-				return 0;
-			*out = *v;
-			return 1;
-		}
 		rc = dl_qenv_entity(env, v, &id);
 		if (rc > 0)
 			*out = int_value(id);
@@ -1350,7 +1346,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		int steps = exact ? 0 : walk;
 		for (;;) {
 			if (have && !exact) {
-				if (kpos == 0 ? d.e >= key->u.i : key_cmp_datom(&d, kpos, key, ids) >= 0)
+				if (key_cmp_datom(&d, kpos, key, ids) >= 0)
 					break;
 			}
 			if (have && steps-- > 0) {
@@ -1385,7 +1381,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 			walk++; /* a walk reached it: walk a little further next time */
 		/* the datoms of this key */
 		while (have) {
-			if (kpos == 0 ? d.e != key->u.i : key_cmp_datom(&d, kpos, key, ids) != 0)
+			if (key_cmp_datom(&d, kpos, key, ids) != 0)
 				break;
 			bool ok;
 			if (plain) {

@@ -228,7 +228,19 @@ int dl_qenv_charge(dl_qenv *env, size_t bytes);
 
 /* Resolve an entity reference (id, ident, lookup ref) in env's snapshot:
  * 1 and *out, or 0 when it names nothing. */
-int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out);
+int dl_qenv_entity_resolve(dl_qenv *env, const dl_value *v, int64_t *out);
+static inline int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out)
+{
+	/* ids (the row form of entities) on the hot path; idents and lookup
+	 * refs need the schema or an index */
+	if (v->type == DL_INT || v->type == DL_REF) {
+		if (v->u.i < 0)
+			return 0;
+		*out = v->u.i;
+		return 1;
+	}
+	return dl_qenv_entity_resolve(env, v, out);
+}
 
 /* The relation holding var, or -1. */
 int dl_qenv_rel_of(const dl_qenv *env, uint32_t var);

@@ -65,7 +65,6 @@ const char *dl_index_name(int idx)
 
 /* Resolve an entity reference (id, ident keyword, lookup ref) to an id:
  * 1 found, 0 names nothing. */
-static int entity_of(dl_qenv *env, const dl_value *v, int64_t *out);
 
 static int lookup_ref(dl_qenv *env, const dl_value *v, int64_t *out)
 {
@@ -81,7 +80,7 @@ static int lookup_ref(dl_qenv *env, const dl_value *v, int64_t *out)
 	dl_value key = *vv;
 	if (at->vtype == DL_VT_REF) {
 		int64_t e;
-		int rc = entity_of(env, vv, &e);
+		int rc = dl_qenv_entity(env, vv, &e);
 		if (rc <= 0)
 			return rc;
 		key = dl_ref(e);
@@ -96,15 +95,11 @@ static int lookup_ref(dl_qenv *env, const dl_value *v, int64_t *out)
 	return rc;
 }
 
-static int entity_of(dl_qenv *env, const dl_value *v, int64_t *out)
+/* An entity named by an ident or a lookup ref (dl_qenv_entity takes ids
+ * inline and comes here for the rest). */
+int dl_qenv_entity_resolve(dl_qenv *env, const dl_value *v, int64_t *out)
 {
 	switch (v->type) {
-	case DL_INT:
-	case DL_REF:
-		if (v->u.i < 0)
-			return 0;
-		*out = v->u.i;
-		return 1;
 	case DL_KEYWORD:
 		*out = dl_schema_entid(env->schema, v->u.id);
 		return *out != 0;
@@ -116,11 +111,6 @@ static int entity_of(dl_qenv *env, const dl_value *v, int64_t *out)
 	default:
 		return 0;
 	}
-}
-
-int dl_qenv_entity(dl_qenv *env, const dl_value *v, int64_t *out)
-{
-	return entity_of(env, v, out);
 }
 
 int dl_rpat_resolve(dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
@@ -155,7 +145,7 @@ int dl_rpat_resolve(dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
 	}
 	if (rp->kind[0] == DL_T_CONST) {
 		int64_t e = 0;
-		int rc = entity_of(env, &rp->c[0], &e);
+		int rc = dl_qenv_entity(env, &rp->c[0], &e);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
@@ -165,7 +155,7 @@ int dl_rpat_resolve(dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
 	if (rp->kind[2] == DL_T_CONST) {
 		if (rp->vref) {
 			int64_t e = 0;
-			int rc = entity_of(env, &rp->c[2], &e);
+			int rc = dl_qenv_entity(env, &rp->c[2], &e);
 			if (rc < 0)
 				return rc;
 			if (rc == 0)
@@ -177,7 +167,7 @@ int dl_rpat_resolve(dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
 	}
 	if (rp->kind[3] == DL_T_CONST) {
 		int64_t t = 0;
-		int rc = entity_of(env, &rp->c[3], &t);
+		int rc = dl_qenv_entity(env, &rp->c[3], &t);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)

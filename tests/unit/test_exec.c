@@ -59,6 +59,18 @@ static void tx(dl_store *s, const char *text)
 	dl_arena_free(&a);
 }
 
+/* n entities with :n 0..n-1, in one transaction. */
+static void load_ns(dl_store *s, int n)
+{
+	dl_buf b = DL_BUF_INIT;
+	dl_buf_puts(&b, "[");
+	for (int i = 0; i < n; i++)
+		dl_buf_printf(&b, "{:n %d}", i);
+	dl_buf_puts(&b, "]");
+	tx(s, b.data);
+	dl_buf_free(&b);
+}
+
 /* OHLC-like data: `nsym` symbols, `nbars` bars each, bars of all symbols
  * interleaved in time as a feed would deliver them. */
 static void load_bars(dl_store *s, int nsym, int nbars)
@@ -352,13 +364,7 @@ static void test_comparison_reads_avet_range(void **state)
 static void test_row_budget(void **state)
 {
 	dl_store *s = open_fresh("budget");
-	dl_buf b = DL_BUF_INIT;
-	dl_buf_puts(&b, "[");
-	for (int i = 0; i < 300; i++)
-		dl_buf_printf(&b, "{:n %d}", i);
-	dl_buf_puts(&b, "]");
-	tx(s, b.data);
-	dl_buf_free(&b);
+	load_ns(s, 300);
 	dl_arena a = DL_ARENA_INIT;
 	ran r;
 	dl_qopts o = DL_QOPTS_INIT;
@@ -390,13 +396,7 @@ static void *cancel_soon(void *p)
 static void test_timeout_and_cancel(void **state)
 {
 	dl_store *s = open_fresh("cancel");
-	dl_buf b = DL_BUF_INIT;
-	dl_buf_puts(&b, "[");
-	for (int i = 0; i < 2000; i++)
-		dl_buf_printf(&b, "{:n %d}", i);
-	dl_buf_puts(&b, "]");
-	tx(s, b.data);
-	dl_buf_free(&b);
+	load_ns(s, 2000);
 	const char *slow = "[:find (count ?c) . :where [?x :n ?a] [?y :n ?b] [(+ ?a ?b) ?c]]";
 	dl_arena a = DL_ARENA_INIT;
 	ran r;
@@ -508,13 +508,7 @@ static void test_parallel_subqueries(void **state)
 static void test_batched_subquery_budgets(void **state)
 {
 	dl_store *s = open_fresh("subqbudget");
-	dl_buf b = DL_BUF_INIT;
-	dl_buf_puts(&b, "[");
-	for (int i = 0; i < 2000; i++)
-		dl_buf_printf(&b, "{:n %d}", i);
-	dl_buf_puts(&b, "]");
-	tx(s, b.data);
-	dl_buf_free(&b);
+	load_ns(s, 2000);
 	const char *slow = "[:find ?k ?r :where [(ground [1 2 3 4 5 6 7 8 9 10]) [?k ...]]"
 			   " [(q [:find (count ?c) . :in $ ?k :where [?x :n ?a] [?y :n ?b]"
 			   " [(+ ?a ?b ?k) ?c]] $ ?k) ?r]]";
