@@ -37,9 +37,11 @@ test-tsan: deps
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'intern|concurrent|exec'
 
-# Every unit test, the data-driven cases and the fuzz corpus replays under
-# valgrind's memcheck (not the shell-driven crash, CLI and differential tests,
-# where memcheck would watch bash and node rather than datalite).  The property
+# The whole suite under valgrind's memcheck: every unit test, the data-driven
+# cases and the fuzz corpus replays through ctest; then the shell-driven tests
+# (CLI, generator, REPL, kill -9, differential) through tests/valgrind_shell.sh,
+# which runs each datalite process they start under memcheck (ctest would
+# watch bash and node instead).  The property
 # and stress tests divide their iteration counts by DL_TEST_SCALE (tu_scale()
 # in tests/unit/testutil.c).  --fair-sched=yes: the concurrent tests spin, and
 # valgrind's default thread lock starves their writer.
@@ -49,6 +51,7 @@ test-valgrind: test
 		--overwrite MemoryCheckCommand=$$(command -v valgrind) \
 		--overwrite MemoryCheckCommandOptions="$(VALGRIND_OPTS)" \
 		-T memcheck
+	bash tests/valgrind_shell.sh build-test
 
 fuzz: deps
 	@scripts/install-deps.sh --fuzz

@@ -329,7 +329,10 @@ typedef struct dl_db dl_db;
 typedef struct dl_db_opts {
 	bool read_only;  /* no transactions (they fail with DL_EINVAL) */
 	bool create;     /* create the file if it is missing (not with read_only) */
-	size_t map_size; /* the most the file may grow to, in bytes; 0: 64 GiB.
+	size_t map_size; /* the most the file may grow to, in bytes; 0: 64 GiB,
+			    or, where the process has less address space
+			    (ulimit -v, valgrind), the largest power-of-two
+			    share of it that maps, at least 256 MiB.
 			    Transactions fail with DL_EFULL beyond it. */
 	int sync;        /* 1: a transaction is on disk when it returns (fsync);
 			    0: no fsync: faster, and a crash may lose the last

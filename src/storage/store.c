@@ -169,6 +169,27 @@ static int env_open(dl_store *s, unsigned flags)
 	return rc;
 }
 
+/* Opens the environment.  The default map is only address space, but a
+ * process may not have 64 GiB of it (ulimit -v, valgrind, 32-bit-like
+ * sandboxes): then mmap fails with ENOMEM or EINVAL, and the default is
+ * halved until it maps, down to MIN_MAP_SIZE.  A map size the caller chose
+ * is never changed. */
+#define MIN_MAP_SIZE ((size_t)256 << 20)
+static int env_open_fit(dl_store *s, unsigned flags)
+{
+	int rc = env_open(s, flags);
+	if (s->opts.map_size)
+		return rc;
+	for (size_t size = DEFAULT_MAP_SIZE / 2;
+	     (rc == ENOMEM || rc == EINVAL) && size >= MIN_MAP_SIZE; size /= 2) {
+		s->opts.map_size = size;
+		rc = env_open(s, flags);
+	}
+	if (rc)
+		s->opts.map_size = 0;
+	return rc;
+}
+
 int dl_store_open(dl_store **out, const char *path, const dl_store_opts *opts)
 {
 	assert(out && path);
@@ -203,9 +224,9 @@ int dl_store_open(dl_store **out, const char *path, const dl_store_opts *opts)
 		flags |= MDB_RDONLY;
 	else if (s->opts.sync == 0)
 		flags |= MDB_NOSYNC;
-	int mrc = env_open(s, flags);
+	int mrc = env_open_fit(s, flags);
 	if (mrc && s->opts.read_only && (mrc == EACCES || mrc == EROFS))
-		mrc = env_open(s, flags | MDB_NOLOCK); /* no writable lock file */
+		mrc = env_open_fit(s, flags | MDB_NOLOCK); /* no writable lock file */
 	if (mrc) {
 		if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH)
 			rc = dl_error(DL_ECORRUPT, "%s: not a datalite database (%s)", path,

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* 1 GiB of address space: enough here, and valgrind cannot map 64 GiB */
@@ -86,6 +88,61 @@ static void check_ok(dl_store *s)
 #define USER(n) DL_EID(DL_PART_USER, (n))
 
 /* ---- open, create, format ----------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DL_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DL_TEST_SANITIZED 1
+#endif
+#endif
+
+/* With the default map size (64 GiB of address space) in a process allowed
+ * far less, open falls back to a smaller map instead of failing, and the
+ * database works.  In a child, since the limit cannot be lifted again. */
+static void test_open_small_address_space(void **state)
+{
+	(void)state;
+#ifdef DL_TEST_SANITIZED
+	skip(); /* the sanitizers' shadow memory needs terabytes of address space */
+#else
+	char path[600];
+	db_path(path, sizeof path, "small_as");
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { (rlim_t)6 << 30, (rlim_t)6 << 30 };
+		if (setrlimit(RLIMIT_AS, &rl) != 0)
+			_exit(10);
+		dl_store_opts o = DL_STORE_OPTS_INIT;
+		o.sync = 0;
+		dl_store *s = NULL;
+		if (dl_store_open(&s, path, &o) != 0) {
+			fprintf(stderr, "open: %s\n", dl_errmsg());
+			_exit(11);
+		}
+		dl_wtxn *w;
+		int64_t e;
+		dl_value v = dl_int(7);
+		if (dl_wtxn_begin(&w, s) || dl_wtxn_new_eid(w, &e, DL_PART_USER) ||
+		    dl_wtxn_add(w, e, 10, &v, 0) != 1 || dl_wtxn_commit(w))
+			_exit(12);
+		dl_store_close(s);
+		_exit(0);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* and the database opens again without the limit */
+	dl_store *s = open_at(path);
+	dl_snap *sn;
+	assert_int_equal(dl_snap_begin(&sn, s), 0);
+	assert_int_equal(dl_snap_basis_tx(sn), DL_EID(DL_PART_TX, 1));
+	dl_snap_end(sn);
+	dl_store_close(s);
+#endif
+}
 
 static void test_open(void **state)
 {
@@ -1258,7 +1315,8 @@ int main(void)
 	snprintf(g_dir, sizeof g_dir, "%s/store", tmp ? tmp : "/tmp/dl_test");
 	mkdirs(g_dir);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open),       cmocka_unit_test(test_add_retract),
+		cmocka_unit_test(test_open),       cmocka_unit_test(test_open_small_address_space),
+		cmocka_unit_test(test_add_retract),
 		cmocka_unit_test(test_model),      cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_ranges),     cmocka_unit_test(test_estimate),
 		cmocka_unit_test(test_check),      cmocka_unit_test(test_bulk),
