@@ -35,7 +35,7 @@ test-asan: deps
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Tsan -DDL_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build build-tsan -j$(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'intern|concurrent|exec'
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'intern|concurrent|exec|alloc'
 
 # The whole suite under valgrind's memcheck: every unit test, the data-driven
 # cases and the fuzz corpus replays through ctest; then the shell-driven tests

@@ -44,6 +44,7 @@ void dl_db_close(dl_db *db)
 		return;
 	dl_store_close(db->store);
 	dl_free(db);
+	dl_block_cache_trim(); /* the blocks queries left for the next ones */
 }
 
 const char *dl_db_path(const dl_db *db) { return dl_store_path(db->store); }

@@ -2,6 +2,7 @@
  * so tests can make the Nth allocation fail and check the failure path. */
 #include "base.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@ static dl_allocator g_alloc = {std_malloc, std_realloc, std_free, NULL};
 
 void dl_set_allocator(const dl_allocator *a)
 {
+	dl_block_cache_trim(); /* its blocks belong to the allocator leaving */
 	if (a) {
 		assert(a->malloc && a->realloc && a->free);
 		g_alloc = *a;
@@ -64,4 +66,146 @@ char *dl_strndup(const char *s, size_t n)
 		d[n] = 0;
 	}
 	return d;
+}
+
+/* ---- large blocks --------------------------------------------------------- */
+
+/* Each block starts with a header holding its capacity; the data follows at
+ * 16-byte alignment.  Blocks of BLOCK_MIN and more have a power-of-two
+ * capacity (class k: 2^k bytes) and may be cached: BLOCK_SLOTS per class,
+ * taken and returned with atomic exchanges, so no caller ever waits. */
+typedef struct block_hdr {
+	size_t cap;
+	size_t pad_;
+} block_hdr;
+
+#define BLOCK_MIN_LOG 16 /* 64 KiB */
+#define BLOCK_MAX_LOG 26 /* 64 MiB: larger blocks are never cached */
+#define BLOCK_SLOTS 2
+static _Atomic(block_hdr *) g_blocks[BLOCK_MAX_LOG + 1][BLOCK_SLOTS];
+static atomic_size_t g_cached; /* bytes held by the cache */
+
+static bool cache_on(void) { return g_alloc.malloc == std_malloc; }
+
+static int block_class(size_t size)
+{
+	int k = BLOCK_MIN_LOG;
+	while (k < 63 && ((size_t)1 << k) < size)
+		k++;
+	return k;
+}
+
+static block_hdr *cache_take(int k)
+{
+	if (k > BLOCK_MAX_LOG || !cache_on())
+		return NULL;
+	for (int i = 0; i < BLOCK_SLOTS; i++) {
+		if (!atomic_load_explicit(&g_blocks[k][i], memory_order_relaxed))
+			continue;
+		block_hdr *h = atomic_exchange_explicit(&g_blocks[k][i], NULL, memory_order_acquire);
+		if (h) {
+			atomic_fetch_sub_explicit(&g_cached, h->cap, memory_order_relaxed);
+			return h;
+		}
+	}
+	return NULL;
+}
+
+/* Keeps h for later if there is room; else frees it. */
+static void cache_put(block_hdr *h)
+{
+	int k = block_class(h->cap);
+	if (h->cap >= ((size_t)1 << BLOCK_MIN_LOG) && k <= BLOCK_MAX_LOG && cache_on()) {
+		size_t held = atomic_fetch_add_explicit(&g_cached, h->cap, memory_order_relaxed);
+		if (held + h->cap <= DL_BLOCK_CACHE_MAX)
+			for (int i = 0; i < BLOCK_SLOTS; i++) {
+				block_hdr *none = NULL;
+				if (atomic_compare_exchange_strong_explicit(
+					    &g_blocks[k][i], &none, h, memory_order_release,
+					    memory_order_relaxed))
+					return;
+			}
+		atomic_fetch_sub_explicit(&g_cached, h->cap, memory_order_relaxed);
+	}
+	dl_free(h);
+}
+
+void *dl_block_alloc(size_t size)
+{
+	size_t cap = size;
+	block_hdr *h = NULL;
+	if (size >= ((size_t)1 << BLOCK_MIN_LOG)) {
+		int k = block_class(size);
+		if (k >= 63) {
+			dl_error(DL_ENOMEM, "out of memory (allocating %zu bytes)", size);
+			return NULL;
+		}
+		cap = (size_t)1 << k;
+		h = cache_take(k);
+	}
+	if (!h) {
+		if (cap > SIZE_MAX - sizeof *h) {
+			dl_error(DL_ENOMEM, "out of memory (allocating %zu bytes)", size);
+			return NULL;
+		}
+		if (!(h = dl_malloc(sizeof *h + cap)))
+			return NULL;
+		h->cap = cap;
+	}
+	return h + 1;
+}
+
+void *dl_block_realloc(void *p, size_t size)
+{
+	if (!p)
+		return dl_block_alloc(size);
+	block_hdr *h = (block_hdr *)p - 1;
+	if (size <= h->cap)
+		return p;
+	if (size < ((size_t)1 << BLOCK_MIN_LOG)) { /* small: plain realloc */
+		block_hdr *n = dl_realloc(h, sizeof *h + size);
+		if (!n)
+			return NULL;
+		n->cap = size;
+		return n + 1;
+	}
+	void *q = dl_block_alloc(size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, h->cap);
+	cache_put(h);
+	return q;
+}
+
+void *dl_block_calloc(size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		dl_error(DL_ENOMEM, "out of memory (allocation size overflows)");
+		return NULL;
+	}
+	void *p = dl_block_alloc(n * size);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
+}
+
+size_t dl_block_cap(const void *p) { return ((const block_hdr *)p - 1)->cap; }
+
+void dl_block_free(void *p)
+{
+	if (p)
+		cache_put((block_hdr *)p - 1);
+}
+
+void dl_block_cache_trim(void)
+{
+	for (int k = 0; k <= BLOCK_MAX_LOG; k++)
+		for (int i = 0; i < BLOCK_SLOTS; i++) {
+			block_hdr *h = atomic_exchange_explicit(&g_blocks[k][i], NULL,
+								memory_order_acquire);
+			if (h) {
+				atomic_fetch_sub_explicit(&g_cached, h->cap, memory_order_relaxed);
+				dl_free(h);
+			}
+		}
 }

@@ -26,20 +26,21 @@ void *dl_arena_alloc(dl_arena *a, size_t size)
 	}
 	/* Chunks grow geometrically so that big arenas need few chunks. */
 	size_t want = a->chunk_size ? a->chunk_size : ARENA_MIN_CHUNK;
-	if (a->total > want)
-		want = a->total < (64u << 20) ? a->total : (64u << 20);
+	if (a->total > want) /* (64 MiB at most, headers included) */
+		want = a->total < (64u << 20) - 64 ? a->total : (64u << 20) - 64;
 	if (want < size)
 		want = size;
 	if (want > SIZE_MAX - sizeof(dl_arena_chunk)) {
 		dl_error(DL_ENOMEM, "out of memory (arena allocation of %zu bytes)", size);
 		return NULL;
 	}
-	dl_arena_chunk *n = dl_malloc(sizeof(dl_arena_chunk) + want);
+	/* a block: big chunks come back from the block cache, not fresh pages */
+	dl_arena_chunk *n = dl_block_alloc(sizeof(dl_arena_chunk) + want);
 	if (!n)
 		return NULL;
-	n->size = want;
+	n->size = dl_block_cap(n) - sizeof(dl_arena_chunk);
 	n->used = size;
-	a->total += want;
+	a->total += n->size;
 	if (c && size > ARENA_MIN_CHUNK && c->size - c->used > ARENA_MIN_CHUNK / 4) {
 		/* A big one-off block: keep filling the current chunk afterwards. */
 		n->next = c->next;
@@ -80,7 +81,7 @@ void dl_arena_reset(dl_arena *a)
 	while (c) {
 		dl_arena_chunk *next = c->next;
 		if (c != keep)
-			dl_free(c);
+			dl_block_free(c);
 		c = next;
 	}
 	keep->next = NULL;
@@ -94,7 +95,7 @@ void dl_arena_free(dl_arena *a)
 	dl_arena_chunk *c = a->head;
 	while (c) {
 		dl_arena_chunk *next = c->next;
-		dl_free(c);
+		dl_block_free(c);
 		c = next;
 	}
 	a->head = NULL;

@@ -130,9 +130,9 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 	size_t nb = 16;
 	while (nb < small->n * 2)
 		nb <<= 1;
-	uint32_t *head = dl_calloc(nb, sizeof *head);
-	uint32_t *next = dl_malloc((small->n ? small->n : 1) * sizeof *next);
-	uint64_t *hs = dl_malloc((small->n ? small->n : 1) * sizeof *hs);
+	uint32_t *head = dl_block_calloc(nb, sizeof *head);
+	uint32_t *next = dl_block_alloc((small->n ? small->n : 1) * sizeof *next);
+	uint64_t *hs = dl_block_alloc((small->n ? small->n : 1) * sizeof *hs);
 	int rc = 0;
 	if (!head || !next || !hs) {
 		rc = DL_ENOMEM;
@@ -164,9 +164,9 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 		}
 	}
 done:
-	dl_free(head);
-	dl_free(next);
-	dl_free(hs);
+	dl_block_free(head);
+	dl_block_free(next);
+	dl_block_free(hs);
 	if (rc) {
 		dl_rel_free(r);
 		return rc < 0 ? rc : DL_ELIMIT;

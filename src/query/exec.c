@@ -1126,11 +1126,11 @@ static int cmp_keyed_id(const void *x, const void *y)
  * which for ids of one partition leaves one or two passes. */
 static int radix_ids(keyed *ks, size_t n)
 {
-	keyed *tmp = dl_malloc(n * sizeof *tmp);
-	uint32_t *cnt = dl_malloc(65536 * sizeof *cnt);
+	keyed *tmp = dl_block_alloc(n * sizeof *tmp);
+	uint32_t *cnt = dl_block_alloc(65536 * sizeof *cnt);
 	if (!tmp || !cnt) {
-		dl_free(tmp);
-		dl_free(cnt);
+		dl_block_free(tmp);
+		dl_block_free(cnt);
 		return DL_ENOMEM;
 	}
 	keyed *src = ks, *dst = tmp;
@@ -1156,8 +1156,8 @@ static int radix_ids(keyed *ks, size_t n)
 	}
 	if (src != ks)
 		memcpy(ks, src, n * sizeof *ks);
-	dl_free(tmp);
-	dl_free(cnt);
+	dl_block_free(tmp);
+	dl_block_free(cnt);
 	return 0;
 }
 
@@ -1285,7 +1285,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	dl_rel *r = dl_rel_new(env, nc, vars);
 	if (!r)
 		return DL_ENOMEM;
-	keyed *ks = dl_malloc((R->n ? R->n : 1) * sizeof *ks);
+	keyed *ks = dl_block_alloc((R->n ? R->n : 1) * sizeof *ks);
 	if (!ks) {
 		dl_rel_free(r);
 		return DL_ENOMEM;
@@ -1421,7 +1421,7 @@ done:
 		s->scanned += dl_iter_scanned(it);
 		dl_iter_close(it);
 	}
-	dl_free(ks);
+	dl_block_free(ks);
 	if (rc < 0) {
 		dl_rel_free(r);
 		return rc;
@@ -3436,7 +3436,7 @@ static int aggregate(dl_qenv *env, const dl_rel *P, const uint32_t *fcol, const 
 		dl_rel_free(r);
 		return rc;
 	}
-	uint32_t *gid = dl_malloc((P->n ? P->n : 1) * sizeof *gid);
+	uint32_t *gid = dl_block_alloc((P->n ? P->n : 1) * sizeof *gid);
 	void **states = NULL;
 	size_t ngroups = 0;
 	if (!gid) {
@@ -3451,7 +3451,7 @@ static int aggregate(dl_qenv *env, const dl_rel *P, const uint32_t *fcol, const 
 		else
 			gid[i] = (uint32_t)ngroups++;
 	}
-	states = dl_calloc((ngroups ? ngroups : 1) * q->nfind, sizeof *states);
+	states = dl_block_calloc((ngroups ? ngroups : 1) * q->nfind, sizeof *states);
 	if (!states) {
 		rc = DL_ENOMEM;
 		goto out;
@@ -3497,8 +3497,8 @@ static int aggregate(dl_qenv *env, const dl_rel *P, const uint32_t *fcol, const 
 				rc = aggs[f].agg->finish(&r->rows[g * q->nfind + f], env->a, sp);
 			}
 out:
-	dl_free(states);
-	dl_free(gid);
+	dl_block_free(states);
+	dl_block_free(gid);
 	dl_rhash_free(&h);
 	if (rc) {
 		dl_rel_free(r);

@@ -32,7 +32,7 @@ void dl_rel_free(dl_rel *r)
 	if (r->budget)
 		atomic_fetch_sub(&r->budget->bytes, r->charged);
 	dl_free(r->vars);
-	dl_free(r->rows);
+	dl_block_free(r->rows);
 	dl_free(r);
 }
 
@@ -56,7 +56,7 @@ static int rel_resize(dl_qenv *env, dl_rel *r, size_t cap)
 		if (rc)
 			return rc;
 	}
-	dl_value *p = dl_realloc(r->rows, cap * w * sizeof *p);
+	dl_value *p = dl_block_realloc(r->rows, cap * w * sizeof *p);
 	if (!p)
 		return DL_ENOMEM;
 	r->rows = p;
@@ -116,9 +116,9 @@ int dl_rhash_build(dl_rhash *h, const dl_rel *r, const uint32_t *keys, uint32_t 
 	h->nkeys = nkeys;
 	h->keys = keys;
 	h->mask = nb - 1;
-	h->head = dl_calloc(nb, sizeof *h->head);
-	h->next = dl_malloc((r->n ? r->n : 1) * sizeof *h->next);
-	h->hash = dl_malloc((r->n ? r->n : 1) * sizeof *h->hash);
+	h->head = dl_block_calloc(nb, sizeof *h->head);
+	h->next = dl_block_alloc((r->n ? r->n : 1) * sizeof *h->next);
+	h->hash = dl_block_alloc((r->n ? r->n : 1) * sizeof *h->hash);
 	if (!h->head || !h->next || !h->hash) {
 		dl_rhash_free(h);
 		return DL_ENOMEM;
@@ -136,9 +136,9 @@ int dl_rhash_build(dl_rhash *h, const dl_rel *r, const uint32_t *keys, uint32_t 
 
 void dl_rhash_free(dl_rhash *h)
 {
-	dl_free(h->head);
-	dl_free(h->next);
-	dl_free(h->hash);
+	dl_block_free(h->head);
+	dl_block_free(h->next);
+	dl_block_free(h->hash);
 	memset(h, 0, sizeof *h);
 }
 
@@ -253,7 +253,7 @@ int dl_rel_distinct(dl_qenv *env, dl_rel *r)
 	size_t nb = 16;
 	while (nb < r->n * 2)
 		nb <<= 1;
-	uint32_t *slot = dl_calloc(nb, sizeof *slot);
+	uint32_t *slot = dl_block_calloc(nb, sizeof *slot);
 	if (!slot)
 		return DL_ENOMEM;
 	size_t w = 0;
@@ -280,7 +280,7 @@ int dl_rel_distinct(dl_qenv *env, dl_rel *r)
 	}
 	r->n = w;
 	r->distinct = true;
-	dl_free(slot);
+	dl_block_free(slot);
 	DL_UNUSED(env);
 	return 0;
 }

@@ -40,7 +40,7 @@ typedef struct rowset {
 static int rowset_grow(rowset *s)
 {
 	size_t nb = s->slot ? (s->mask + 1) * 2 : 64;
-	uint32_t *slot = dl_calloc(nb, sizeof *slot);
+	uint32_t *slot = dl_block_calloc(nb, sizeof *slot);
 	if (!slot)
 		return DL_ENOMEM;
 	uint32_t cols[MAX_RULE_ARITY];
@@ -52,7 +52,7 @@ static int rowset_grow(rowset *s)
 			b = (b + 1) & (nb - 1);
 		slot[b] = (uint32_t)(i + 1);
 	}
-	dl_free(s->slot);
+	dl_block_free(s->slot);
 	s->slot = slot;
 	s->mask = nb - 1;
 	return 0;
@@ -86,7 +86,7 @@ static int rowset_add(dl_qenv *env, rowset *s, const dl_value *row)
 static void rowset_free(rowset *s)
 {
 	dl_rel_free(s->r);
-	dl_free(s->slot);
+	dl_block_free(s->slot);
 }
 
 /* ---- tables and the evaluation -------------------------------------------- */
