@@ -391,6 +391,7 @@ typedef struct rowpipe {
 	uint32_t n;
 	fnprog fp[DL_MAX_FUSE];
 	int outcol[DL_MAX_FUSE];  /* a function's column in the row; -1: a filter */
+	bool implied[DL_MAX_FUSE]; /* a filter the step's value range already applies */
 	uint32_t nvars, vars[DL_MAX_FUSE]; /* the functions' variables, in order */
 	uint64_t *rows;           /* per clause: rows it let through */
 } rowpipe;
@@ -405,6 +406,10 @@ static uint32_t pipe_vars(const rowpipe *pi, uint32_t *vars)
 static int pipe_run(dl_qenv *env, rowpipe *pi, dl_value *row)
 {
 	for (uint32_t j = 0; j < pi->n; j++) {
+		if (pi->implied[j]) {
+			pi->rows[j]++;
+			continue;
+		}
 		dl_value v;
 		int rc = fn_call(env, &pi->fp[j], row, &v);
 		if (rc)
@@ -459,6 +464,7 @@ static int pipe_init(rowpipe *pi, dl_qenv *env, dl_fuse *fz, const uint32_t *var
 			break;
 		}
 		pi->outcol[j] = -1;
+		pi->implied[j] = false;
 		if (c->kind == DL_C_FN) {
 			pi->outcol[j] = (int)nv;
 			all[nv++] = bv;
@@ -1624,11 +1630,27 @@ static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_
 	pprog_init(&pp, env, R);
 	rowpipe pi;
 	pp.pipe = NULL;
+	uint32_t implied_all = 0; /* filters taken, all implied: rows as made */
 	if (env->fuse && s->strategy != ST_EXISTS) {
 		uint32_t vars[72 + DL_MAX_FUSE];
 		uint32_t nv = new_cols(R, &pp, vars);
-		if (pipe_init(&pi, env, env->fuse, vars, nv))
+		if (pipe_init(&pi, env, env->fuse, vars, nv)) {
 			pp.pipe = &pi;
+			/* comparisons the scan's value range answers for every row it
+			 * makes are counted, not called; with nothing else to do
+			 * the pipe goes */
+			bool all = true;
+			for (uint32_t j = 0; j < pi.n; j++) {
+				pi.implied[j] = env->fuse->implied[j] =
+					pi.outcol[j] < 0 &&
+					dl_plan_range_implies(&pp.rp, env, env->fuse->cl[j]);
+				all &= pi.implied[j];
+			}
+			if (all) {
+				pp.pipe = NULL;
+				implied_all = pi.n;
+			}
+		}
 	}
 	dl_rel *out = NULL;
 	switch (s->strategy) {
@@ -1643,6 +1665,8 @@ static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_
 			return 0;
 		}
 		s->rows = out->n;
+		for (uint32_t j = 0; j < implied_all; j++)
+			env->fuse->rows[j] = out->n;
 		return dl_exec_absorb(env, out);
 	case ST_HASH:
 		DL_TRY(op_hash(env, &pp, s, &out));
@@ -1652,6 +1676,8 @@ static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_
 		break;
 	}
 	s->rows = out->n;
+	for (uint32_t j = 0; j < implied_all; j++)
+		env->fuse->rows[j] = out->n;
 	set_rel(env, (uint32_t)ri, out);
 	return 0;
 }
@@ -3169,6 +3195,7 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 		for (uint32_t j = 0; j < fz.taken; j++) {
 			dl_step *f = &steps[++k];
 			f->ran = f->fused = true;
+			f->implied = fz.implied[j];
 			f->rows = fz.rows[j];
 			done[f->clause] = true;
 		}
@@ -3747,7 +3774,10 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 			return rc;
 		}
 		DL_TRY(dl_buf_printf(b, "  %.*s%s", (int)cb.len, cb.data,
-				     s->replanned ? "   (re-planned)" : s->fused ? "   (in the step before)" : ""));
+				     s->replanned ? "   (re-planned)"
+				     : s->implied ? "   (in the step before: its value range)"
+				     : s->fused   ? "   (in the step before)"
+						  : ""));
 		if (analyze && s->ran && cl->kind == DL_C_RULE)
 			DL_TRY(dl_buf_printf(b, "   (%llu tuples derived in %u rounds)",
 					     (unsigned long long)s->derived, s->rounds));

@@ -138,6 +138,7 @@ typedef struct dl_step {
 	double ms;
 	bool ran, replanned, parallel;
 	bool fused;          /* a filter run inside the step before it */
+	bool implied;        /* ... and answered there by the value range */
 	uint8_t sorted_keys; /* planning input: bit i, the bound rows are in order
 			      * of the pattern's component i (no sort before a merge) */
 	bool batched;        /* nested q: one run over all input tuples */
@@ -153,6 +154,7 @@ typedef struct dl_fuse {
 	uint32_t n;                          /* offered */
 	const dl_clause *cl[DL_MAX_FUSE];
 	uint32_t taken;                      /* applied by the step */
+	bool implied[DL_MAX_FUSE];           /* answered by its value range */
 	uint64_t rows[DL_MAX_FUSE];          /* rows each let through */
 } dl_fuse;
 
@@ -323,6 +325,10 @@ int dl_plan_pattern(dl_step *s, dl_qenv *env, const dl_rpat *rp, const uint8_t *
 		    double nkeys);
 /* Find comparisons [(< ?v c)] in cls that bound rp's V and record the range. */
 void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n);
+/* Whether every datom within rp's range satisfies the comparison cl (one
+ * of those the range came from): the attribute's values and the constant
+ * are one type, ordered in the index as the comparison orders them. */
+bool dl_plan_range_implies(const dl_rpat *rp, dl_qenv *env, const dl_clause *cl);
 
 /* Mark every variable a clause mentions (recursively). */
 void dl_clause_vars(const dl_clause *cl, uint8_t *mark);

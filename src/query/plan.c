@@ -218,50 +218,94 @@ static void range_hi(dl_rpat *rp, const dl_value *v, bool incl)
 	}
 }
 
+/* A comparison of variable v with a constant, [(op ?v c)] or [(op c ?v)]:
+ * its op as if ?v were on the left (0 <, 1 <=, 2 >, 3 >=, 4 =) and the
+ * constant; -1 for any other clause.  Only numbers, strings, instants and
+ * tuples: comparisons across types are not ranges of one type in the index. */
+static int range_op(dl_qenv *env, uint32_t v, const dl_clause *cl, dl_value *c)
+{
+	if (cl->kind != DL_C_PRED || cl->u.fn.f.kind != DL_T_SYM || cl->u.fn.nargs != 2 ||
+	    cl->src_given)
+		return -1;
+	const char *name = dl_intern_name(cl->u.fn.f.sym, NULL, NULL);
+	const dl_term *x = &cl->u.fn.args[0], *y = &cl->u.fn.args[1];
+	bool var_left;
+	if (x->kind == DL_T_VAR && x->var == v && const_arg(env, y, c))
+		var_left = true;
+	else if (y->kind == DL_T_VAR && y->var == v && const_arg(env, x, c))
+		var_left = false;
+	else
+		return -1;
+	if (!numeric(c) && c->type != DL_STRING && c->type != DL_INST && c->type != DL_VECTOR)
+		return -1;
+	int op;
+	if (!strcmp(name, "<"))
+		op = 0;
+	else if (!strcmp(name, "<="))
+		op = 1;
+	else if (!strcmp(name, ">"))
+		op = 2;
+	else if (!strcmp(name, ">="))
+		op = 3;
+	else if (!strcmp(name, "="))
+		op = 4;
+	else
+		return -1;
+	if (!var_left && op < 4)
+		op ^= 2; /* (< c ?v) is (> ?v c) */
+	return op;
+}
+
+/* The numbers equal to c (5 and 5.0; -0.0, 0 and 0.0) sit together in
+ * index order, an int just before the double equal to it: the first and
+ * the last of them.  Comparisons are numeric, so a range bound must take
+ * in (>=, <=, =) or pass over (>, <) all of them. */
+static dl_value num_first(const dl_value *c)
+{
+	if (c->type == DL_INT)
+		return c->u.i == 0 ? dl_double(-0.0) : *c;
+	double d = c->u.d;
+	if (d == 0)
+		return dl_double(-0.0);
+	if (d == floor(d) && d >= -0x1p63 && d < 0x1p63)
+		return dl_int((int64_t)d);
+	return *c;
+}
+
+static dl_value num_last(const dl_value *c)
+{
+	if (c->type == DL_DOUBLE)
+		return c->u.d == 0 ? dl_double(0.0) : *c;
+	if (c->u.i == 0)
+		return dl_double(0.0);
+	double d = (double)c->u.i;
+	if (d < 0x1p63 && (int64_t)d == c->u.i)
+		return dl_double(d);
+	return *c;
+}
+
 void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n)
 {
 	if (rp->kind[1] != DL_T_CONST || rp->kind[2] != DL_T_VAR || rp->vref || rp->never)
 		return;
-	uint32_t v = rp->var[2];
 	for (uint32_t i = 0; i < n; i++) {
-		const dl_clause *cl = &cls[i];
-		if (cl->kind != DL_C_PRED || cl->u.fn.f.kind != DL_T_SYM || cl->u.fn.nargs != 2 ||
-		    cl->src_given)
-			continue;
-		const char *name = dl_intern_name(cl->u.fn.f.sym, NULL, NULL);
-		const dl_term *x = &cl->u.fn.args[0], *y = &cl->u.fn.args[1];
 		dl_value c;
-		bool var_left;
-		if (x->kind == DL_T_VAR && x->var == v && const_arg(env, y, &c))
-			var_left = true;
-		else if (y->kind == DL_T_VAR && y->var == v && const_arg(env, x, &c))
-			var_left = false;
-		else
+		int op = range_op(env, rp->var[2], &cls[i], &c);
+		if (op < 0)
 			continue;
-		/* Only numbers, strings, instants and tuples: comparisons
-		 * across types are not ranges of one type in the index. */
-		if (!numeric(&c) && c.type != DL_STRING && c.type != DL_INST &&
-		    c.type != DL_VECTOR)
-			continue;
-		int op; /* 0 <, 1 <=, 2 >, 3 >=, 4 = */
-		if (!strcmp(name, "<"))
-			op = 0;
-		else if (!strcmp(name, "<="))
-			op = 1;
-		else if (!strcmp(name, ">"))
-			op = 2;
-		else if (!strcmp(name, ">="))
-			op = 3;
-		else if (!strcmp(name, "="))
-			op = 4;
-		else
-			continue;
-		if (!var_left && op < 4)
-			op ^= 2; /* (< c ?v) is (> ?v c) */
-		if (op == 0 || op == 1 || op == 4)
-			range_hi(rp, &c, op != 0);
-		if (op == 2 || op == 3 || op == 4)
-			range_lo(rp, &c, op != 2);
+		dl_value first = c, last = c;
+		if (numeric(&c) && !(c.type == DL_DOUBLE && isnan(c.u.d))) {
+			first = num_first(&c);
+			last = num_last(&c);
+		}
+		if (op == 0) /* < */
+			range_hi(rp, &first, false);
+		if (op == 1 || op == 4) /* <=, = */
+			range_hi(rp, &last, true);
+		if (op == 2) /* > */
+			range_lo(rp, &last, false);
+		if (op == 3 || op == 4) /* >=, = */
+			range_lo(rp, &first, true);
 		rp->range = true;
 	}
 	if (!rp->range)
@@ -289,6 +333,31 @@ void dl_plan_range(dl_rpat *rp, dl_qenv *env, const dl_clause *cls, uint32_t n)
 	/* (strings and tuples with no upper bound stay open above; the
 	 * predicate still filters, so the range only has to contain the
 	 * answers) */
+}
+
+bool dl_plan_range_implies(const dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
+{
+	if (!rp->range || rp->kind[2] != DL_T_VAR || !rp->attr)
+		return false;
+	dl_value c;
+	if (range_op(env, rp->var[2], cl, &c) < 0)
+		return false;
+	/* Numbers: the range takes in or passes over whole runs of equal
+	 * numbers (num_first), so it is the numeric comparison, except with
+	 * NaN (unordered: every comparison with it is false; in the index it
+	 * sorts above +Inf, outside every range a number closes).  Strings
+	 * and instants: the index order is the comparison's order. */
+	switch (rp->attr->vtype) {
+	case DL_VT_LONG:
+	case DL_VT_DOUBLE:
+		return numeric(&c) && !(c.type == DL_DOUBLE && isnan(c.u.d));
+	case DL_VT_INSTANT:
+		return c.type == DL_INST;
+	case DL_VT_STRING:
+		return c.type == DL_STRING;
+	default:
+		return false;
+	}
 }
 
 /* ---- estimates ------------------------------------------------------------ */
@@ -821,6 +890,28 @@ static int span_rank(const dl_plan_state *st, const dl_clause *cl)
 	return cl->kind == DL_C_PRED && is_eq_pred(cl) ? 3 : 4;
 }
 
+/* Whether a comparison is already in the estimate of a pattern planned
+ * before it: it bounded that pattern's value range (dl_plan_range), which
+ * the pattern's estimate counted. */
+static bool pred_in_range(dl_qenv *env, const dl_plan_state *st, const dl_clause *cls,
+			  uint32_t n, const dl_clause *cl)
+{
+	for (uint32_t j = 0; j < n; j++) {
+		if (!st->done[j] || cls[j].kind != DL_C_PATTERN)
+			continue;
+		dl_rpat rp;
+		if (dl_rpat_resolve(&rp, env, &cls[j]) != 0) {
+			dl_error_clear(); /* the pattern's own step reports it */
+			continue;
+		}
+		dl_value c;
+		if (rp.kind[1] == DL_T_CONST && rp.kind[2] == DL_T_VAR && !rp.vref && !rp.never &&
+		    range_op(env, rp.var[2], cl, &c) >= 0)
+			return true;
+	}
+	return false;
+}
+
 int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 		 const dl_plan_state *st)
 {
@@ -841,7 +932,7 @@ int dl_plan_next(dl_step *out, dl_qenv *env, const dl_clause *cls, uint32_t n,
 			if (!fn_ready(env, st, cl))
 				continue;
 			s.strategy = ST_FILTER;
-			s.est_rows = st->card / 2;
+			s.est_rows = pred_in_range(env, st, cls, n, cl) ? st->card : st->card / 2;
 			s.est_cost = 0;
 			rank = span_rank(st, cl);
 			if (rank == 3) {
