@@ -728,6 +728,7 @@ static int scan_loop(dl_qenv *env, pprog *pp, dl_step *s, dl_iter *it, dl_rel *r
 	dl_datom d;
 	dl_value vals[5];
 	int rc;
+	bool dedup = !pattern_distinct(env, pp); /* distinct datoms, distinct rows */
 	while ((rc = dl_iter_next(it, &d)) > 0) {
 		if (stop >= 0 && d.e >= stop)
 			break;
@@ -741,7 +742,7 @@ static int scan_loop(dl_qenv *env, pprog *pp, dl_step *s, dl_iter *it, dl_rel *r
 		}
 		/* skip a repeat of the previous row (blanks project datoms onto
 		 * fewer columns; neighbours are the usual duplicates) */
-		if (r->n && nc) {
+		if (dedup && r->n && nc) {
 			const dl_value *prev = &r->rows[(r->n - 1) * nc];
 			bool same = true;
 			for (uint32_t k = 0; k < pp->nnew && same; k++)
@@ -3602,6 +3603,14 @@ static int col_name(dl_buf *b, const dl_query *q, const dl_find_elem *fe)
 	}
 }
 
+/* 0, 1, 2, ...: columns in their own order */
+static const uint32_t k_ident_cols[128] = {
+#define C8(n) n, n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7
+	C8(0),  C8(8),  C8(16), C8(24), C8(32), C8(40),  C8(48),  C8(56),
+	C8(64), C8(72), C8(80), C8(88), C8(96), C8(104), C8(112), C8(120),
+#undef C8
+};
+
 static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a)
 {
 	const dl_query *q = env->q;
@@ -3618,6 +3627,9 @@ static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a)
 	int rc = 0;
 	if (has_agg) {
 		rc = aggregate(env, P, fcol, aggs, &F);
+	} else if (P->ncols == q->nfind && !memcmp(fcol, k_ident_cols, q->nfind * sizeof *fcol)) {
+		F = P; /* the find order already: no copy */
+		P = NULL;
 	} else {
 		uint32_t ov[128];
 		for (uint32_t i = 0; i < q->nfind; i++)
@@ -3696,8 +3708,13 @@ static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a)
 		dl_rel_free(F);
 		return DL_ENOMEM;
 	}
-	for (size_t i = 0; i < out->nrows * out->ncols && !rc; i++)
-		rc = dl_value_copy(&out->rows[i], a, &F->rows[from * F->ncols + i]);
+	for (size_t i = 0; i < out->nrows * out->ncols && !rc; i++) {
+		const dl_value *v = &F->rows[from * F->ncols + i];
+		if (v->type < DL_STRING) /* no memory: a plain copy */
+			out->rows[i] = *v;
+		else
+			rc = dl_value_copy(&out->rows[i], a, v);
+	}
 	dl_rel_free(F);
 	dl_buf b = DL_BUF_INIT;
 	for (uint32_t i = 0; i < q->nfind && !rc; i++) {

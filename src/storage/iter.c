@@ -43,9 +43,11 @@ struct dl_iter {
 	dl_buf lo, hi;
 	uint64_t scanned;
 	dl_arena arena;
-	/* V when it is in the prefix and needs no memory: never decoded */
+	/* V when it is in the prefix: never decoded (a copy in vfix_mem when
+	 * it has memory, which lives as long as the iterator) */
 	bool vfix_on;
 	dl_value vfix;
+	dl_arena vfix_mem;
 	/* the last keyword or symbol decoded, by its encoding (interning a
 	 * name costs a hash lookup; neighbours often repeat it) */
 	uint8_t kw_len;
@@ -157,12 +159,14 @@ int dl_iter_open(dl_iter **out, dl_snap *snap, dl_index idx, const dl_view *view
 		switch (prefix->v.type) {
 		case DL_BOOL: case DL_INT: case DL_DOUBLE: case DL_INST: case DL_REF:
 		case DL_KEYWORD: case DL_SYMBOL:
-			it->vfix_on = true;
 			it->vfix = prefix->v;
 			break;
-		default:
+		default: /* strings, bytes, tuples: the caller's memory may go */
+			if ((rc = dl_value_copy(&it->vfix, &it->vfix_mem, &prefix->v)) < 0)
+				goto fail;
 			break;
 		}
+		it->vfix_on = true;
 	}
 	memcpy(it->start, it->prefix, it->plen);
 	it->slen = it->plen;
@@ -192,6 +196,7 @@ void dl_iter_close(dl_iter *it)
 	dl_buf_free(&it->lo);
 	dl_buf_free(&it->hi);
 	dl_arena_free(&it->arena);
+	dl_arena_free(&it->vfix_mem);
 	dl_free(it);
 }
 
