@@ -596,6 +596,39 @@ static bool pattern_distinct(const dl_qenv *env, const pprog *pp)
 	return true;
 }
 
+/* Does the pattern match at most one datom per entity (per binding row,
+ * when E comes from one)?  With a constant attribute of cardinality one, or
+ * V fixed by a constant or the row (one datom per [e a v]), in any view but
+ * the history.  Then the rows it makes keep a key: E's column when it scans,
+ * the bound rows' key when it joins. */
+static bool one_per_entity(const dl_qenv *env, const pprog *pp)
+{
+	if (env->view.kind == DL_VIEW_HISTORY || pp->pos[1] != P_C)
+		return false;
+	if (pp->pos[2] != P_F)
+		return true;
+	return pp->rp.attr && !pp->rp.attr->many;
+}
+
+/* The key of the rows a pattern joined to R makes (out: R's columns, then
+ * the new ones), or 0.  One datom or none per bound row keeps R's key.  A
+ * new E column is a key when the attribute has one value per entity and
+ * the value comes from R's key column: each entity's one datom meets one
+ * row. */
+static uint32_t join_key(const dl_qenv *env, const pprog *pp, const dl_rel *R, const dl_rel *out)
+{
+	if (!R->key1 || !one_per_entity(env, pp))
+		return 0;
+	if (pp->pos[0] != P_F)
+		return R->key1;
+	if (pp->pos[2] == P_J && pp->rp.kind[0] == DL_T_VAR && pp->rp.attr &&
+	    !pp->rp.attr->many && pp->jcol[2] == (int)R->key1 - 1) {
+		int c = dl_rel_col(out, pp->rp.var[0]);
+		return c >= 0 ? (uint32_t)c + 1 : 0;
+	}
+	return 0;
+}
+
 /* Does the datom satisfy the constants and repeated variables?  Fills
  * vals[] with the row form of every variable position. */
 static bool datom_ok(const dl_qenv *env, const pprog *pp, const dl_datom *d, dl_value vals[5])
@@ -1039,6 +1072,10 @@ static int op_scan(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 		return rc;
 	}
 	r->distinct = pattern_distinct(env, pp);
+	if (pp->pos[0] == P_F && pp->rp.kind[0] == DL_T_VAR && one_per_entity(env, pp)) {
+		int c = dl_rel_col(r, pp->rp.var[0]);
+		r->key1 = c >= 0 ? (uint32_t)c + 1 : 0;
+	}
 	*out = r;
 	return 0;
 }
@@ -1102,6 +1139,7 @@ done:
 		return rc;
 	}
 	r->distinct = R->distinct && pattern_distinct(env, pp);
+	r->key1 = join_key(env, pp, R, r);
 	*out = r;
 	return 0;
 }
@@ -1434,6 +1472,7 @@ done:
 		return rc;
 	}
 	r->distinct = R->distinct && pattern_distinct(env, pp);
+	r->key1 = join_key(env, pp, R, r);
 	*out = r;
 	return 0;
 }
@@ -1540,6 +1579,7 @@ static int normalize_cols(dl_qenv *env, int ri, const dl_rpat *rp)
 		if (!need)
 			continue;
 		R->distinct = false; /* an ident and its id become one value */
+		R->key1 = 0;
 		size_t w = 0;
 		for (size_t r = 0; r < R->n; r++) {
 			dl_value *row = &R->rows[r * R->ncols];
@@ -1956,6 +1996,8 @@ static int run_fn(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	/* one row or none per input row */
 	out->distinct = (!R || R->distinct) &&
 			(cl->u.fn.bind.kind == DL_B_SCALAR || cl->u.fn.bind.kind == DL_B_TUPLE);
+	if (R && (cl->u.fn.bind.kind == DL_B_SCALAR || cl->u.fn.bind.kind == DL_B_TUPLE))
+		out->key1 = R->key1;
 	if (fz)
 		fz->taken = nfuse;
 	s->rows = nfuse ? made : out->n;
@@ -2823,8 +2865,9 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 		}
 	}
 	size_t rows = R ? R->n : 1;
-	/* every column of a set kept: still a set */
-	bool set = !R || (R->distinct && kept == R->ncols);
+	/* every column of a set kept, or a key: still a set */
+	bool set = !R || (R->distinct && kept == R->ncols) ||
+		   (R->key1 && R->key1 <= 128 && seen[R->key1 - 1]);
 	int rc = dl_rel_reserve(env, p, rows);
 	if (rc) {
 		dl_rel_free(p);

@@ -29,6 +29,9 @@ typedef struct dl_rel {
 	dl_value *rows;  /* n * ncols (dl_malloc'd) */
 	bool distinct;   /* known to hold no repeated row (false: may, or unknown);
 			  * a push clears it */
+	uint32_t key1;   /* 1 + a column known to hold no value twice (a key:
+			  * the rows are a set on it alone), or 0; a push
+			  * clears it, like distinct */
 	struct dl_qbudget *budget; /* what its rows are charged to, or NULL */
 	size_t charged;  /* bytes charged there (given back when freed) */
 } dl_rel;
@@ -63,6 +66,7 @@ dl_value *dl_rel_grow(struct dl_qenv *env, dl_rel *r);
 static inline dl_value *dl_rel_push(struct dl_qenv *env, dl_rel *r)
 {
 	r->distinct = false; /* whoever knows better says so after its pushes */
+	r->key1 = 0;
 	if (DL_LIKELY(r->n < r->cap))
 		return &r->rows[r->n++ * r->ncols];
 	return dl_rel_grow(env, r);

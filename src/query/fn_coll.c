@@ -285,7 +285,17 @@ static int inst_fields(const char *fn, const dl_value *v, civil *c)
 		ms += 86400000;
 		days--;
 	}
-	dl_fn_civil_from_days(days, &c->year, &c->month, &c->day);
+	/* rows come in time order, many to a day: the last day's date is
+	 * kept (per thread) so most calls skip the calendar arithmetic */
+	static _Thread_local int64_t last_days = INT64_MIN, last_year;
+	static _Thread_local unsigned last_month, last_day;
+	if (days != last_days) {
+		dl_fn_civil_from_days(days, &last_year, &last_month, &last_day);
+		last_days = days;
+	}
+	c->year = last_year;
+	c->month = last_month;
+	c->day = last_day;
 	c->hour = (unsigned)(ms / 3600000);
 	c->minute = (unsigned)(ms / 60000 % 60);
 	c->second = (unsigned)(ms / 1000 % 60);

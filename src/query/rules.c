@@ -515,8 +515,11 @@ int dl_rule_call(dl_qenv *env, const dl_clause *cl, dl_step *s)
 			DL_TRY(resolve_arg(env, &row[c], &none));
 			if (none)
 				continue;
-			if (row[c].type != was)
-				R->distinct = false; /* two lookup refs may name one entity */
+			if (row[c].type != was) {
+				/* two lookup refs may name one entity */
+				R->distinct = false;
+				R->key1 = 0;
+			}
 			if (w != r)
 				memcpy(&R->rows[w * R->ncols], row, R->ncols * sizeof *row);
 			w++;
