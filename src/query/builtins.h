@@ -141,6 +141,10 @@ typedef struct dl_aggregate {
 		    size_t nparams, dl_fn_ctx *ctx);
 	int (*step)(void *state, const dl_value *v);
 	int (*finish)(dl_value *out, dl_arena *a, void *state);
+	/* Without parameters, the answer over a bag of values is the answer
+	 * over its set (min, max, distinct): the rows it reads need not be
+	 * made distinct first. */
+	bool dup_free;
 } dl_aggregate;
 
 /** The aggregate named name[0..n), or NULL. */

@@ -2847,7 +2847,9 @@ void dl_exec_child_fini(dl_qenv *c, dl_qenv *env)
 }
 
 /* R projected onto vars (distinct); R may be NULL (one empty row). */
-int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars, uint32_t n)
+/* R projected onto vars; distinct unless bag (then rows may repeat). */
+static int project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars, uint32_t n,
+		   bool bag)
 {
 	int col[128];
 	if (n > 128)
@@ -2883,13 +2885,18 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 			o[k] = col[k] >= 0 ? R->rows[i * R->ncols + col[k]] : env->vconst[vars[k]];
 	}
 	p->distinct = set;
-	rc = dl_rel_distinct(env, p);
+	rc = bag ? 0 : dl_rel_distinct(env, p);
 	if (rc) {
 		dl_rel_free(p);
 		return rc;
 	}
 	*out = p;
 	return 0;
+}
+
+int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars, uint32_t n)
+{
+	return project(env, out, R, vars, n, false);
 }
 
 /* Run a body in a child seeded with seed and return its bindings of
@@ -3442,8 +3449,9 @@ static int find_setup(dl_qenv *env, aggcol *aggs, bool *has_agg)
 	return 0;
 }
 
-/* The relation of find and with variables: one relation, distinct. */
-static int find_relation(dl_qenv *env, dl_rel **out, uint32_t *cols_of_find)
+/* The relation of find and with variables: one relation, distinct unless
+ * bag (every aggregate's answer the same over repeats). */
+static int find_relation(dl_qenv *env, dl_rel **out, uint32_t *cols_of_find, bool bag)
 {
 	const dl_query *q = env->q;
 	uint32_t vars[128], nv = 0;
@@ -3479,7 +3487,7 @@ static int find_relation(dl_qenv *env, dl_rel **out, uint32_t *cols_of_find)
 					q->vars[vars[k]].name);
 	int ri = -1;
 	DL_TRY(dl_exec_unify(env, vars, nv, &ri));
-	DL_TRY(dl_exec_project(env, out, ri >= 0 ? env->rels[ri] : NULL, vars, nv));
+	DL_TRY(project(env, out, ri >= 0 ? env->rels[ri] : NULL, vars, nv, bag));
 	if (env->empty)
 		(*out)->n = 0;
 	return 0;
@@ -3665,7 +3673,13 @@ static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a)
 	DL_TRY(find_setup(env, aggs, &has_agg));
 	uint32_t fcol[128];
 	dl_rel *P = NULL;
-	DL_TRY(find_relation(env, &P, fcol));
+	/* groups come out the same from repeated rows; min, max and
+	 * distinct too: then the rows need no distinct pass */
+	bool bag = has_agg;
+	for (uint32_t i = 0; i < q->nfind && bag; i++)
+		if (aggs[i].agg)
+			bag = aggs[i].agg->dup_free && aggs[i].nparams == 0;
+	DL_TRY(find_relation(env, &P, fcol, bag));
 	dl_rel *F = NULL;
 	int rc = 0;
 	if (has_agg) {

@@ -553,23 +553,24 @@ static int pick_finish(dl_value *out, dl_arena *a, void *st)
 
 /* ---- the registry ------------------------------------------------------------------ */
 
-#define AGG(name, lo, hi, st, init, step, finish) {name, lo, hi, sizeof(st), init, step, finish}
+#define AGG(name, lo, hi, st, init, step, finish, dup_free)                                      \
+	{name, lo, hi, sizeof(st), init, step, finish, dup_free}
 
 /* Sorted by name in byte order (the tests check). */
 static const dl_aggregate k_aggregates[] = {
-	AGG("avg", 0, 0, sum_st, avg_init, sum_step, avg_finish),
-	AGG("count", 0, 0, count_st, count_init, count_step, count_finish),
+	AGG("avg", 0, 0, sum_st, avg_init, sum_step, avg_finish, false),
+	AGG("count", 0, 0, count_st, count_init, count_step, count_finish, false),
 	AGG("count-distinct", 0, 0, distinct_st, distinct_init, distinct_step,
-	    count_distinct_finish),
-	AGG("distinct", 0, 0, distinct_st, distinct_init, distinct_step, distinct_finish),
-	AGG("max", 0, 1, extreme_st, max_init, extreme_step, extreme_finish),
-	AGG("median", 0, 0, median_st, median_init, median_step, median_finish),
-	AGG("min", 0, 1, extreme_st, min_init, extreme_step, extreme_finish),
-	AGG("rand", 0, 1, pick_st, rand_init, pick_step, pick_finish),
-	AGG("sample", 1, 1, pick_st, sample_init, pick_step, pick_finish),
-	AGG("stddev", 0, 0, var_st, stddev_init, var_step, stddev_finish),
-	AGG("sum", 0, 0, sum_st, sum_init, sum_step, sum_finish),
-	AGG("variance", 0, 0, var_st, var_init, var_step, var_finish),
+	    count_distinct_finish, true),
+	AGG("distinct", 0, 0, distinct_st, distinct_init, distinct_step, distinct_finish, true),
+	AGG("max", 0, 1, extreme_st, max_init, extreme_step, extreme_finish, true),
+	AGG("median", 0, 0, median_st, median_init, median_step, median_finish, false),
+	AGG("min", 0, 1, extreme_st, min_init, extreme_step, extreme_finish, true),
+	AGG("rand", 0, 1, pick_st, rand_init, pick_step, pick_finish, false),
+	AGG("sample", 1, 1, pick_st, sample_init, pick_step, pick_finish, false),
+	AGG("stddev", 0, 0, var_st, stddev_init, var_step, stddev_finish, false),
+	AGG("sum", 0, 0, sum_st, sum_init, sum_step, sum_finish, false),
+	AGG("variance", 0, 0, var_st, var_init, var_step, var_finish, false),
 };
 
 #define COUNT(t) (sizeof(t) / sizeof((t)[0]))
