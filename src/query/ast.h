@@ -229,6 +229,12 @@ struct dl_query {
 
 	uint32_t nvars;
 	dl_var *vars;
+	/* Per variable: 1 when its one occurrence in the whole query is in a
+	 * pattern of :where itself (not inside not/or/and) on the default
+	 * source: nothing reads it, so the pattern treats it as _ and never
+	 * fetches it (ohlc's [?b :price/time ?t] only asks that a time
+	 * exists).  NULL: none, or a query not made by the parser. */
+	const uint8_t *single;
 };
 
 /* ---- rules ------------------------------------------------------------- */

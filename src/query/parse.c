@@ -1487,6 +1487,86 @@ static const dl_term *find_var_term(const dl_find_elem *fe)
 	return fe->kind == DL_FE_AGG ? &fe->args[fe->nargs - 1] : NULL;
 }
 
+/* ---- variables read once ------------------------------------------------ */
+
+static void count_terms(uint8_t *n, const dl_term *t, uint32_t k)
+{
+	for (uint32_t i = 0; i < k; i++)
+		if (t[i].kind == DL_T_VAR && n[t[i].var] < 2)
+			n[t[i].var]++;
+}
+
+static void count_clause(uint8_t *n, const dl_clause *cl)
+{
+	switch (cl->kind) {
+	case DL_C_PATTERN:
+		count_terms(n, cl->u.pat.t, cl->u.pat.n);
+		break;
+	case DL_C_PRED:
+	case DL_C_FN:
+		count_terms(n, &cl->u.fn.f, 1);
+		count_terms(n, cl->u.fn.args, cl->u.fn.nargs);
+		count_terms(n, cl->u.fn.bind.terms, cl->u.fn.bind.n);
+		break;
+	case DL_C_RULE:
+		count_terms(n, cl->u.rule.args, cl->u.rule.nargs);
+		break;
+	default: /* not, not-join, or, or-join, and */
+		count_terms(n, cl->u.sub.vars, cl->u.sub.nvars);
+		for (uint32_t i = 0; i < cl->u.sub.n; i++)
+			count_clause(n, &cl->u.sub.items[i]);
+		break;
+	}
+}
+
+/* dl_query.single: every occurrence counted (find, with, inputs, order,
+ * every clause at any depth), then the variables seen once whose one
+ * occurrence is in a top-level pattern on the default source. */
+static int mark_single(qctx *c, dl_query *q)
+{
+	if (!q->nvars)
+		return 0;
+	uint8_t *n = DL_ARENA_NEW(c->a, q->nvars, uint8_t);
+	if (!n)
+		return DL_ENOMEM;
+	memset(n, 0, q->nvars);
+	for (uint32_t i = 0; i < q->nfind; i++) {
+		const dl_find_elem *fe = &q->find[i];
+		dl_term v = {.kind = DL_T_VAR, .var = fe->var};
+		count_terms(n, &v, 1);
+		if (fe->kind == DL_FE_AGG)
+			count_terms(n, fe->args, fe->nargs);
+		if (fe->kind == DL_FE_PULL)
+			count_terms(n, &fe->pattern, 1);
+	}
+	count_terms(n, q->with, q->nwith);
+	for (uint32_t i = 0; i < q->nin; i++)
+		if (q->in[i].kind == DL_IN_BIND)
+			count_terms(n, q->in[i].bind.terms, q->in[i].bind.n);
+	for (uint32_t i = 0; i < q->norder; i++) {
+		dl_term v = {.kind = DL_T_VAR, .var = q->order[i].var};
+		count_terms(n, &v, 1);
+	}
+	for (uint32_t i = 0; i < q->nwhere; i++)
+		count_clause(n, &q->where[i]);
+	bool any = false;
+	uint8_t *top = DL_ARENA_NEW(c->a, q->nvars, uint8_t);
+	if (!top)
+		return DL_ENOMEM;
+	memset(top, 0, q->nvars);
+	for (uint32_t i = 0; i < q->nwhere; i++) {
+		const dl_clause *cl = &q->where[i];
+		if (cl->kind != DL_C_PATTERN ||
+		    (cl->src_given && dl_intern_name(cl->src, NULL, NULL)[1] != 0))
+			continue;
+		for (uint32_t k = 0; k < cl->u.pat.n; k++)
+			if (cl->u.pat.t[k].kind == DL_T_VAR && n[cl->u.pat.t[k].var] == 1)
+				top[cl->u.pat.t[k].var] = any = true;
+	}
+	q->single = any ? top : NULL;
+	return 0;
+}
+
 static int validate_query(qctx *c, const dl_query *q)
 {
 	vctx x;
@@ -1790,7 +1870,7 @@ static int parse_query_value(qctx *c, const dl_value *v, const pnode *p, dl_quer
 		goto out;
 	q->vars = vt.v;
 	q->nvars = vt.n;
-	if ((rc = validate_query(c, q)) < 0)
+	if ((rc = validate_query(c, q)) < 0 || (rc = mark_single(c, q)) < 0)
 		goto out;
 	*out = q;
 out:

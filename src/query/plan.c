@@ -119,8 +119,9 @@ int dl_rpat_resolve(dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
 	rp->cl = cl;
 	for (int i = 0; i < 5; i++) {
 		const dl_term *t = &cl->u.pat.t[i];
-		if (i >= (int)cl->u.pat.n || t->kind == DL_T_BLANK) {
-			rp->kind[i] = DL_T_BLANK;
+		if (i >= (int)cl->u.pat.n || t->kind == DL_T_BLANK ||
+		    (t->kind == DL_T_VAR && env->q->single && env->q->single[t->var])) {
+			rp->kind[i] = DL_T_BLANK; /* (a variable nothing else reads) */
 		} else if (t->kind == DL_T_VAR && env->vstate[t->var] != VS_CONST) {
 			rp->kind[i] = DL_T_VAR;
 			rp->var[i] = t->var;
