@@ -288,6 +288,13 @@ int dl_query_check_rules(const dl_query *q, const dl_ruleset *rs);
 int dl_query_print(dl_buf *out, const dl_query *q);
 /* Print one clause as EDN (for EXPLAIN and messages). */
 int dl_clause_print(dl_buf *out, const dl_clause *cl);
+/* Calls f(ud, terms, n) on every run of terms of cl that may hold
+ * variables: a pattern's, a function's name, arguments and binding, a rule
+ * call's arguments, the declared variables of not-join / or-join, and the
+ * clauses of not / or / and.  With deep, also the clauses inside not-join
+ * and or-join (their own variables). */
+void dl_clause_terms(const dl_clause *cl, bool deep,
+		     void (*f)(void *ud, const dl_term *t, uint32_t n), void *ud);
 /* Print a rule set as EDN. */
 int dl_rules_print(dl_buf *out, const dl_ruleset *rs);
 /* The rule of that name, or NULL. */

@@ -1489,34 +1489,42 @@ static const dl_term *find_var_term(const dl_find_elem *fe)
 
 /* ---- variables read once ------------------------------------------------ */
 
-static void count_terms(uint8_t *n, const dl_term *t, uint32_t k)
-{
-	for (uint32_t i = 0; i < k; i++)
-		if (t[i].kind == DL_T_VAR && n[t[i].var] < 2)
-			n[t[i].var]++;
-}
-
-static void count_clause(uint8_t *n, const dl_clause *cl)
+void dl_clause_terms(const dl_clause *cl, bool deep,
+		     void (*f)(void *ud, const dl_term *t, uint32_t n), void *ud)
 {
 	switch (cl->kind) {
 	case DL_C_PATTERN:
-		count_terms(n, cl->u.pat.t, cl->u.pat.n);
-		break;
+		f(ud, cl->u.pat.t, cl->u.pat.n);
+		return;
 	case DL_C_PRED:
 	case DL_C_FN:
-		count_terms(n, &cl->u.fn.f, 1);
-		count_terms(n, cl->u.fn.args, cl->u.fn.nargs);
-		count_terms(n, cl->u.fn.bind.terms, cl->u.fn.bind.n);
-		break;
+		f(ud, &cl->u.fn.f, 1);
+		f(ud, cl->u.fn.args, cl->u.fn.nargs);
+		f(ud, cl->u.fn.bind.terms, cl->u.fn.bind.n);
+		return;
 	case DL_C_RULE:
-		count_terms(n, cl->u.rule.args, cl->u.rule.nargs);
+		f(ud, cl->u.rule.args, cl->u.rule.nargs);
+		return;
+	case DL_C_NOT_JOIN:
+	case DL_C_OR_JOIN:
+		f(ud, cl->u.sub.vars, cl->u.sub.nvars);
+		if (!deep)
+			return;
 		break;
-	default: /* not, not-join, or, or-join, and */
-		count_terms(n, cl->u.sub.vars, cl->u.sub.nvars);
-		for (uint32_t i = 0; i < cl->u.sub.n; i++)
-			count_clause(n, &cl->u.sub.items[i]);
+	default: /* not, or, and */
 		break;
 	}
+	for (uint32_t i = 0; i < cl->u.sub.n; i++)
+		dl_clause_terms(&cl->u.sub.items[i], deep, f, ud);
+}
+
+/* n[var]: occurrences, counted up to 2 */
+static void count_terms(void *ud, const dl_term *t, uint32_t k)
+{
+	uint8_t *n = ud;
+	for (uint32_t i = 0; i < k; i++)
+		if (t[i].kind == DL_T_VAR && n[t[i].var] < 2)
+			n[t[i].var]++;
 }
 
 /* dl_query.single: every occurrence counted (find, with, inputs, order,
@@ -1548,7 +1556,7 @@ static int mark_single(qctx *c, dl_query *q)
 		count_terms(n, &v, 1);
 	}
 	for (uint32_t i = 0; i < q->nwhere; i++)
-		count_clause(n, &q->where[i]);
+		dl_clause_terms(&q->where[i], true, count_terms, n);
 	bool any = false;
 	uint8_t *top = DL_ARENA_NEW(c->a, q->nvars, uint8_t);
 	if (!top)

@@ -597,8 +597,9 @@ static bool fn_ready(const dl_qenv *env, const dl_plan_state *st, const dl_claus
 	return true;
 }
 
-static void mark_terms(uint8_t *mark, const dl_term *t, uint32_t n)
+static void mark_terms(void *ud, const dl_term *t, uint32_t n)
 {
+	uint8_t *mark = ud;
 	for (uint32_t i = 0; i < n; i++)
 		if (t[i].kind == DL_T_VAR)
 			mark[t[i].var] = 1;
@@ -606,28 +607,7 @@ static void mark_terms(uint8_t *mark, const dl_term *t, uint32_t n)
 
 void dl_clause_vars(const dl_clause *cl, uint8_t *mark)
 {
-	switch (cl->kind) {
-	case DL_C_PATTERN:
-		mark_terms(mark, cl->u.pat.t, cl->u.pat.n);
-		break;
-	case DL_C_PRED:
-	case DL_C_FN:
-		mark_terms(mark, &cl->u.fn.f, 1);
-		mark_terms(mark, cl->u.fn.args, cl->u.fn.nargs);
-		mark_terms(mark, cl->u.fn.bind.terms, cl->u.fn.bind.n);
-		break;
-	case DL_C_RULE:
-		mark_terms(mark, cl->u.rule.args, cl->u.rule.nargs);
-		break;
-	case DL_C_NOT_JOIN:
-	case DL_C_OR_JOIN:
-		mark_terms(mark, cl->u.sub.vars, cl->u.sub.nvars);
-		break;
-	default: /* not, or, and */
-		for (uint32_t i = 0; i < cl->u.sub.n; i++)
-			dl_clause_vars(&cl->u.sub.items[i], mark);
-		break;
-	}
+	dl_clause_terms(cl, false, mark_terms, mark);
 }
 
 static int clause_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars);
