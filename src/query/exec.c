@@ -1316,6 +1316,10 @@ static int key_store(dl_qenv *env, const pprog *pp, int kpos, const dl_value *v,
 }
 
 /* inl / merge: R's rows sorted by the key component, one cursor. */
+/* How many index entries a merge steps over, at most, before it seeks:
+ * a step costs about a sixth of a seek from the root. */
+#define MERGE_WALK 8
+
 static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 {
 	const dl_rel *R = pp->R;
@@ -1369,9 +1373,10 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	for (int k = 0; k < pp->nval; k++)
 		if ((pp->val[k] != 0 && pp->val[k] != 2) || pp->dup[pp->val[k]] >= 0)
 			plain = false;
-	/* merge walks a few datoms before seeking; how far adapts to the
-	 * data: keys close together walk, scattered keys seek at once */
-	int walk = s->strategy == ST_MERGE ? 2 : 0;
+	/* merge steps over a few entries before it seeks from the root
+	 * (dl_iter_seek_near: a step compares key bytes, a seek descends the
+	 * tree); an index nested loop's keys are far apart: it seeks */
+	int walk = s->strategy == ST_MERGE ? 2 : 0, probe = 0;
 	for (size_t g = 0; g < nks;) {
 		size_t ge = g + 1;
 		while (ge < nks && key_cmp(&ks[ge].k, &ks[g].k, ids) == 0)
@@ -1388,24 +1393,7 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 			g = ge;
 			continue;
 		}
-		int steps = exact ? 0 : walk;
-		for (;;) {
-			if (have && !exact) {
-				if (key_cmp_datom(&d, kpos, key, ids) >= 0)
-					break;
-			}
-			if (have && steps-- > 0) {
-				if ((rc = dl_iter_next(it, &d)) < 0)
-					goto done;
-				have = rc > 0;
-				if (!have) {
-					end = true;
-					break;
-				}
-				continue;
-			}
-			if (!exact && walk > 0 && steps < walk)
-				walk--; /* a walk did not reach it: seek sooner next time */
+		if (!have || exact || key_cmp_datom(&d, kpos, key, ids) < 0) {
 			dl_datom sk = {.v = dl_nil()};
 			if (kpos == 0)
 				sk.e = key->u.i;
@@ -1413,17 +1401,23 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 				sk.a = key->u.i;
 			else
 				sk.v = *key;
-			if ((rc = dl_iter_seek(it, &sk)) < 0)
-				goto done;
-			if ((rc = dl_iter_next(it, &d)) < 0)
+			if (!have || exact) {
+				rc = dl_iter_seek(it, &sk);
+			} else if ((rc = dl_iter_seek_near(it, &sk, walk)) >= 0 && s->strategy == ST_MERGE) {
+				/* how far to step adapts to the gaps between keys:
+				 * further after a walk that got there, half as far
+				 * after one that did not (now and then trying again) */
+				if (rc > 0)
+					walk = walk < MERGE_WALK ? walk + 1 : walk;
+				else if ((walk /= 2) == 0 && ++probe % 16 == 0)
+					walk = 1;
+			}
+			if (rc < 0 || (rc = dl_iter_next(it, &d)) < 0)
 				goto done;
 			have = rc > 0;
 			if (!have)
 				end = true;
-			break;
 		}
-		if (s->strategy == ST_MERGE && steps > 0 && steps < walk && walk < 4)
-			walk++; /* a walk reached it: walk a little further next time */
 		/* the datoms of this key */
 		while (have) {
 			if (key_cmp_datom(&d, kpos, key, ids) != 0)

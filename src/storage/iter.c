@@ -285,32 +285,48 @@ static inline bool has_prefix(const uint8_t *k, const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Move the cursor of s by op: 1 on an entry, 0 at the end (s off). */
+static int stream_move(dl_iter *it, stream *s, MDB_cursor_op op)
+{
+	if (op == MDB_SET_RANGE) {
+		s->k = (MDB_val){it->slen, it->start};
+		if (it->slen == 0)
+			op = MDB_FIRST;
+	}
+	int rc = mdb_cursor_get(s->c, &s->k, &s->d, op);
+	if (rc == MDB_NOTFOUND) {
+		s->on = false;
+		return 0;
+	}
+	if (rc) {
+		s->on = false;
+		return dl_mdb_err(rc, "reading an index");
+	}
+	it->scanned++;
+	return 1;
+}
+
+static int stream_accept(dl_iter *it, stream *s);
+
 /* Move s to its next acceptable entry (first: seek to it->start). */
 static int stream_step(dl_iter *it, stream *s, MDB_cursor_op op)
 {
+	int rc = stream_move(it, s, op);
+	return rc <= 0 ? rc : stream_accept(it, s);
+}
+
+/* The entry under s's cursor, or the first acceptable one after it: in
+ * the prefix, the bound value itself, in the value range. */
+static int stream_accept(dl_iter *it, stream *s)
+{
 	for (;;) {
-		if (op == MDB_SET_RANGE) {
-			s->k = (MDB_val){it->slen, it->start};
-			if (it->slen == 0)
-				op = MDB_FIRST;
-		}
-		int rc = mdb_cursor_get(s->c, &s->k, &s->d, op);
-		op = MDB_NEXT;
-		if (rc == MDB_NOTFOUND) {
-			s->on = false;
-			return 0;
-		}
-		if (rc) {
-			s->on = false;
-			return dl_mdb_err(rc, "reading an index");
-		}
-		it->scanned++;
+		int rc;
 		if (s->k.mv_size < it->plen || !has_prefix(s->k.mv_data, it->prefix, it->plen)) {
 			s->on = false;
 			return 0;
 		}
 		if (it->vbound && s->k.mv_size != it->plen + it->vrest + (s->hist ? 16 : 0))
-			continue; /* a longer value sharing the bound one's bytes */
+			goto next; /* a longer value sharing the bound one's bytes */
 		DL_TRY(dl_key_split(&s->p, it->idx, s->k.mv_data, s->k.mv_size, s->hist));
 		if (!s->hist && s->d.mv_size != 8)
 			return dl_error(DL_ECORRUPT, "malformed index entry (no tx)");
@@ -323,10 +339,13 @@ static int stream_step(dl_iter *it, stream *s, MDB_cursor_op op)
 				return 0;
 			}
 			if (rc == R_SKIP)
-				continue;
+				goto next;
 		}
 		s->on = true;
 		return 0;
+	next:
+		if ((rc = stream_move(it, s, MDB_NEXT)) <= 0)
+			return rc;
 	}
 }
 
@@ -340,7 +359,8 @@ static int position(dl_iter *it)
 	return 0;
 }
 
-int dl_iter_seek(dl_iter *it, const dl_datom *key)
+/* it->start: the bound prefix, then key's components after it */
+static int seek_key(dl_iter *it, const dl_datom *key)
 {
 	/* bound components from the prefix, the rest from key */
 	int from = it->nbound < 3 ? it->nbound : 3, to = 3;
@@ -353,7 +373,39 @@ int dl_iter_seek(dl_iter *it, const dl_datom *key)
 		DL_TRY(build_comps(it->start + it->plen, &n, it->idx, key, from, to));
 	memcpy(it->start, it->prefix, it->plen);
 	it->slen = it->plen + n;
+	return 0;
+}
+
+int dl_iter_seek(dl_iter *it, const dl_datom *key)
+{
+	DL_TRY(seek_key(it, key));
 	return position(it);
+}
+
+int dl_iter_seek_near(dl_iter *it, const dl_datom *key, int walk)
+{
+	stream *s = &it->cur;
+	if (!it->fast || !it->positioned || it->pend)
+		return dl_iter_seek(it, key);
+	DL_TRY(seek_key(it, key));
+	if (!s->on)
+		return 1; /* past the end already: a later key is too */
+	/* keys compare as bytes: step while the cursor's key is below the
+	 * target, reading nothing else; a target not reached in `walk`
+	 * steps is sought from the root */
+	for (int i = 0;; i++) {
+		size_t kl = s->k.mv_size, m = kl < it->slen ? kl : it->slen;
+		int c = memcmp(s->k.mv_data, it->start, m);
+		if (c > 0 || (c == 0 && kl >= it->slen)) {
+			DL_TRY(stream_accept(it, s));
+			return 1;
+		}
+		if (i == walk)
+			return position(it);
+		int rc = stream_move(it, s, MDB_NEXT);
+		if (rc <= 0)
+			return rc < 0 ? rc : 1;
+	}
 }
 
 /* ---- next ---------------------------------------------------------------- */

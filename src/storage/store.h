@@ -244,6 +244,11 @@ int dl_iter_next(dl_iter *it, dl_datom *out);
 /** Position at the first datom >= `key` (in index order, components beyond
  *  the bound prefix taken from key) so dl_iter_next continues from there. */
 int dl_iter_seek(dl_iter *it, const dl_datom *key);
+/** dl_iter_seek for a key at or after every datom already returned: first
+ *  steps forward over up to `walk` entries, comparing their keys' bytes
+ *  only (a few steps cost less than a seek from the root), then seeks.
+ *  1 when the steps got there, 0 when it sought, or a negative error. */
+int dl_iter_seek_near(dl_iter *it, const dl_datom *key, int walk);
 /** Datoms (LMDB entries) the iterator has read so far, for EXPLAIN ANALYZE. */
 uint64_t dl_iter_scanned(const dl_iter *it);
 void dl_iter_close(dl_iter *it);

@@ -777,6 +777,70 @@ static void test_long_values(void **state)
 
 /* ---- value ranges ----------------------------------------------------------- */
 
+/* dl_iter_seek_near agrees with dl_iter_seek: random forward seeks on AEVT
+ * (entity keys) and AVET with a value range (value keys, entries the range
+ * skips), each walk length from 0 (seek at once) to past the gap. */
+static void test_seek_near(void **state)
+{
+	(void)state;
+	dl_store *s = open_db("seek_near", NULL, 0);
+	dl_wtxn *w;
+	assert_int_equal(dl_wtxn_begin(&w, s), 0);
+	for (int e = 1; e <= 3000; e++) {
+		if (e % 7 == 3)
+			continue; /* gaps of several sizes */
+		dl_value v = dl_int((int64_t)(e * 7919 % 1000));
+		assert_int_equal(dl_wtxn_add(w, USER(e), 100, &v, 0), 1);
+		if (e % 3 == 0)
+			assert_int_equal(dl_wtxn_add(w, USER(e), 101, &v, 0), 1);
+	}
+	assert_int_equal(dl_wtxn_commit(w), 0);
+	dl_snap *sn;
+	assert_int_equal(dl_snap_begin(&sn, s), 0);
+	tu_seed(tu_seed_from_env(77));
+	for (int round = 0; round < tu_scale(200); round++) {
+		int idx = round % 2 ? DL_AVET : DL_AEVT;
+		int walk = (int)(tu_rand() % 12);
+		dl_datom p = {.a = 100};
+		dl_value lo = dl_int(100), hi = dl_int(900);
+		dl_iter *a, *b;
+		assert_int_equal(dl_iter_open(&a, sn, (dl_index)idx, NULL, &p, 1), 0);
+		if (idx == DL_AVET)
+			assert_int_equal(dl_iter_value_range(a, &lo, true, &hi, false), 0);
+		dl_datom da, db;
+		int ra = dl_iter_next(a, &da);
+		int64_t at = 0;
+		while (ra > 0) {
+			/* the next target: a little or a lot past the last datom */
+			dl_datom key = {.v = dl_nil()};
+			at += 1 + (int64_t)(tu_rand() % (tu_rand() % 2 ? 4 : 60));
+			if (idx == DL_AEVT)
+				key.e = USER(at);
+			else
+				key.v = dl_int(100 + at);
+			if (idx == DL_AEVT ? da.e >= key.e : dl_value_compare(&da.v, &key.v) >= 0)
+				continue; /* the merge would not seek */
+			int rc = dl_iter_seek_near(a, &key, walk);
+			assert_true(rc == 0 || rc == 1);
+			ra = dl_iter_next(a, &da);
+			assert_int_equal(dl_iter_open(&b, sn, (dl_index)idx, NULL, &p, 1), 0);
+			if (idx == DL_AVET)
+				assert_int_equal(dl_iter_value_range(b, &lo, true, &hi, false), 0);
+			assert_int_equal(dl_iter_seek(b, &key), 0);
+			int rb = dl_iter_next(b, &db);
+			assert_int_equal(ra, rb);
+			if (ra > 0) {
+				assert_int_equal(da.e, db.e);
+				assert_true(dl_value_equal(&da.v, &db.v));
+			}
+			dl_iter_close(b);
+		}
+		dl_iter_close(a);
+	}
+	dl_snap_end(sn);
+	dl_store_close(s);
+}
+
 static void test_ranges(void **state)
 {
 	(void)state;
@@ -1318,7 +1382,8 @@ int main(void)
 		cmocka_unit_test(test_open),       cmocka_unit_test(test_open_small_address_space),
 		cmocka_unit_test(test_add_retract),
 		cmocka_unit_test(test_model),      cmocka_unit_test(test_long_values),
-		cmocka_unit_test(test_ranges),     cmocka_unit_test(test_estimate),
+		cmocka_unit_test(test_ranges),     cmocka_unit_test(test_seek_near),
+		cmocka_unit_test(test_estimate),
 		cmocka_unit_test(test_check),      cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_bulk_vs_single), cmocka_unit_test(test_bulk_nothing_new),
 		cmocka_unit_test(test_failalloc),
