@@ -1354,8 +1354,13 @@ static int op_keyed(dl_qenv *env, pprog *pp, dl_step *s, dl_rel **out)
 	if ((rc = sort_keys(ks, nks, ids)))
 		goto done;
 	/* about one datom per key is the usual answer (a cardinality-one
-	 * attribute); more regrows */
-	if ((rc = dl_rel_reserve(env, r, nks)))
+	 * attribute), or the estimate when it says more (a few keys with
+	 * many datoms each: [?b :price/symbol ?s] for one ticker), up to 64k
+	 * rows; more regrows */
+	size_t want = nks;
+	if (s->est_rows > (double)want)
+		want = s->est_rows < 65536 ? (size_t)s->est_rows : 65536;
+	if ((rc = dl_rel_reserve(env, r, want)))
 		goto done;
 	if (pp->rp.never || nks == 0 || (rc = open_iter(&it, env, pp, idx, &plen)))
 		goto done;
