@@ -130,24 +130,31 @@ static void cache_put(block_hdr *h)
 	dl_free(h);
 }
 
-void *dl_block_alloc(size_t size)
+/* The capacity a request of size gets (a power of two from 64 KiB), and a
+ * cached block of it if there is one; 0, or DL_ENOMEM when too big. */
+static int block_fit(size_t size, size_t *cap, block_hdr **cached)
 {
-	size_t cap = size;
-	block_hdr *h = NULL;
+	*cap = size;
+	*cached = NULL;
 	if (size >= ((size_t)1 << BLOCK_MIN_LOG)) {
 		int k = block_class(size);
-		if (k >= 63) {
-			dl_error(DL_ENOMEM, "out of memory (allocating %zu bytes)", size);
-			return NULL;
-		}
-		cap = (size_t)1 << k;
-		h = cache_take(k);
+		if (k >= 63)
+			return dl_error(DL_ENOMEM, "out of memory (allocating %zu bytes)", size);
+		*cap = (size_t)1 << k;
+		*cached = cache_take(k);
 	}
+	if (*cap > SIZE_MAX - sizeof(block_hdr))
+		return dl_error(DL_ENOMEM, "out of memory (allocating %zu bytes)", size);
+	return 0;
+}
+
+void *dl_block_alloc(size_t size)
+{
+	size_t cap;
+	block_hdr *h;
+	if (block_fit(size, &cap, &h))
+		return NULL;
 	if (!h) {
-		if (cap > SIZE_MAX - sizeof *h) {
-			dl_error(DL_ENOMEM, "out of memory (allocating %zu bytes)", size);
-			return NULL;
-		}
 		if (!(h = dl_malloc(sizeof *h + cap)))
 			return NULL;
 		h->cap = cap;
@@ -162,19 +169,21 @@ void *dl_block_realloc(void *p, size_t size)
 	block_hdr *h = (block_hdr *)p - 1;
 	if (size <= h->cap)
 		return p;
-	if (size < ((size_t)1 << BLOCK_MIN_LOG)) { /* small: plain realloc */
-		block_hdr *n = dl_realloc(h, sizeof *h + size);
-		if (!n)
-			return NULL;
-		n->cap = size;
+	size_t cap;
+	block_hdr *n;
+	if (block_fit(size, &cap, &n))
+		return NULL;
+	if (n) { /* a cached block: copy into it */
+		memcpy(n + 1, p, h->cap);
+		cache_put(h);
 		return n + 1;
 	}
-	void *q = dl_block_alloc(size);
-	if (!q)
+	/* else realloc, which may grow in place (glibc moves big blocks by
+	 * remapping their pages, not copying them) */
+	if (!(n = dl_realloc(h, sizeof *h + cap)))
 		return NULL;
-	memcpy(q, p, h->cap);
-	cache_put(h);
-	return q;
+	n->cap = cap;
+	return n + 1;
 }
 
 void *dl_block_calloc(size_t n, size_t size)
