@@ -9,6 +9,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -68,6 +69,7 @@ int dl_meta_get_u64(MDB_txn *txn, dl_store *s, const char *name, uint64_t *out, 
 static int meta_put_raw(dl_wtxn *w, const void *name, size_t n, const void *val, size_t vn)
 {
 	MDB_val k = {n, (void *)name}, d = {vn, (void *)val};
+	DL_TRY(dl_wtxn_charge(w, n + vn));
 	int rc = mdb_put(w->snap.txn, w->snap.s->dbi[DB_META], &k, &d, 0);
 	return rc ? dl_mdb_err(rc, "writing metadata") : 0;
 }
@@ -169,6 +171,79 @@ static int env_open(dl_store *s, unsigned flags)
 	return rc;
 }
 
+/* ---- file space for MDB_WRITEMAP ---------------------------------------------
+ *
+ * With MDB_WRITEMAP LMDB commits by writing pages into its shared map of the
+ * file (no write system calls: small transactions cost a third), and it
+ * extends the file, sparse, to the map size.  A page written where the file
+ * system then finds no free block is a SIGBUS, not an error.  So write
+ * transactions reserve blocks (fallocate, KEEP_SIZE) ahead of the pages
+ * they may add: at the start the pages in use plus headroom, and more
+ * whenever the bytes they write (dl_wtxn_charge, doubled for page overhead)
+ * pass what is reserved.  A full disk is then DL_EFULL before a page lands
+ * in a hole.  This is an estimate: one transaction that scatters far more
+ * pages than it writes bytes past the headroom, on a disk that fills
+ * meanwhile, can still meet a hole.  Reservations are per process (blocks
+ * already allocated cost fallocate nothing); where fallocate is not
+ * supported the store does not use MDB_WRITEMAP. */
+#define RESERVE_MIN ((uint64_t)16 << 20)
+
+static uint64_t reserve_headroom(uint64_t used)
+{
+	return used / 8 > RESERVE_MIN ? used / 8 : RESERVE_MIN;
+}
+
+static int reserve_to(dl_store *s, uint64_t to)
+{
+	int r;
+	do
+		r = fallocate(s->fd, FALLOC_FL_KEEP_SIZE, (off_t)s->reserved,
+			      (off_t)(to - s->reserved));
+	while (r && errno == EINTR);
+	if (r)
+		return errno;
+	s->reserved = to;
+	return 0;
+}
+
+/* Can the file's blocks be reserved (and is the map writable at all)? */
+static bool writemap_ok(dl_store *s)
+{
+	MDB_stat st;
+	if (mdb_env_get_fd(s->env, &s->fd) || mdb_env_stat(s->env, &st))
+		return false;
+	s->psize = st.ms_psize;
+	s->reserved = 0;
+	if (reserve_to(s, s->psize * 2))
+		return false;
+	s->writemap = true;
+	return true;
+}
+
+int dl_wtxn_reserve(dl_wtxn *w)
+{
+	dl_store *s = w->snap.s;
+	MDB_envinfo info;
+	mdb_env_info(s->env, &info);
+	uint64_t head = reserve_headroom(w->base_bytes), map = info.me_mapsize;
+	uint64_t need = w->base_bytes + 2 * w->wbytes + head;
+	if (need > s->reserved && s->reserved < map) {
+		uint64_t to = need + head < map ? need + head : map;
+		int err = reserve_to(s, to);
+		if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+			return dl_error(DL_EFULL, "%s: no space left for the database to grow (%s)",
+					s->path, strerror(err));
+		if (err)
+			return dl_error(DL_EIO, "%s: reserving space: %s", s->path, strerror(err));
+	}
+	/* check again once the estimate passes what is reserved */
+	w->wcheck = s->reserved >= map ? UINT64_MAX
+		    : s->reserved > w->base_bytes + head
+			    ? (s->reserved - w->base_bytes - head) / 2 + 1
+			    : w->wbytes + 1;
+	return 0;
+}
+
 /* Opens the environment.  The default map is only address space, but a
  * process may not have 64 GiB of it (ulimit -v, valgrind, 32-bit-like
  * sandboxes): then mmap fails with ENOMEM or EINVAL, and the default is
@@ -224,7 +299,15 @@ int dl_store_open(dl_store **out, const char *path, const dl_store_opts *opts)
 		flags |= MDB_RDONLY;
 	else if (s->opts.sync == 0)
 		flags |= MDB_NOSYNC;
+	if (!s->opts.read_only && s->opts.writemap)
+		flags |= MDB_WRITEMAP;
 	int mrc = env_open_fit(s, flags);
+	if (mrc == 0 && (flags & MDB_WRITEMAP) && !writemap_ok(s)) {
+		/* no way to reserve blocks here: write pages with pwrite */
+		mdb_env_close(s->env);
+		flags &= ~(unsigned)MDB_WRITEMAP;
+		mrc = env_open_fit(s, flags);
+	}
 	if (mrc && s->opts.read_only && (mrc == EACCES || mrc == EROFS))
 		mrc = env_open_fit(s, flags | MDB_NOLOCK); /* no writable lock file */
 	if (mrc) {
@@ -392,12 +475,14 @@ int dl_wtxn_begin(dl_wtxn **out, dl_store *s)
 	if ((rc = read_basis(&w->snap)) < 0)
 		goto fail;
 	w->tx = DL_EID(DL_PART_TX, DL_EID_NUM(w->snap.basis) + 1);
-	for (int i = 0; i < DB_COUNT; i++) {
-		int mrc = mdb_cursor_open(w->snap.txn, s->dbi[i], &w->cur[i]);
-		if (mrc) {
-			rc = dl_mdb_err(mrc, "opening a cursor");
+	w->wcheck = UINT64_MAX;
+	if (s->writemap) {
+		/* the writer lock is ours: the newest meta page is the current one */
+		MDB_envinfo info;
+		mdb_env_info(s->env, &info);
+		w->base_bytes = ((uint64_t)info.me_last_pgno + 1) * s->psize;
+		if ((rc = dl_wtxn_reserve(w)) < 0)
 			goto fail;
-		}
 	}
 	*out = w;
 	return 0;
@@ -405,6 +490,16 @@ fail:
 	mdb_txn_abort(w->snap.txn);
 	wtxn_free(w);
 	return rc;
+}
+
+int dl_wtxn_cursor_open(dl_wtxn *w, int db)
+{
+	int mrc = mdb_cursor_open(w->snap.txn, w->snap.s->dbi[db], &w->cur[db]);
+	if (mrc) {
+		w->cur[db] = NULL;
+		return dl_mdb_err(mrc, "opening a cursor");
+	}
+	return 0;
 }
 
 dl_snap *dl_wtxn_snap(dl_wtxn *w) { return &w->snap; }
@@ -470,6 +565,7 @@ static int write_log(dl_wtxn *w)
 	uint8_t k[8];
 	dl_put_be64(k, (uint64_t)w->tx);
 	MDB_val kk = {8, k}, d = {w->log.len, w->log.data ? w->log.data : ""};
+	DL_TRY(dl_wtxn_charge(w, 8 + w->log.len));
 	int mrc = mdb_put(w->snap.txn, w->snap.s->dbi[DB_LOG], &kk, &d, MDB_APPEND);
 	return mrc ? dl_mdb_err(mrc, "writing the log") : 0;
 }
@@ -690,7 +786,9 @@ static int prefix_exists(dl_wtxn *w, int db, const uint8_t *prefix, size_t n, si
 			 bool *out)
 {
 	MDB_val k = {n, (void *)prefix}, d;
-	int rc = mdb_cursor_get(w->cur[db], &k, &d, MDB_SET_RANGE);
+	MDB_cursor *c;
+	DL_TRY(dl_wtxn_cur(w, db, &c));
+	int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 	if (rc == MDB_NOTFOUND) {
 		*out = false;
 		return 0;
@@ -713,13 +811,17 @@ static int check_args(int64_t e, int64_t a)
 static int put(dl_wtxn *w, int db, const uint8_t *k, size_t kn, const void *d, size_t dn)
 {
 	MDB_val kk = {kn, (void *)k}, dd = {dn, (void *)d};
-	int rc = mdb_cursor_put(w->cur[db], &kk, &dd, 0);
+	MDB_cursor *c;
+	DL_TRY(dl_wtxn_cur(w, db, &c));
+	DL_TRY(dl_wtxn_charge(w, kn + dn));
+	int rc = mdb_cursor_put(c, &kk, &dd, 0);
 	return rc ? dl_mdb_err(rc, "writing an index") : 0;
 }
 
 static int del(dl_wtxn *w, int db, const uint8_t *k, size_t kn)
 {
 	MDB_val kk = {kn, (void *)k};
+	DL_TRY(dl_wtxn_charge(w, kn));
 	int rc = mdb_del(w->snap.txn, w->snap.s->dbi[db], &kk, NULL);
 	if (rc == MDB_NOTFOUND)
 		return dl_error(DL_ECORRUPT, "index %s lacks an entry the others have",
@@ -737,15 +839,17 @@ static int add1(dl_wtxn *w, int64_t e, uint32_t a, const dl_value *v)
 	/* one seek answers "is it current?" and "has e any a yet?" */
 	MDB_val kk = {kn, k}, d;
 	bool had_ea = false;
-	int rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_SET_RANGE);
+	MDB_cursor *ce;
+	DL_TRY(dl_wtxn_cur(w, DB_EAVT, &ce));
+	int rc = mdb_cursor_get(ce, &kk, &d, MDB_SET_RANGE);
 	if (rc == 0) {
 		if (kk.mv_size == kn && memcmp(kk.mv_data, k, kn) == 0)
 			return 0; /* already current */
 		had_ea = key_has_prefix(&kk, k, 12);
 		if (!had_ea)
-			rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_PREV);
+			rc = mdb_cursor_get(ce, &kk, &d, MDB_PREV);
 	} else if (rc == MDB_NOTFOUND) {
-		rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_LAST);
+		rc = mdb_cursor_get(ce, &kk, &d, MDB_LAST);
 	}
 	if (rc == 0 && !had_ea)
 		had_ea = key_has_prefix(&kk, k, 12);
@@ -799,7 +903,9 @@ static int retract1(dl_wtxn *w, int64_t e, uint32_t a, const dl_value *v, unsign
 	uint8_t *k = w->k1, *h = w->k2;
 	size_t kn = dl_key_build(k, DL_EAVT, e, a, vk, vlen);
 	MDB_val kk = {kn, k}, d;
-	int rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_SET_KEY);
+	MDB_cursor *ce;
+	DL_TRY(dl_wtxn_cur(w, DB_EAVT, &ce));
+	int rc = mdb_cursor_get(ce, &kk, &d, MDB_SET_KEY);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
@@ -807,7 +913,8 @@ static int retract1(dl_wtxn *w, int64_t e, uint32_t a, const dl_value *v, unsign
 	if (d.mv_size != 8)
 		return dl_error(DL_ECORRUPT, "malformed eavt entry");
 	int64_t t0 = (int64_t)dl_get_be64(d.mv_data);
-	if ((rc = mdb_cursor_del(w->cur[DB_EAVT], 0)))
+	DL_TRY(dl_wtxn_charge(w, kn));
+	if ((rc = mdb_cursor_del(ce, 0)))
 		return dl_mdb_err(rc, "deleting from an index");
 	bool hist = !(aflags & DL_AF_NOHISTORY) && t0 != w->tx;
 	uint8_t tt[16];
@@ -947,9 +1054,11 @@ static int undo_range(dl_wtxn *w, int64_t lo, int64_t hi)
 {
 	uint8_t lok[8], *k = w->k1;
 	dl_put_be64(lok, (uint64_t)lo);
+	MDB_cursor *ce;
+	DL_TRY(dl_wtxn_cur(w, DB_EAVT, &ce));
 	for (;;) {
 		MDB_val kk = {8, lok}, d;
-		int rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_SET_RANGE);
+		int rc = mdb_cursor_get(ce, &kk, &d, MDB_SET_RANGE);
 		if (rc == MDB_NOTFOUND)
 			return 0;
 		if (rc)
@@ -963,7 +1072,8 @@ static int undo_range(dl_wtxn *w, int64_t lo, int64_t hi)
 		DL_TRY(dl_key_split(&p, DL_EAVT, ek, en, false));
 		if (p.e >= hi)
 			return 0;
-		if ((rc = mdb_cursor_del(w->cur[DB_EAVT], 0)))
+		DL_TRY(dl_wtxn_charge(w, en));
+		if ((rc = mdb_cursor_del(ce, 0)))
 			return dl_mdb_err(rc, "deleting from an index");
 		uint8_t rb[8];
 		bool ref = p.vlen == 9 && p.v[0] == 0x19; /* the ref tag */

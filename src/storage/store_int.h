@@ -60,6 +60,11 @@ struct dl_store {
 	pthread_mutex_t hist_mu; /* builders only */
 	dl_hist_set *hist_retired;
 	dl_hist *hist_all; /* every histogram ever built, freed at close */
+	/* MDB_WRITEMAP: file space reserved ahead of the writes (store.c) */
+	bool writemap, reserve_off;
+	int fd;
+	size_t psize;
+	uint64_t reserved; /* bytes from the start known to have blocks */
 };
 
 struct dl_snap {
@@ -89,7 +94,10 @@ struct dl_wtxn {
 	dl_snap snap;
 	int64_t tx; /* the current transaction (dl_wtxn_next_tx moves it on) */
 	int failed; /* an error left the txn half-written: commit refuses */
-	MDB_cursor *cur[DB_COUNT];
+	MDB_cursor *cur[DB_COUNT]; /* opened on first use (dl_wtxn_cur) */
+	/* bytes this txn wrote (an estimate of the pages it may add), and the
+	 * count at which to reserve more file space (UINT64_MAX: never) */
+	uint64_t base_bytes, wbytes, wcheck;
 	dl_buf log;               /* the current transaction's log entry */
 	uint64_t nlog, ndatoms;   /* of the current transaction */
 	int64_t d_datoms, d_history; /* changes to the totals */
@@ -257,6 +265,27 @@ int dl_wtxn_stat(dl_wtxn *w, uint32_t a, dl_attr_stats **out);
 int dl_wtxn_log(dl_wtxn *w, int64_t e, uint32_t a, const uint8_t *vk, size_t vlen,
 		bool added);
 int dl_wtxn_fail(dl_wtxn *w, int rc); /* mark half-written; returns rc */
+int dl_wtxn_cursor_open(dl_wtxn *w, int db);
+int dl_wtxn_reserve(dl_wtxn *w);
+
+/* The write transaction's cursor on `db`, opened on first use: a named
+ * database a transaction never touches then costs it nothing (opening a
+ * cursor looks the database's root up in LMDB's main database). */
+static inline int dl_wtxn_cur(dl_wtxn *w, int db, MDB_cursor **out)
+{
+	if (DL_UNLIKELY(!w->cur[db]))
+		DL_TRY(dl_wtxn_cursor_open(w, db));
+	*out = w->cur[db];
+	return 0;
+}
+
+/* Count n bytes about to be written (MDB_WRITEMAP: past the estimate the
+ * file's reservation grows first, see store.c). */
+static inline int dl_wtxn_charge(dl_wtxn *w, size_t n)
+{
+	w->wbytes += n;
+	return DL_LIKELY(w->wbytes < w->wcheck) ? 0 : dl_wtxn_reserve(w);
+}
 
 /* The spool (bulk.c): AEVT, AVET and VAET entries of bulk batches kept in
  * sorted runs in a temporary file and merged into the indexes at once.

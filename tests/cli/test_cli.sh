@@ -146,7 +146,13 @@ matches "third of four: error: file:5:1: transaction 3 of 4: message" \
 	"$(head -1 "$T/err")"
 equal "third of four: no report" "" "$(cat "$T/out")"
 check "third of four: the database is unchanged" cmp -s "$T/before.edn" <("$DL" export "$DB")
-check "third of four: the file is byte for byte the same" cmp -s "$DB" "$T/p.db.before"
+# LMDB's two meta pages name the committed state (its roots, its last txn):
+# byte for byte the same.  (The rest of the file may differ: with
+# MDB_WRITEMAP the aborted transaction wrote its pages into free pages,
+# which no committed state reaches.)
+check "third of four: the committed state is byte for byte the same" \
+	cmp -s -n $((2 * $(getconf PAGESIZE))) "$DB" "$T/p.db.before"
+exit_code "third of four: check passes" 0 check "$DB"
 IN=$T/bad6.edn
 exit_code "third of four vectors fails (stdin)" 1 transact "$DB"
 matches "stdin: the message" "^error: <stdin>:5:1: transaction 3 of 4: " "$(head -1 "$T/err")"
