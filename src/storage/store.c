@@ -178,19 +178,21 @@ static int env_open(dl_store *s, unsigned flags)
  * extends the file, sparse, to the map size.  A page written where the file
  * system then finds no free block is a SIGBUS, not an error.  So write
  * transactions reserve blocks (fallocate, KEEP_SIZE) ahead of the pages
- * they may add: at the start the pages in use plus headroom, and more
- * whenever the bytes they write (dl_wtxn_charge, doubled for page overhead)
- * pass what is reserved.  A full disk is then DL_EFULL before a page lands
+ * they may add: at the start the pages in use plus headroom (a sixteenth,
+ * at least 512 KiB), and more whenever the bytes they write (dl_wtxn_charge,
+ * doubled for page overhead; a single-datom write counts PUT_COST more, as
+ * it may land on a page of its own) pass what is reserved.  A full disk is then DL_EFULL before a page lands
  * in a hole.  This is an estimate: one transaction that scatters far more
  * pages than it writes bytes past the headroom, on a disk that fills
  * meanwhile, can still meet a hole.  Reservations are per process (blocks
  * already allocated cost fallocate nothing); where fallocate is not
  * supported the store does not use MDB_WRITEMAP. */
-#define RESERVE_MIN ((uint64_t)16 << 20)
+#define PUT_COST 256
+#define RESERVE_MIN ((uint64_t)512 << 10)
 
 static uint64_t reserve_headroom(uint64_t used)
 {
-	return used / 8 > RESERVE_MIN ? used / 8 : RESERVE_MIN;
+	return used / 16 > RESERVE_MIN ? used / 16 : RESERVE_MIN;
 }
 
 static int reserve_to(dl_store *s, uint64_t to)
@@ -280,6 +282,7 @@ int dl_store_open(dl_store **out, const char *path, const dl_store_opts *opts)
 		goto fail;
 	}
 	pthread_mutex_init(&s->hist_mu, NULL);
+	pthread_mutex_init(&s->wc_mu, NULL);
 	struct stat st;
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT && (!s->opts.create || s->opts.read_only)) {
@@ -326,6 +329,7 @@ fail_env:
 	mdb_env_close(s->env);
 fail_mu:
 	pthread_mutex_destroy(&s->hist_mu);
+	pthread_mutex_destroy(&s->wc_mu);
 fail:
 	dl_free(s->path);
 	dl_free(s);
@@ -341,6 +345,8 @@ void dl_store_close(dl_store *s)
 		s->ext_fini(p);
 	dl_stats_free(s);
 	pthread_mutex_destroy(&s->hist_mu);
+	pthread_mutex_destroy(&s->wc_mu);
+	dl_free(s->wc.stats);
 	mdb_env_close(s->env);
 	dl_free(s->path);
 	dl_free(s);
@@ -443,13 +449,90 @@ int dl_snap_meta_get(dl_snap *snap, const char *name, const void **val, size_t *
 
 /* ---- write transactions ----------------------------------------------- */
 
+/* ---- the write cache ---------------------------------------------------------
+ *
+ * A small transaction would otherwise read back what the one before it
+ * wrote: the basis, the totals, the id counters and the statistics of each
+ * attribute it touches (a tree search each, a fifth of a one-datom
+ * transaction's LMDB calls).  A commit leaves them in s->wc under its LMDB
+ * txn id; the next write transaction takes them if its own txn id is the
+ * next one, i.e. no commit of any process or thread came between (LMDB's
+ * writer lock orders them).  The statistics table goes back to the store
+ * when a write transaction ends, valid after a commit, as memory only
+ * otherwise (so an aborted transaction leaves the allocations as they
+ * were). */
+
+static bool wcache_take(dl_wtxn *w)
+{
+	dl_store *s = w->snap.s;
+	wcache *c = &s->wc;
+	pthread_mutex_lock(&s->wc_mu);
+	bool hit = c->txnid && (uint64_t)mdb_txn_id(w->snap.txn) == c->txnid + 1;
+	if (hit) {
+		w->snap.basis = c->basis;
+		w->have_totals = true;
+		memcpy(w->totals, c->totals, sizeof w->totals);
+		memcpy(w->ids, c->ids, sizeof w->ids);
+		w->nids = c->nids;
+	} else if (c->stats) {
+		memset(c->stats, 0, c->capstats * sizeof *c->stats);
+		c->nstats = 0;
+	}
+	w->stats = c->stats;
+	w->nstats = c->nstats;
+	w->capstats = c->capstats;
+	memset(c, 0, sizeof *c);
+	pthread_mutex_unlock(&s->wc_mu);
+	return hit;
+}
+
+/* After the commit of LMDB txn `txnid`: what it left in meta. */
+static void wcache_put(dl_wtxn *w, uint64_t txnid)
+{
+	dl_store *s = w->snap.s;
+	for (size_t i = 0; i < w->capstats; i++)
+		w->stats[i].dirty = false;
+	for (int i = 0; i < w->nids; i++)
+		w->ids[i].dirty = false;
+	pthread_mutex_lock(&s->wc_mu);
+	wcache *c = &s->wc;
+	dl_free(c->stats);
+	c->txnid = txnid;
+	c->basis = w->tx;
+	memcpy(c->totals, w->totals, sizeof c->totals);
+	memcpy(c->ids, w->ids, sizeof c->ids);
+	c->nids = w->nids;
+	c->stats = w->stats;
+	c->nstats = w->nstats;
+	c->capstats = w->capstats;
+	w->stats = NULL;
+	w->nstats = w->capstats = 0;
+	pthread_mutex_unlock(&s->wc_mu);
+}
+
+/* The table of a write transaction that did not commit, as memory. */
+static void wcache_return(dl_wtxn *w)
+{
+	dl_store *s = w->snap.s;
+	if (!w->stats)
+		return;
+	pthread_mutex_lock(&s->wc_mu);
+	if (!s->wc.stats) {
+		s->wc.stats = w->stats;
+		s->wc.capstats = w->capstats;
+		w->stats = NULL;
+	}
+	pthread_mutex_unlock(&s->wc_mu);
+	dl_free(w->stats);
+}
+
 static void wtxn_free(dl_wtxn *w)
 {
+	wcache_return(w);
 	dl_spool_free(w);
 	dl_buf_free(&w->log);
 	dl_buf_free(&w->venc);
 	dl_buf_free(&w->bvals);
-	dl_free(w->stats);
 	dl_free(w->brec);
 	dl_free(w->bsort);
 	dl_free(w->bskip);
@@ -472,7 +555,7 @@ int dl_wtxn_begin(dl_wtxn **out, dl_store *s)
 		wtxn_free(w);
 		return rc;
 	}
-	if ((rc = read_basis(&w->snap)) < 0)
+	if (!wcache_take(w) && (rc = read_basis(&w->snap)) < 0)
 		goto fail;
 	w->tx = DL_EID(DL_PART_TX, DL_EID_NUM(w->snap.basis) + 1);
 	w->wcheck = UINT64_MAX;
@@ -528,7 +611,7 @@ static int write_stats(dl_wtxn *w)
 {
 	for (size_t i = 0; i < w->capstats; i++) {
 		stat_slot *x = &w->stats[i];
-		if (!x->used)
+		if (!x->used || !x->dirty)
 			continue;
 		uint8_t k[7], d[24];
 		memcpy(k, META_ST_PREFIX, 3);
@@ -541,20 +624,27 @@ static int write_stats(dl_wtxn *w)
 	return 0;
 }
 
+/* The totals plus this transaction's changes; w->totals receives them. */
 static int write_totals(dl_wtxn *w)
 {
-	MDB_val k = {strlen(META_TOTALS), META_TOTALS}, d;
-	uint64_t t[2] = {0, 0};
-	int rc = mdb_get(w->snap.txn, w->snap.s->dbi[DB_META], &k, &d);
-	if (rc == 0 && d.mv_size == 16) {
-		t[0] = dl_get_be64(d.mv_data);
-		t[1] = dl_get_be64((const uint8_t *)d.mv_data + 8);
-	} else if (rc && rc != MDB_NOTFOUND) {
-		return dl_mdb_err(rc, "reading metadata");
+	uint64_t *t = w->totals;
+	if (!w->have_totals) {
+		MDB_val k = {strlen(META_TOTALS), META_TOTALS}, d;
+		int rc = mdb_get(w->snap.txn, w->snap.s->dbi[DB_META], &k, &d);
+		t[0] = t[1] = 0;
+		if (rc == 0 && d.mv_size == 16) {
+			t[0] = dl_get_be64(d.mv_data);
+			t[1] = dl_get_be64((const uint8_t *)d.mv_data + 8);
+		} else if (rc && rc != MDB_NOTFOUND) {
+			return dl_mdb_err(rc, "reading metadata");
+		}
 	}
+	t[0] += (uint64_t)w->d_datoms;
+	t[1] += (uint64_t)w->d_history;
+	w->have_totals = false; /* no longer the committed ones */
 	uint8_t b[16];
-	dl_put_be64(b, t[0] + (uint64_t)w->d_datoms);
-	dl_put_be64(b + 8, t[1] + (uint64_t)w->d_history);
+	dl_put_be64(b, t[0]);
+	dl_put_be64(b + 8, t[1]);
 	return meta_put_raw(w, META_TOTALS, strlen(META_TOTALS), b, 16);
 }
 
@@ -610,6 +700,7 @@ int dl_wtxn_commit(dl_wtxn *w)
 	if ((rc = write_stats(w)) < 0 || (rc = write_totals(w)) < 0 ||
 	    (rc = meta_put_u64(w, META_BASIS, (uint64_t)w->tx)) < 0)
 		goto fail;
+	uint64_t txnid = (uint64_t)mdb_txn_id(w->snap.txn);
 	mrc = mdb_txn_commit(w->snap.txn); /* frees the txn and cursors, even on error */
 	w->snap.txn = NULL;
 	if (mrc) {
@@ -617,6 +708,7 @@ int dl_wtxn_commit(dl_wtxn *w)
 		wtxn_free(w);
 		return rc;
 	}
+	wcache_put(w, txnid);
 	wtxn_free(w);
 	return 0;
 fail:
@@ -714,6 +806,7 @@ int dl_wtxn_stat(dl_wtxn *w, uint32_t a, dl_attr_stats **out)
 	size_t j = (a * 0x9E3779B1u) & (w->capstats - 1);
 	while (w->stats[j].used) {
 		if (w->stats[j].a == a) {
+			w->stats[j].dirty = true; /* the callers change it */
 			*out = &w->stats[j].st;
 			return 0;
 		}
@@ -734,7 +827,7 @@ int dl_wtxn_stat(dl_wtxn *w, uint32_t a, dl_attr_stats **out)
 	} else if (rc && rc != MDB_NOTFOUND) {
 		return dl_mdb_err(rc, "reading statistics");
 	}
-	w->stats[j] = (stat_slot){a, true, st};
+	w->stats[j] = (stat_slot){a, true, true, st};
 	w->nstats++;
 	*out = &w->stats[j].st;
 	return 0;
@@ -813,7 +906,7 @@ static int put(dl_wtxn *w, int db, const uint8_t *k, size_t kn, const void *d, s
 	MDB_val kk = {kn, (void *)k}, dd = {dn, (void *)d};
 	MDB_cursor *c;
 	DL_TRY(dl_wtxn_cur(w, db, &c));
-	DL_TRY(dl_wtxn_charge(w, kn + dn));
+	DL_TRY(dl_wtxn_charge(w, kn + dn + PUT_COST));
 	int rc = mdb_cursor_put(c, &kk, &dd, 0);
 	return rc ? dl_mdb_err(rc, "writing an index") : 0;
 }
@@ -821,7 +914,7 @@ static int put(dl_wtxn *w, int db, const uint8_t *k, size_t kn, const void *d, s
 static int del(dl_wtxn *w, int db, const uint8_t *k, size_t kn)
 {
 	MDB_val kk = {kn, (void *)k};
-	DL_TRY(dl_wtxn_charge(w, kn));
+	DL_TRY(dl_wtxn_charge(w, kn + PUT_COST));
 	int rc = mdb_del(w->snap.txn, w->snap.s->dbi[db], &kk, NULL);
 	if (rc == MDB_NOTFOUND)
 		return dl_error(DL_ECORRUPT, "index %s lacks an entry the others have",
@@ -913,7 +1006,7 @@ static int retract1(dl_wtxn *w, int64_t e, uint32_t a, const dl_value *v, unsign
 	if (d.mv_size != 8)
 		return dl_error(DL_ECORRUPT, "malformed eavt entry");
 	int64_t t0 = (int64_t)dl_get_be64(d.mv_data);
-	DL_TRY(dl_wtxn_charge(w, kn));
+	DL_TRY(dl_wtxn_charge(w, kn + PUT_COST));
 	if ((rc = mdb_cursor_del(ce, 0)))
 		return dl_mdb_err(rc, "deleting from an index");
 	bool hist = !(aflags & DL_AF_NOHISTORY) && t0 != w->tx;

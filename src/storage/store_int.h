@@ -45,6 +45,35 @@ extern const char *const dl_store_db_names[DB_COUNT];
 #define FIRST_DB_ID 100
 #define FIRST_USER_ID 1000
 
+/* Per-attribute statistics touched by a write transaction (dirty: to be
+ * written at the commit). */
+typedef struct stat_slot {
+	uint32_t a;
+	bool used, dirty;
+	dl_attr_stats st;
+} stat_slot;
+
+typedef struct id_slot {
+	int part;
+	uint64_t next;
+	bool dirty;
+} id_slot;
+
+#define ID_SLOTS 8
+
+/* What this process's last commit left in meta (store.c): the next write
+ * transaction starts from it instead of reading it back, if no commit of
+ * any process came between (LMDB's txn id tells). */
+typedef struct wcache {
+	uint64_t txnid; /* LMDB's id of that commit; 0: nothing cached */
+	int64_t basis;
+	uint64_t totals[2];
+	id_slot ids[ID_SLOTS];
+	int nids;
+	stat_slot *stats; /* that write transaction's table, none dirty */
+	size_t nstats, capstats;
+} wcache;
+
 /* Histograms, published copy-on-write so readers never lock (stats.c). */
 typedef struct dl_hist dl_hist;
 typedef struct dl_hist_set dl_hist_set;
@@ -65,6 +94,8 @@ struct dl_store {
 	int fd;
 	size_t psize;
 	uint64_t reserved; /* bytes from the start known to have blocks */
+	pthread_mutex_t wc_mu; /* wc: taken by a write txn, put back at commit */
+	wcache wc;
 };
 
 struct dl_snap {
@@ -74,21 +105,6 @@ struct dl_snap {
 	int64_t basis;  /* last committed tx visible (for a write: the tx before
 			   the current one, see dl_wtxn_next_tx) */
 };
-
-/* Per-attribute statistics touched by a write transaction. */
-typedef struct stat_slot {
-	uint32_t a;
-	bool used;
-	dl_attr_stats st;
-} stat_slot;
-
-typedef struct id_slot {
-	int part;
-	uint64_t next;
-	bool dirty;
-} id_slot;
-
-#define ID_SLOTS 8
 
 struct dl_wtxn {
 	dl_snap snap;
@@ -101,6 +117,8 @@ struct dl_wtxn {
 	dl_buf log;               /* the current transaction's log entry */
 	uint64_t nlog, ndatoms;   /* of the current transaction */
 	int64_t d_datoms, d_history; /* changes to the totals */
+	bool have_totals;            /* totals: the committed ones (from wc) */
+	uint64_t totals[2];
 	id_slot ids[ID_SLOTS];
 	int nids;
 	stat_slot *stats;
