@@ -177,16 +177,19 @@ static int env_open(dl_store *s, unsigned flags)
  * file (no write system calls: small transactions cost a third), and it
  * extends the file, sparse, to the map size.  A page written where the file
  * system then finds no free block is a SIGBUS, not an error.  So write
- * transactions reserve blocks (fallocate, KEEP_SIZE) ahead of the pages
- * they may add: at the start the pages in use plus headroom (a sixteenth,
- * at least 512 KiB), and more whenever the bytes they write (dl_wtxn_charge,
- * doubled for page overhead; a single-datom write counts PUT_COST more, as
- * it may land on a page of its own) pass what is reserved.  A full disk is then DL_EFULL before a page lands
- * in a hole.  This is an estimate: one transaction that scatters far more
- * pages than it writes bytes past the headroom, on a disk that fills
- * meanwhile, can still meet a hole.  Reservations are per process (blocks
- * already allocated cost fallocate nothing); where fallocate is not
- * supported the store does not use MDB_WRITEMAP. */
+ * transactions reserve blocks (fallocate) ahead of the pages they may add:
+ * at the start the pages in use plus headroom (a sixteenth, at least
+ * 512 KiB), and more whenever the bytes they write (dl_wtxn_charge, doubled
+ * for page overhead; a single-datom write counts PUT_COST more, as it may
+ * land on a page of its own) pass what is reserved.  A full disk is then
+ * DL_EFULL before a page lands in a hole.  This is an estimate: one
+ * transaction that scatters far more pages than it writes bytes past the
+ * headroom, on a disk that fills meanwhile, can still meet a hole.
+ * Reservations are per process (blocks already allocated cost fallocate
+ * nothing).  fallocate without KEEP_SIZE: should another process have
+ * truncated the file to a smaller map, the reservation extends it again.
+ * Where fallocate is not supported the store does not use MDB_WRITEMAP
+ * (the file stays as long as LMDB made it when it tried). */
 #define PUT_COST 256
 #define RESERVE_MIN ((uint64_t)512 << 10)
 
@@ -199,8 +202,7 @@ static int reserve_to(dl_store *s, uint64_t to)
 {
 	int r;
 	do
-		r = fallocate(s->fd, FALLOC_FL_KEEP_SIZE, (off_t)s->reserved,
-			      (off_t)(to - s->reserved));
+		r = fallocate(s->fd, 0, (off_t)s->reserved, (off_t)(to - s->reserved));
 	while (r && errno == EINTR);
 	if (r)
 		return errno;

@@ -88,6 +88,30 @@ static void check_ok(dl_store *s)
 
 #define USER(n) DL_EID(DL_PART_USER, (n))
 
+/* One transaction of [e a v] (e 0: a new entity, whose id is returned). */
+static int64_t put_one(dl_store *s, int64_t e, int64_t a, int64_t v)
+{
+	dl_wtxn *w;
+	if (dl_wtxn_begin(&w, s))
+		return -1;
+	dl_value x = dl_int(v);
+	if ((!e && dl_wtxn_new_eid(w, &e, DL_PART_USER)) || dl_wtxn_add(w, e, a, &x, 0) != 1) {
+		dl_wtxn_abort(w);
+		return -1;
+	}
+	return dl_wtxn_commit(w) ? -1 : e;
+}
+
+/* A forked child (which exits with a code of its own choosing) ended well. */
+static void expect_child_ok(pid_t pid)
+{
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+
 /* ---- open, create, format ----------------------------------------------- */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -122,19 +146,12 @@ static void test_open_small_address_space(void **state)
 			fprintf(stderr, "open: %s\n", dl_errmsg());
 			_exit(11);
 		}
-		dl_wtxn *w;
-		int64_t e;
-		dl_value v = dl_int(7);
-		if (dl_wtxn_begin(&w, s) || dl_wtxn_new_eid(w, &e, DL_PART_USER) ||
-		    dl_wtxn_add(w, e, 10, &v, 0) != 1 || dl_wtxn_commit(w))
+		if (put_one(s, 0, 10, 7) < 0)
 			_exit(12);
 		dl_store_close(s);
 		_exit(0);
 	}
-	int st = 0;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	expect_child_ok(pid);
 	/* and the database opens again without the limit */
 	dl_store *s = open_at(path);
 	dl_snap *sn;
@@ -1325,20 +1342,6 @@ static void test_bulk_nothing_new(void **state)
 
 /* ---- the write cache and MDB_WRITEMAP --------------------------------------- */
 
-/* One transaction of [e a v] (e 0: a new entity, whose id is returned). */
-static int64_t put_one(dl_store *s, int64_t e, int64_t a, int64_t v)
-{
-	dl_wtxn *w;
-	if (dl_wtxn_begin(&w, s))
-		return -1;
-	dl_value x = dl_int(v);
-	if ((!e && dl_wtxn_new_eid(w, &e, DL_PART_USER)) || dl_wtxn_add(w, e, a, &x, 0) != 1) {
-		dl_wtxn_abort(w);
-		return -1;
-	}
-	return dl_wtxn_commit(w) ? -1 : e;
-}
-
 static void expect_stats(dl_store *s, int64_t a, uint64_t datoms, uint64_t values,
 			 uint64_t entities, uint64_t total, uint64_t ntx)
 {
@@ -1384,10 +1387,7 @@ static void test_write_cache(void **state)
 		dl_store_close(s2);
 		_exit(0);
 	}
-	int st = 0;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	expect_child_ok(pid);
 	/* its id, tx, statistics and totals are seen, not this process's */
 	int64_t e = put_one(s, 0, 10, 1);
 	assert_int_equal(e, USER(FIRST_USER_ID + 4));
