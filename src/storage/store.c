@@ -404,6 +404,7 @@ int dl_snap_begin(dl_snap **out, dl_store *s)
 	int rc = txn_begin(s, MDB_RDONLY, &snap->txn);
 	if (rc < 0)
 		goto fail;
+	DL_TSAN_ACQUIRE(s);
 	if ((rc = read_basis(snap)) < 0) {
 		mdb_txn_abort(snap->txn);
 		goto fail;
@@ -420,6 +421,7 @@ void dl_snap_end(dl_snap *snap)
 	if (!snap)
 		return;
 	assert(!snap->w); /* a write txn's view ends with the txn */
+	DL_TSAN_RELEASE(snap->s);
 	mdb_txn_abort(snap->txn);
 	dl_free(snap);
 }
@@ -703,6 +705,8 @@ int dl_wtxn_commit(dl_wtxn *w)
 	    (rc = meta_put_u64(w, META_BASIS, (uint64_t)w->tx)) < 0)
 		goto fail;
 	uint64_t txnid = (uint64_t)mdb_txn_id(w->snap.txn);
+	DL_TSAN_ACQUIRE(w->snap.s); /* the commit writes the free list */
+	DL_TSAN_RELEASE(w->snap.s);
 	mrc = mdb_txn_commit(w->snap.txn); /* frees the txn and cursors, even on error */
 	w->snap.txn = NULL;
 	if (mrc) {
@@ -1184,6 +1188,7 @@ static int undo_range(dl_wtxn *w, int64_t lo, int64_t hi)
 						  p.vlen);
 			}
 			MDB_val dk = {kn, k};
+			DL_TRY(dl_wtxn_charge(w, kn + PUT_COST));
 			rc = mdb_del(w->snap.txn, w->snap.s->dbi[db], &dk, NULL);
 			if (rc && rc != MDB_NOTFOUND)
 				return dl_mdb_err(rc, "deleting from an index");

@@ -297,10 +297,36 @@ static inline int dl_wtxn_cur(dl_wtxn *w, int db, MDB_cursor **out)
 	return 0;
 }
 
+/* ThreadSanitizer cannot see how LMDB orders readers and the writer (its
+ * reader table is plain memory in the lock file, liblmdb is not
+ * instrumented), and with MDB_WRITEMAP the writer's copies into the map
+ * (memcpy, which it does see) and our reads of borrowed keys and values
+ * look unordered.  These tell it what LMDB guarantees: a commit happens
+ * before the snapshots begun after it, and a snapshot's end before the
+ * writes that may then reuse its pages.  A write into a page that a live
+ * snapshot reads is still reported.  No-ops in other builds. */
+#if defined(__SANITIZE_THREAD__)
+#define DL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DL_TSAN 1
+#endif
+#endif
+#ifdef DL_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define DL_TSAN_ACQUIRE(s) __tsan_acquire(&(s)->dbi)
+#define DL_TSAN_RELEASE(s) __tsan_release(&(s)->dbi)
+#else
+#define DL_TSAN_ACQUIRE(s) ((void)(s))
+#define DL_TSAN_RELEASE(s) ((void)(s))
+#endif
+
 /* Count n bytes about to be written (MDB_WRITEMAP: past the estimate the
  * file's reservation grows first, see store.c). */
 static inline int dl_wtxn_charge(dl_wtxn *w, size_t n)
 {
+	DL_TSAN_ACQUIRE(w->snap.s);
 	w->wbytes += n;
 	return DL_LIKELY(w->wbytes < w->wcheck) ? 0 : dl_wtxn_reserve(w);
 }
