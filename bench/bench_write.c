@@ -5,13 +5,15 @@
  *   name median_ms min_ms max_ms datoms peak_rss_mb runs
  *
  *   bench_write [--runs N] [--warmup-ms MS] [--budget-ms MS] [--sync]
- *               PEOPLE.csv DB [add-1|add-5|add-all|retract-5|init ...]
+ *               [--writemap] PEOPLE.csv DB [add-1|add-5|add-all|retract-5|init ...]
  *
  * PEOPLE.csv is `datalite gen social --format csv`'s people.csv (DataScript's
  * people20k).  Each run starts from a fresh database file DB (removed and
  * created with the five attributes' schema, untimed) opened with sync off
  * unless --sync (fsync per commit: durability is a different cost, which
- * DataScript, in memory, does not pay), then times:
+ * DataScript, in memory, does not pay), with pages written by pwrite at
+ * commit (the default) or, with --writemap, straight into LMDB's map
+ * (dl_db_opts.writemap = 1), then times:
  *
  *   add-1      5 transactions per person, [[:db/add e :name n]] then
  *              :last-name, :sex, :age, :salary (the first names the person
@@ -67,7 +69,7 @@ static person *read_people(const char *path, bench_person **rows, size_t *n)
 	return ps;
 }
 
-static int open_fresh(dl_db **db, const char *path, bool sync)
+static int open_fresh(dl_db **db, const char *path, bool sync, bool writemap)
 {
 	char lock[4096];
 	snprintf(lock, sizeof lock, "%s-lock", path);
@@ -75,6 +77,7 @@ static int open_fresh(dl_db **db, const char *path, bool sync)
 	unlink(lock);
 	dl_db_opts o = DL_DB_OPTS_INIT;
 	o.sync = sync;
+	o.writemap = writemap;
 	static const char schema[] =
 		"[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}"
 		" {:db/ident :last-name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}"
@@ -141,11 +144,11 @@ static int add_all(dl_db *db, person *ps, size_t n, size_t *datoms)
 }
 
 /* One run of bench `name`; *datoms gets the count, *ms the time. */
-static int run(const char *name, const char *dbpath, bool sync, person *ps, size_t n,
-	       const char *init_text, size_t init_len, size_t *datoms, double *ms)
+static int run(const char *name, const char *dbpath, bool sync, bool writemap, person *ps,
+	       size_t n, const char *init_text, size_t init_len, size_t *datoms, double *ms)
 {
 	dl_db *db;
-	int rc = open_fresh(&db, dbpath, sync);
+	int rc = open_fresh(&db, dbpath, sync, writemap);
 	if (rc)
 		return rc;
 	*datoms = 0;
@@ -237,7 +240,7 @@ int main(int argc, char **argv)
 {
 	int runs = 10;
 	double warmup_ms = 1000, budget_ms = 120000;
-	bool sync = false;
+	bool sync = false, writemap = false;
 	const char *csv = NULL, *dbpath = NULL, *names[16];
 	int nnames = 0;
 	for (int i = 1; i < argc; i++) {
@@ -251,6 +254,8 @@ int main(int argc, char **argv)
 			i++; /* the peers' option; a write bench has no deadline */
 		else if (!strcmp(argv[i], "--sync"))
 			sync = true;
+		else if (!strcmp(argv[i], "--writemap"))
+			writemap = true;
 		else if (!csv)
 			csv = argv[i];
 		else if (!dbpath)
@@ -260,7 +265,7 @@ int main(int argc, char **argv)
 	}
 	if (!csv || !dbpath || runs < 1) {
 		fprintf(stderr, "usage: bench_write [--runs N] [--warmup-ms MS] [--budget-ms MS] "
-				"[--sync] PEOPLE.csv DB [add-1|add-5|add-all|retract-5|init ...]\n");
+				"[--sync] [--writemap] PEOPLE.csv DB [add-1|add-5|add-all|retract-5|init ...]\n");
 		return 2;
 	}
 	if (bench_write_names("bench_write", names, &nnames))
@@ -282,11 +287,11 @@ int main(int argc, char **argv)
 		double ms = 0, start = bench_now_ms();
 		int rc;
 		do /* warm up: once, and again until --warmup-ms have passed */
-			rc = run(names[k], dbpath, sync, ps, n, text, tlen, &datoms, &ms);
+			rc = run(names[k], dbpath, sync, writemap, ps, n, text, tlen, &datoms, &ms);
 		while (!rc && bench_now_ms() - start < warmup_ms);
 		int nr = rc ? 0 : bench_budget_runs(runs, ms, budget_ms);
 		for (int r = 0; r < nr && !rc; r++) {
-			rc = run(names[k], dbpath, sync, ps, n, text, tlen, &datoms, &times[r]);
+			rc = run(names[k], dbpath, sync, writemap, ps, n, text, tlen, &datoms, &times[r]);
 			if (!rc && datoms != n * NATTR) {
 				fprintf(stderr, "bench_write: %s wrote %zu datoms, not %zu\n", names[k],
 					datoms, n * NATTR);

@@ -337,9 +337,26 @@ typedef struct dl_db_opts {
 	int sync;        /* 1: a transaction is on disk when it returns (fsync);
 			    0: no fsync: faster, and a crash may lose the last
 			    transactions but never damages the file */
+	int writemap;    /* 0 (default): pages are written with pwrite at
+			    commit; the file is as long as its pages.
+			    1: LMDB writes pages straight into its shared map
+			    of the file (MDB_WRITEMAP): commits make no write
+			    system calls, so small transactions cost a third
+			    or less.  At a price, which is why it is opt-in:
+			    the file is extended to map_size, sparse (`ls -l`
+			    shows map_size, `du` the space used; copy it with
+			    a sparse-aware tool or `datalite export`); space
+			    is reserved (fallocate) ahead of the writes so
+			    that a full disk is DL_EFULL when a transaction
+			    begins, but the reservation is an estimate and a
+			    disk filling at that moment can still raise
+			    SIGBUS; and a stray write through a pointer into
+			    the map can damage the file.  Every process
+			    writing one file should use the same setting.
+			    Ignored when read_only. */
 } dl_db_opts;
 
-#define DL_DB_OPTS_INIT {false, true, 0, 1}
+#define DL_DB_OPTS_INIT {false, true, 0, 1, 0}
 
 /** Open the database file `path` (opts NULL: DL_DB_OPTS_INIT).  *out is the
  *  caller's, released with dl_db_close().  Errors: DL_ENOTFOUND (missing and
@@ -581,7 +598,9 @@ typedef struct dl_db_stat {
 	uint64_t datoms;       /* current datoms */
 	uint64_t history;      /* retracted datoms kept in the history */
 	uint64_t transactions;
-	uint64_t file_bytes;
+	uint64_t file_bytes;   /* bytes of the file in use (LMDB's pages up to
+				  the last one the last commit uses; the file
+				  itself may be longer, see dl_db_opts.writemap) */
 	int64_t basis;         /* the last transaction (0: none) */
 } dl_db_stat;
 

@@ -38,6 +38,8 @@
 #   --work DIR       where data and databases go [$TMPDIR/datalite-peers-KIND]
 #   --no-datascript, --no-sqlite   leave a peer out
 #   --ds-heap MB     node's --max-old-space-size for DataScript [16384]
+#   --writemap       writes: datalite opens its databases with
+#                    dl_db_opts.writemap = 1 (bench_write --writemap)
 #   --dump           every system prints its answers to DIR/SET/SYSTEM.dump
 #   --cli            time datalite with `datalite query DB --bench N` (one
 #                    warm-up run, N runs on one snapshot, no --budget-ms;
@@ -53,7 +55,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-runs=10 budget=120000 timeout=0 work="" datascript=1 sqlite=1 ds_heap=16384 dump=0 cli=0
+runs=10 budget=120000 timeout=0 work="" datascript=1 sqlite=1 ds_heap=16384 dump=0 cli=0 writemap=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift 2 ;;
@@ -65,7 +67,8 @@ while [ $# -gt 0 ]; do
 	--ds-heap) ds_heap=$2; shift 2 ;;
 	--dump) dump=1; shift ;;
 	--cli) cli=1; shift ;;
-	-h | --help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--writemap) writemap=(--writemap); shift ;;
+	-h | --help) sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run_peers: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -235,7 +238,7 @@ elif [ "$kind" = writes ]; then
 	"$dl" gen social --format csv --out "$work/csv" "${gen[@]}"
 	ws=("${queries[@]}")
 	[ ${#ws[@]} -gt 0 ] || ws=(add-1 add-5 add-all retract-5 init)
-	rc=0; record datalite writes "$work/datalite.log" "$bench_write" "${opts[@]}" "$work/csv/people.csv" \
+	rc=0; record datalite writes "$work/datalite.log" "$bench_write" "${opts[@]}" "${writemap[@]}" "$work/csv/people.csv" \
 		"$work/datalite.db" "${ws[@]}" || rc=$?
 	missing datalite "$work/datalite.log" "$rc" "${ws[@]}"
 	if [ "$sqlite" = 1 ]; then

@@ -26,6 +26,7 @@ int dl_db_open(dl_db **out, const char *path, const dl_db_opts *opts)
 	so.create = opts->create && !opts->read_only;
 	so.map_size = opts->map_size;
 	so.sync = opts->sync;
+	so.writemap = opts->writemap;
 	dl_db *db = dl_calloc(1, sizeof *db);
 	if (!db)
 		return DL_ENOMEM;

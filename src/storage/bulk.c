@@ -1008,7 +1008,9 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
 static int last_key(dl_wtxn *w, int db, uint8_t *buf, size_t *n)
 {
 	MDB_val k, d;
-	int rc = mdb_cursor_get(w->cur[db], &k, &d, MDB_LAST);
+	MDB_cursor *c;
+	DL_TRY(dl_wtxn_cur(w, db, &c));
+	int rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
 	*n = 0;
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -1049,6 +1051,7 @@ static int app_put(appender *ap, const uint8_t *k, size_t kn, const uint8_t *txb
 		ap->appending = true;
 	MDB_val kk = {kn, (void *)k}, dd = {8, (void *)txb};
 	unsigned fl = ap->appending ? MDB_APPEND : check ? MDB_NOOVERWRITE : 0;
+	DL_TRY(dl_wtxn_charge(ap->w, kn + 8));
 	int rc = mdb_cursor_put(ap->w->cur[ap->db], &kk, &dd, fl);
 	if (rc == MDB_KEYEXIST && !ap->appending)
 		return 0;

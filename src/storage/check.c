@@ -584,6 +584,7 @@ int dl_store_check(dl_store *s, void (*report)(void *ud, const char *problem), v
 	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &c.snap.txn);
 	if (rc)
 		return dl_mdb_err(rc, "check");
+	DL_TSAN_ACQUIRE(s);
 	uint64_t b;
 	if (dl_meta_get_u64(c.snap.txn, s, META_BASIS, &b, NULL) < 0)
 		problem(&c, "meta: %s", errmsg_or("bad basis"));
@@ -634,6 +635,7 @@ int dl_store_check(dl_store *s, void (*report)(void *ud, const char *problem), v
 			(unsigned long long)found, (unsigned long long)n_cur);
 	check_meta(&c, n_cur, n_hist);
 
+	DL_TSAN_RELEASE(s);
 	mdb_txn_abort(c.snap.txn);
 	dl_arena_free(&c.arena);
 	dl_free(c.st);

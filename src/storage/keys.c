@@ -15,6 +15,7 @@ enum { TAG_STRING = 0x14, TAG_BYTES = 0x18, TAG_REF = 0x19 };
 static int put_blob(dl_wtxn *w, const uint8_t *hash, const void *enc, size_t n)
 {
 	MDB_val k = {16, (void *)hash}, d = {n, (void *)enc};
+	DL_TRY(dl_wtxn_charge(w, 16 + n));
 	int rc = mdb_put(w->snap.txn, w->snap.s->dbi[DB_BLOBS], &k, &d, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST)
 		return 0; /* content-addressed: same hash, same bytes */

@@ -92,8 +92,14 @@ int dl_snap_stats(dl_snap *snap, dl_store_stats *out)
 		out->history += (uint64_t)snap->w->d_history;
 	}
 	out->transactions = (uint64_t)DL_EID_NUM(snap->basis);
+	/* the pages in use (as of the last commit), not the file's length:
+	 * with MDB_WRITEMAP the file is extended (sparse) to the map size */
+	MDB_envinfo info;
+	MDB_stat ms;
 	struct stat st;
-	if (stat(snap->s->path, &st) == 0)
+	if (mdb_env_info(snap->s->env, &info) == 0 && mdb_env_stat(snap->s->env, &ms) == 0)
+		out->file_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	if (stat(snap->s->path, &st) == 0 && (uint64_t)st.st_size < out->file_bytes)
 		out->file_bytes = (uint64_t)st.st_size;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -68,6 +69,7 @@ int dl_meta_get_u64(MDB_txn *txn, dl_store *s, const char *name, uint64_t *out, 
 static int meta_put_raw(dl_wtxn *w, const void *name, size_t n, const void *val, size_t vn)
 {
 	MDB_val k = {n, (void *)name}, d = {vn, (void *)val};
+	DL_TRY(dl_wtxn_charge(w, n + vn));
 	int rc = mdb_put(w->snap.txn, w->snap.s->dbi[DB_META], &k, &d, 0);
 	return rc ? dl_mdb_err(rc, "writing metadata") : 0;
 }
@@ -169,6 +171,83 @@ static int env_open(dl_store *s, unsigned flags)
 	return rc;
 }
 
+/* ---- file space for MDB_WRITEMAP ---------------------------------------------
+ *
+ * With MDB_WRITEMAP LMDB commits by writing pages into its shared map of the
+ * file (no write system calls: small transactions cost a third), and it
+ * extends the file, sparse, to the map size.  A page written where the file
+ * system then finds no free block is a SIGBUS, not an error.  So write
+ * transactions reserve blocks (fallocate) ahead of the pages they may add:
+ * at the start the pages in use plus headroom (a sixteenth, at least
+ * 512 KiB), and more whenever the bytes they write (dl_wtxn_charge, doubled
+ * for page overhead; a single-datom write counts PUT_COST more, as it may
+ * land on a page of its own) pass what is reserved.  A full disk is then
+ * DL_EFULL before a page lands in a hole.  This is an estimate: one
+ * transaction that scatters far more pages than it writes bytes past the
+ * headroom, on a disk that fills meanwhile, can still meet a hole.
+ * Reservations are per process (blocks already allocated cost fallocate
+ * nothing).  fallocate without KEEP_SIZE: should another process have
+ * truncated the file to a smaller map, the reservation extends it again.
+ * Where fallocate is not supported the store does not use MDB_WRITEMAP
+ * (the file stays as long as LMDB made it when it tried). */
+#define PUT_COST 256
+#define RESERVE_MIN ((uint64_t)512 << 10)
+
+static uint64_t reserve_headroom(uint64_t used)
+{
+	return used / 16 > RESERVE_MIN ? used / 16 : RESERVE_MIN;
+}
+
+static int reserve_to(dl_store *s, uint64_t to)
+{
+	int r;
+	do
+		r = fallocate(s->fd, 0, (off_t)s->reserved, (off_t)(to - s->reserved));
+	while (r && errno == EINTR);
+	if (r)
+		return errno;
+	s->reserved = to;
+	return 0;
+}
+
+/* Can the file's blocks be reserved (and is the map writable at all)? */
+static bool writemap_ok(dl_store *s)
+{
+	MDB_stat st;
+	if (mdb_env_get_fd(s->env, &s->fd) || mdb_env_stat(s->env, &st))
+		return false;
+	s->psize = st.ms_psize;
+	s->reserved = 0;
+	if (reserve_to(s, s->psize * 2))
+		return false;
+	s->writemap = true;
+	return true;
+}
+
+int dl_wtxn_reserve(dl_wtxn *w)
+{
+	dl_store *s = w->snap.s;
+	MDB_envinfo info;
+	mdb_env_info(s->env, &info);
+	uint64_t head = reserve_headroom(w->base_bytes), map = info.me_mapsize;
+	uint64_t need = w->base_bytes + 2 * w->wbytes + head;
+	if (need > s->reserved && s->reserved < map) {
+		uint64_t to = need + head < map ? need + head : map;
+		int err = reserve_to(s, to);
+		if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+			return dl_error(DL_EFULL, "%s: no space left for the database to grow (%s)",
+					s->path, strerror(err));
+		if (err)
+			return dl_error(DL_EIO, "%s: reserving space: %s", s->path, strerror(err));
+	}
+	/* check again once the estimate passes what is reserved */
+	w->wcheck = s->reserved >= map ? UINT64_MAX
+		    : s->reserved > w->base_bytes + head
+			    ? (s->reserved - w->base_bytes - head) / 2 + 1
+			    : w->wbytes + 1;
+	return 0;
+}
+
 /* Opens the environment.  The default map is only address space, but a
  * process may not have 64 GiB of it (ulimit -v, valgrind, 32-bit-like
  * sandboxes): then mmap fails with ENOMEM or EINVAL, and the default is
@@ -205,6 +284,7 @@ int dl_store_open(dl_store **out, const char *path, const dl_store_opts *opts)
 		goto fail;
 	}
 	pthread_mutex_init(&s->hist_mu, NULL);
+	pthread_mutex_init(&s->wc_mu, NULL);
 	struct stat st;
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT && (!s->opts.create || s->opts.read_only)) {
@@ -224,7 +304,15 @@ int dl_store_open(dl_store **out, const char *path, const dl_store_opts *opts)
 		flags |= MDB_RDONLY;
 	else if (s->opts.sync == 0)
 		flags |= MDB_NOSYNC;
+	if (!s->opts.read_only && s->opts.writemap)
+		flags |= MDB_WRITEMAP;
 	int mrc = env_open_fit(s, flags);
+	if (mrc == 0 && (flags & MDB_WRITEMAP) && !writemap_ok(s)) {
+		/* no way to reserve blocks here: write pages with pwrite */
+		mdb_env_close(s->env);
+		flags &= ~(unsigned)MDB_WRITEMAP;
+		mrc = env_open_fit(s, flags);
+	}
 	if (mrc && s->opts.read_only && (mrc == EACCES || mrc == EROFS))
 		mrc = env_open_fit(s, flags | MDB_NOLOCK); /* no writable lock file */
 	if (mrc) {
@@ -243,6 +331,7 @@ fail_env:
 	mdb_env_close(s->env);
 fail_mu:
 	pthread_mutex_destroy(&s->hist_mu);
+	pthread_mutex_destroy(&s->wc_mu);
 fail:
 	dl_free(s->path);
 	dl_free(s);
@@ -258,6 +347,8 @@ void dl_store_close(dl_store *s)
 		s->ext_fini(p);
 	dl_stats_free(s);
 	pthread_mutex_destroy(&s->hist_mu);
+	pthread_mutex_destroy(&s->wc_mu);
+	dl_free(s->wc.stats);
 	mdb_env_close(s->env);
 	dl_free(s->path);
 	dl_free(s);
@@ -313,6 +404,7 @@ int dl_snap_begin(dl_snap **out, dl_store *s)
 	int rc = txn_begin(s, MDB_RDONLY, &snap->txn);
 	if (rc < 0)
 		goto fail;
+	DL_TSAN_ACQUIRE(s);
 	if ((rc = read_basis(snap)) < 0) {
 		mdb_txn_abort(snap->txn);
 		goto fail;
@@ -329,6 +421,7 @@ void dl_snap_end(dl_snap *snap)
 	if (!snap)
 		return;
 	assert(!snap->w); /* a write txn's view ends with the txn */
+	DL_TSAN_RELEASE(snap->s);
 	mdb_txn_abort(snap->txn);
 	dl_free(snap);
 }
@@ -360,13 +453,90 @@ int dl_snap_meta_get(dl_snap *snap, const char *name, const void **val, size_t *
 
 /* ---- write transactions ----------------------------------------------- */
 
+/* ---- the write cache ---------------------------------------------------------
+ *
+ * A small transaction would otherwise read back what the one before it
+ * wrote: the basis, the totals, the id counters and the statistics of each
+ * attribute it touches (a tree search each, a fifth of a one-datom
+ * transaction's LMDB calls).  A commit leaves them in s->wc under its LMDB
+ * txn id; the next write transaction takes them if its own txn id is the
+ * next one, i.e. no commit of any process or thread came between (LMDB's
+ * writer lock orders them).  The statistics table goes back to the store
+ * when a write transaction ends, valid after a commit, as memory only
+ * otherwise (so an aborted transaction leaves the allocations as they
+ * were). */
+
+static bool wcache_take(dl_wtxn *w)
+{
+	dl_store *s = w->snap.s;
+	wcache *c = &s->wc;
+	pthread_mutex_lock(&s->wc_mu);
+	bool hit = c->txnid && (uint64_t)mdb_txn_id(w->snap.txn) == c->txnid + 1;
+	if (hit) {
+		w->snap.basis = c->basis;
+		w->have_totals = true;
+		memcpy(w->totals, c->totals, sizeof w->totals);
+		memcpy(w->ids, c->ids, sizeof w->ids);
+		w->nids = c->nids;
+	} else if (c->stats) {
+		memset(c->stats, 0, c->capstats * sizeof *c->stats);
+		c->nstats = 0;
+	}
+	w->stats = c->stats;
+	w->nstats = c->nstats;
+	w->capstats = c->capstats;
+	memset(c, 0, sizeof *c);
+	pthread_mutex_unlock(&s->wc_mu);
+	return hit;
+}
+
+/* After the commit of LMDB txn `txnid`: what it left in meta. */
+static void wcache_put(dl_wtxn *w, uint64_t txnid)
+{
+	dl_store *s = w->snap.s;
+	for (size_t i = 0; i < w->capstats; i++)
+		w->stats[i].dirty = false;
+	for (int i = 0; i < w->nids; i++)
+		w->ids[i].dirty = false;
+	pthread_mutex_lock(&s->wc_mu);
+	wcache *c = &s->wc;
+	dl_free(c->stats);
+	c->txnid = txnid;
+	c->basis = w->tx;
+	memcpy(c->totals, w->totals, sizeof c->totals);
+	memcpy(c->ids, w->ids, sizeof c->ids);
+	c->nids = w->nids;
+	c->stats = w->stats;
+	c->nstats = w->nstats;
+	c->capstats = w->capstats;
+	w->stats = NULL;
+	w->nstats = w->capstats = 0;
+	pthread_mutex_unlock(&s->wc_mu);
+}
+
+/* The table of a write transaction that did not commit, as memory. */
+static void wcache_return(dl_wtxn *w)
+{
+	dl_store *s = w->snap.s;
+	if (!w->stats)
+		return;
+	pthread_mutex_lock(&s->wc_mu);
+	if (!s->wc.stats) {
+		s->wc.stats = w->stats;
+		s->wc.capstats = w->capstats;
+		w->stats = NULL;
+	}
+	pthread_mutex_unlock(&s->wc_mu);
+	dl_free(w->stats);
+}
+
 static void wtxn_free(dl_wtxn *w)
 {
+	wcache_return(w);
 	dl_spool_free(w);
 	dl_buf_free(&w->log);
 	dl_buf_free(&w->venc);
 	dl_buf_free(&w->bvals);
-	dl_free(w->stats);
 	dl_free(w->brec);
 	dl_free(w->bsort);
 	dl_free(w->bskip);
@@ -389,15 +559,17 @@ int dl_wtxn_begin(dl_wtxn **out, dl_store *s)
 		wtxn_free(w);
 		return rc;
 	}
-	if ((rc = read_basis(&w->snap)) < 0)
+	if (!wcache_take(w) && (rc = read_basis(&w->snap)) < 0)
 		goto fail;
 	w->tx = DL_EID(DL_PART_TX, DL_EID_NUM(w->snap.basis) + 1);
-	for (int i = 0; i < DB_COUNT; i++) {
-		int mrc = mdb_cursor_open(w->snap.txn, s->dbi[i], &w->cur[i]);
-		if (mrc) {
-			rc = dl_mdb_err(mrc, "opening a cursor");
+	w->wcheck = UINT64_MAX;
+	if (s->writemap) {
+		/* the writer lock is ours: the newest meta page is the current one */
+		MDB_envinfo info;
+		mdb_env_info(s->env, &info);
+		w->base_bytes = ((uint64_t)info.me_last_pgno + 1) * s->psize;
+		if ((rc = dl_wtxn_reserve(w)) < 0)
 			goto fail;
-		}
 	}
 	*out = w;
 	return 0;
@@ -405,6 +577,16 @@ fail:
 	mdb_txn_abort(w->snap.txn);
 	wtxn_free(w);
 	return rc;
+}
+
+int dl_wtxn_cursor_open(dl_wtxn *w, int db)
+{
+	int mrc = mdb_cursor_open(w->snap.txn, w->snap.s->dbi[db], &w->cur[db]);
+	if (mrc) {
+		w->cur[db] = NULL;
+		return dl_mdb_err(mrc, "opening a cursor");
+	}
+	return 0;
 }
 
 dl_snap *dl_wtxn_snap(dl_wtxn *w) { return &w->snap; }
@@ -433,7 +615,7 @@ static int write_stats(dl_wtxn *w)
 {
 	for (size_t i = 0; i < w->capstats; i++) {
 		stat_slot *x = &w->stats[i];
-		if (!x->used)
+		if (!x->used || !x->dirty)
 			continue;
 		uint8_t k[7], d[24];
 		memcpy(k, META_ST_PREFIX, 3);
@@ -446,20 +628,27 @@ static int write_stats(dl_wtxn *w)
 	return 0;
 }
 
+/* The totals plus this transaction's changes; w->totals receives them. */
 static int write_totals(dl_wtxn *w)
 {
-	MDB_val k = {strlen(META_TOTALS), META_TOTALS}, d;
-	uint64_t t[2] = {0, 0};
-	int rc = mdb_get(w->snap.txn, w->snap.s->dbi[DB_META], &k, &d);
-	if (rc == 0 && d.mv_size == 16) {
-		t[0] = dl_get_be64(d.mv_data);
-		t[1] = dl_get_be64((const uint8_t *)d.mv_data + 8);
-	} else if (rc && rc != MDB_NOTFOUND) {
-		return dl_mdb_err(rc, "reading metadata");
+	uint64_t *t = w->totals;
+	if (!w->have_totals) {
+		MDB_val k = {strlen(META_TOTALS), META_TOTALS}, d;
+		int rc = mdb_get(w->snap.txn, w->snap.s->dbi[DB_META], &k, &d);
+		t[0] = t[1] = 0;
+		if (rc == 0 && d.mv_size == 16) {
+			t[0] = dl_get_be64(d.mv_data);
+			t[1] = dl_get_be64((const uint8_t *)d.mv_data + 8);
+		} else if (rc && rc != MDB_NOTFOUND) {
+			return dl_mdb_err(rc, "reading metadata");
+		}
 	}
+	t[0] += (uint64_t)w->d_datoms;
+	t[1] += (uint64_t)w->d_history;
+	w->have_totals = false; /* no longer the committed ones */
 	uint8_t b[16];
-	dl_put_be64(b, t[0] + (uint64_t)w->d_datoms);
-	dl_put_be64(b + 8, t[1] + (uint64_t)w->d_history);
+	dl_put_be64(b, t[0]);
+	dl_put_be64(b + 8, t[1]);
 	return meta_put_raw(w, META_TOTALS, strlen(META_TOTALS), b, 16);
 }
 
@@ -470,6 +659,7 @@ static int write_log(dl_wtxn *w)
 	uint8_t k[8];
 	dl_put_be64(k, (uint64_t)w->tx);
 	MDB_val kk = {8, k}, d = {w->log.len, w->log.data ? w->log.data : ""};
+	DL_TRY(dl_wtxn_charge(w, 8 + w->log.len));
 	int mrc = mdb_put(w->snap.txn, w->snap.s->dbi[DB_LOG], &kk, &d, MDB_APPEND);
 	return mrc ? dl_mdb_err(mrc, "writing the log") : 0;
 }
@@ -514,6 +704,9 @@ int dl_wtxn_commit(dl_wtxn *w)
 	if ((rc = write_stats(w)) < 0 || (rc = write_totals(w)) < 0 ||
 	    (rc = meta_put_u64(w, META_BASIS, (uint64_t)w->tx)) < 0)
 		goto fail;
+	uint64_t txnid = (uint64_t)mdb_txn_id(w->snap.txn);
+	DL_TSAN_ACQUIRE(w->snap.s); /* the commit writes the free list */
+	DL_TSAN_RELEASE(w->snap.s);
 	mrc = mdb_txn_commit(w->snap.txn); /* frees the txn and cursors, even on error */
 	w->snap.txn = NULL;
 	if (mrc) {
@@ -521,6 +714,7 @@ int dl_wtxn_commit(dl_wtxn *w)
 		wtxn_free(w);
 		return rc;
 	}
+	wcache_put(w, txnid);
 	wtxn_free(w);
 	return 0;
 fail:
@@ -618,6 +812,7 @@ int dl_wtxn_stat(dl_wtxn *w, uint32_t a, dl_attr_stats **out)
 	size_t j = (a * 0x9E3779B1u) & (w->capstats - 1);
 	while (w->stats[j].used) {
 		if (w->stats[j].a == a) {
+			w->stats[j].dirty = true; /* the callers change it */
 			*out = &w->stats[j].st;
 			return 0;
 		}
@@ -638,7 +833,7 @@ int dl_wtxn_stat(dl_wtxn *w, uint32_t a, dl_attr_stats **out)
 	} else if (rc && rc != MDB_NOTFOUND) {
 		return dl_mdb_err(rc, "reading statistics");
 	}
-	w->stats[j] = (stat_slot){a, true, st};
+	w->stats[j] = (stat_slot){a, true, true, st};
 	w->nstats++;
 	*out = &w->stats[j].st;
 	return 0;
@@ -690,7 +885,9 @@ static int prefix_exists(dl_wtxn *w, int db, const uint8_t *prefix, size_t n, si
 			 bool *out)
 {
 	MDB_val k = {n, (void *)prefix}, d;
-	int rc = mdb_cursor_get(w->cur[db], &k, &d, MDB_SET_RANGE);
+	MDB_cursor *c;
+	DL_TRY(dl_wtxn_cur(w, db, &c));
+	int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 	if (rc == MDB_NOTFOUND) {
 		*out = false;
 		return 0;
@@ -713,13 +910,17 @@ static int check_args(int64_t e, int64_t a)
 static int put(dl_wtxn *w, int db, const uint8_t *k, size_t kn, const void *d, size_t dn)
 {
 	MDB_val kk = {kn, (void *)k}, dd = {dn, (void *)d};
-	int rc = mdb_cursor_put(w->cur[db], &kk, &dd, 0);
+	MDB_cursor *c;
+	DL_TRY(dl_wtxn_cur(w, db, &c));
+	DL_TRY(dl_wtxn_charge(w, kn + dn + PUT_COST));
+	int rc = mdb_cursor_put(c, &kk, &dd, 0);
 	return rc ? dl_mdb_err(rc, "writing an index") : 0;
 }
 
 static int del(dl_wtxn *w, int db, const uint8_t *k, size_t kn)
 {
 	MDB_val kk = {kn, (void *)k};
+	DL_TRY(dl_wtxn_charge(w, kn + PUT_COST));
 	int rc = mdb_del(w->snap.txn, w->snap.s->dbi[db], &kk, NULL);
 	if (rc == MDB_NOTFOUND)
 		return dl_error(DL_ECORRUPT, "index %s lacks an entry the others have",
@@ -737,15 +938,17 @@ static int add1(dl_wtxn *w, int64_t e, uint32_t a, const dl_value *v)
 	/* one seek answers "is it current?" and "has e any a yet?" */
 	MDB_val kk = {kn, k}, d;
 	bool had_ea = false;
-	int rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_SET_RANGE);
+	MDB_cursor *ce;
+	DL_TRY(dl_wtxn_cur(w, DB_EAVT, &ce));
+	int rc = mdb_cursor_get(ce, &kk, &d, MDB_SET_RANGE);
 	if (rc == 0) {
 		if (kk.mv_size == kn && memcmp(kk.mv_data, k, kn) == 0)
 			return 0; /* already current */
 		had_ea = key_has_prefix(&kk, k, 12);
 		if (!had_ea)
-			rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_PREV);
+			rc = mdb_cursor_get(ce, &kk, &d, MDB_PREV);
 	} else if (rc == MDB_NOTFOUND) {
-		rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_LAST);
+		rc = mdb_cursor_get(ce, &kk, &d, MDB_LAST);
 	}
 	if (rc == 0 && !had_ea)
 		had_ea = key_has_prefix(&kk, k, 12);
@@ -799,7 +1002,9 @@ static int retract1(dl_wtxn *w, int64_t e, uint32_t a, const dl_value *v, unsign
 	uint8_t *k = w->k1, *h = w->k2;
 	size_t kn = dl_key_build(k, DL_EAVT, e, a, vk, vlen);
 	MDB_val kk = {kn, k}, d;
-	int rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_SET_KEY);
+	MDB_cursor *ce;
+	DL_TRY(dl_wtxn_cur(w, DB_EAVT, &ce));
+	int rc = mdb_cursor_get(ce, &kk, &d, MDB_SET_KEY);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
@@ -807,7 +1012,8 @@ static int retract1(dl_wtxn *w, int64_t e, uint32_t a, const dl_value *v, unsign
 	if (d.mv_size != 8)
 		return dl_error(DL_ECORRUPT, "malformed eavt entry");
 	int64_t t0 = (int64_t)dl_get_be64(d.mv_data);
-	if ((rc = mdb_cursor_del(w->cur[DB_EAVT], 0)))
+	DL_TRY(dl_wtxn_charge(w, kn + PUT_COST));
+	if ((rc = mdb_cursor_del(ce, 0)))
 		return dl_mdb_err(rc, "deleting from an index");
 	bool hist = !(aflags & DL_AF_NOHISTORY) && t0 != w->tx;
 	uint8_t tt[16];
@@ -947,9 +1153,11 @@ static int undo_range(dl_wtxn *w, int64_t lo, int64_t hi)
 {
 	uint8_t lok[8], *k = w->k1;
 	dl_put_be64(lok, (uint64_t)lo);
+	MDB_cursor *ce;
+	DL_TRY(dl_wtxn_cur(w, DB_EAVT, &ce));
 	for (;;) {
 		MDB_val kk = {8, lok}, d;
-		int rc = mdb_cursor_get(w->cur[DB_EAVT], &kk, &d, MDB_SET_RANGE);
+		int rc = mdb_cursor_get(ce, &kk, &d, MDB_SET_RANGE);
 		if (rc == MDB_NOTFOUND)
 			return 0;
 		if (rc)
@@ -963,7 +1171,8 @@ static int undo_range(dl_wtxn *w, int64_t lo, int64_t hi)
 		DL_TRY(dl_key_split(&p, DL_EAVT, ek, en, false));
 		if (p.e >= hi)
 			return 0;
-		if ((rc = mdb_cursor_del(w->cur[DB_EAVT], 0)))
+		DL_TRY(dl_wtxn_charge(w, en));
+		if ((rc = mdb_cursor_del(ce, 0)))
 			return dl_mdb_err(rc, "deleting from an index");
 		uint8_t rb[8];
 		bool ref = p.vlen == 9 && p.v[0] == 0x19; /* the ref tag */
@@ -979,6 +1188,7 @@ static int undo_range(dl_wtxn *w, int64_t lo, int64_t hi)
 						  p.vlen);
 			}
 			MDB_val dk = {kn, k};
+			DL_TRY(dl_wtxn_charge(w, kn + PUT_COST));
 			rc = mdb_del(w->snap.txn, w->snap.s->dbi[db], &dk, NULL);
 			if (rc && rc != MDB_NOTFOUND)
 				return dl_mdb_err(rc, "deleting from an index");

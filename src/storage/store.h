@@ -117,9 +117,10 @@ typedef struct dl_store_opts {
 	bool create;       /* create the file if it is missing */
 	size_t map_size;   /* bytes; 0 = default (64 GiB of address space) */
 	int sync;          /* 1 = fsync at commit (default), 0 = no sync */
+	int writemap;      /* 1 = MDB_WRITEMAP when writable, 0 = not (default) */
 } dl_store_opts;
 
-#define DL_STORE_OPTS_INIT {false, true, 0, 1}
+#define DL_STORE_OPTS_INIT {false, true, 0, 1, 0}
 
 /* ---- lifetime ----------------------------------------------------------- */
 

@@ -45,6 +45,35 @@ extern const char *const dl_store_db_names[DB_COUNT];
 #define FIRST_DB_ID 100
 #define FIRST_USER_ID 1000
 
+/* Per-attribute statistics touched by a write transaction (dirty: to be
+ * written at the commit). */
+typedef struct stat_slot {
+	uint32_t a;
+	bool used, dirty;
+	dl_attr_stats st;
+} stat_slot;
+
+typedef struct id_slot {
+	int part;
+	uint64_t next;
+	bool dirty;
+} id_slot;
+
+#define ID_SLOTS 8
+
+/* What this process's last commit left in meta (store.c): the next write
+ * transaction starts from it instead of reading it back, if no commit of
+ * any process came between (LMDB's txn id tells). */
+typedef struct wcache {
+	uint64_t txnid; /* LMDB's id of that commit; 0: nothing cached */
+	int64_t basis;
+	uint64_t totals[2];
+	id_slot ids[ID_SLOTS];
+	int nids;
+	stat_slot *stats; /* that write transaction's table, none dirty */
+	size_t nstats, capstats;
+} wcache;
+
 /* Histograms, published copy-on-write so readers never lock (stats.c). */
 typedef struct dl_hist dl_hist;
 typedef struct dl_hist_set dl_hist_set;
@@ -60,6 +89,13 @@ struct dl_store {
 	pthread_mutex_t hist_mu; /* builders only */
 	dl_hist_set *hist_retired;
 	dl_hist *hist_all; /* every histogram ever built, freed at close */
+	/* MDB_WRITEMAP: file space reserved ahead of the writes (store.c) */
+	bool writemap, reserve_off;
+	int fd;
+	size_t psize;
+	uint64_t reserved; /* bytes from the start known to have blocks */
+	pthread_mutex_t wc_mu; /* wc: taken by a write txn, put back at commit */
+	wcache wc;
 };
 
 struct dl_snap {
@@ -70,29 +106,19 @@ struct dl_snap {
 			   the current one, see dl_wtxn_next_tx) */
 };
 
-/* Per-attribute statistics touched by a write transaction. */
-typedef struct stat_slot {
-	uint32_t a;
-	bool used;
-	dl_attr_stats st;
-} stat_slot;
-
-typedef struct id_slot {
-	int part;
-	uint64_t next;
-	bool dirty;
-} id_slot;
-
-#define ID_SLOTS 8
-
 struct dl_wtxn {
 	dl_snap snap;
 	int64_t tx; /* the current transaction (dl_wtxn_next_tx moves it on) */
 	int failed; /* an error left the txn half-written: commit refuses */
-	MDB_cursor *cur[DB_COUNT];
+	MDB_cursor *cur[DB_COUNT]; /* opened on first use (dl_wtxn_cur) */
+	/* bytes this txn wrote (an estimate of the pages it may add), and the
+	 * count at which to reserve more file space (UINT64_MAX: never) */
+	uint64_t base_bytes, wbytes, wcheck;
 	dl_buf log;               /* the current transaction's log entry */
 	uint64_t nlog, ndatoms;   /* of the current transaction */
 	int64_t d_datoms, d_history; /* changes to the totals */
+	bool have_totals;            /* totals: the committed ones (from wc) */
+	uint64_t totals[2];
 	id_slot ids[ID_SLOTS];
 	int nids;
 	stat_slot *stats;
@@ -257,6 +283,53 @@ int dl_wtxn_stat(dl_wtxn *w, uint32_t a, dl_attr_stats **out);
 int dl_wtxn_log(dl_wtxn *w, int64_t e, uint32_t a, const uint8_t *vk, size_t vlen,
 		bool added);
 int dl_wtxn_fail(dl_wtxn *w, int rc); /* mark half-written; returns rc */
+int dl_wtxn_cursor_open(dl_wtxn *w, int db);
+int dl_wtxn_reserve(dl_wtxn *w);
+
+/* The write transaction's cursor on `db`, opened on first use: a named
+ * database a transaction never touches then costs it nothing (opening a
+ * cursor looks the database's root up in LMDB's main database). */
+static inline int dl_wtxn_cur(dl_wtxn *w, int db, MDB_cursor **out)
+{
+	if (DL_UNLIKELY(!w->cur[db]))
+		DL_TRY(dl_wtxn_cursor_open(w, db));
+	*out = w->cur[db];
+	return 0;
+}
+
+/* ThreadSanitizer cannot see how LMDB orders readers and the writer (its
+ * reader table is plain memory in the lock file, liblmdb is not
+ * instrumented), and with MDB_WRITEMAP the writer's copies into the map
+ * (memcpy, which it does see) and our reads of borrowed keys and values
+ * look unordered.  These tell it what LMDB guarantees: a commit happens
+ * before the snapshots begun after it, and a snapshot's end before the
+ * writes that may then reuse its pages.  A write into a page that a live
+ * snapshot reads is still reported.  No-ops in other builds. */
+#if defined(__SANITIZE_THREAD__)
+#define DL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DL_TSAN 1
+#endif
+#endif
+#ifdef DL_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define DL_TSAN_ACQUIRE(s) __tsan_acquire(&(s)->dbi)
+#define DL_TSAN_RELEASE(s) __tsan_release(&(s)->dbi)
+#else
+#define DL_TSAN_ACQUIRE(s) ((void)(s))
+#define DL_TSAN_RELEASE(s) ((void)(s))
+#endif
+
+/* Count n bytes about to be written (MDB_WRITEMAP: past the estimate the
+ * file's reservation grows first, see store.c). */
+static inline int dl_wtxn_charge(dl_wtxn *w, size_t n)
+{
+	DL_TSAN_ACQUIRE(w->snap.s);
+	w->wbytes += n;
+	return DL_LIKELY(w->wbytes < w->wcheck) ? 0 : dl_wtxn_reserve(w);
+}
 
 /* The spool (bulk.c): AEVT, AVET and VAET entries of bulk batches kept in
  * sorted runs in a temporary file and merged into the indexes at once.

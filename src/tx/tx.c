@@ -31,6 +31,7 @@
 
 #include "value/value.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -2273,6 +2274,26 @@ struct dl_tx_seq {
 	dl_arena scratch;
 };
 
+/* The keywords the processor compares with, interned once per process
+ * (ids never change): not again by every transaction. */
+static int tx_keywords(uint32_t kw[K_COUNT])
+{
+	static _Atomic uint32_t g_kw[K_COUNT];
+	static atomic_bool g_ready;
+	if (!atomic_load_explicit(&g_ready, memory_order_acquire)) {
+		for (int k = 0; k < K_COUNT; k++) {
+			uint32_t id;
+			DL_TRY(dl_intern(&id, kw_names[k], strlen(kw_names[k])));
+			atomic_store_explicit(&g_kw[k], id, memory_order_relaxed);
+		}
+		/* a racing thread stores the same ids */
+		atomic_store_explicit(&g_ready, true, memory_order_release);
+	}
+	for (int k = 0; k < K_COUNT; k++)
+		kw[k] = atomic_load_explicit(&g_kw[k], memory_order_relaxed);
+	return 0;
+}
+
 int dl_tx_seq_new(dl_tx_seq **out, dl_wtxn *w)
 {
 	assert(out && w);
@@ -2280,12 +2301,10 @@ int dl_tx_seq_new(dl_tx_seq **out, dl_wtxn *w)
 	dl_tx_seq *q = dl_calloc(1, sizeof *q);
 	if (!q)
 		return DL_ENOMEM;
-	for (int k = 0; k < K_COUNT; k++) {
-		int rc = dl_intern(&q->kw[k], kw_names[k], strlen(kw_names[k]));
-		if (rc < 0) {
-			dl_free(q);
-			return rc;
-		}
+	int rc = tx_keywords(q->kw);
+	if (rc < 0) {
+		dl_free(q);
+		return rc;
 	}
 	q->w = w;
 	q->s = dl_snap_store(dl_wtxn_snap(w));

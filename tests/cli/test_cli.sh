@@ -147,6 +147,7 @@ matches "third of four: error: file:5:1: transaction 3 of 4: message" \
 equal "third of four: no report" "" "$(cat "$T/out")"
 check "third of four: the database is unchanged" cmp -s "$T/before.edn" <("$DL" export "$DB")
 check "third of four: the file is byte for byte the same" cmp -s "$DB" "$T/p.db.before"
+exit_code "third of four: check passes" 0 check "$DB"
 IN=$T/bad6.edn
 exit_code "third of four vectors fails (stdin)" 1 transact "$DB"
 matches "stdin: the message" "^error: <stdin>:5:1: transaction 3 of 4: " "$(head -1 "$T/err")"

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,30 @@ static void check_ok(dl_store *s)
 
 #define USER(n) DL_EID(DL_PART_USER, (n))
 
+/* One transaction of [e a v] (e 0: a new entity, whose id is returned). */
+static int64_t put_one(dl_store *s, int64_t e, int64_t a, int64_t v)
+{
+	dl_wtxn *w;
+	if (dl_wtxn_begin(&w, s))
+		return -1;
+	dl_value x = dl_int(v);
+	if ((!e && dl_wtxn_new_eid(w, &e, DL_PART_USER)) || dl_wtxn_add(w, e, a, &x, 0) != 1) {
+		dl_wtxn_abort(w);
+		return -1;
+	}
+	return dl_wtxn_commit(w) ? -1 : e;
+}
+
+/* A forked child (which exits with a code of its own choosing) ended well. */
+static void expect_child_ok(pid_t pid)
+{
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+
 /* ---- open, create, format ----------------------------------------------- */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -121,19 +146,12 @@ static void test_open_small_address_space(void **state)
 			fprintf(stderr, "open: %s\n", dl_errmsg());
 			_exit(11);
 		}
-		dl_wtxn *w;
-		int64_t e;
-		dl_value v = dl_int(7);
-		if (dl_wtxn_begin(&w, s) || dl_wtxn_new_eid(w, &e, DL_PART_USER) ||
-		    dl_wtxn_add(w, e, 10, &v, 0) != 1 || dl_wtxn_commit(w))
+		if (put_one(s, 0, 10, 7) < 0)
 			_exit(12);
 		dl_store_close(s);
 		_exit(0);
 	}
-	int st = 0;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	expect_child_ok(pid);
 	/* and the database opens again without the limit */
 	dl_store *s = open_at(path);
 	dl_snap *sn;
@@ -1049,9 +1067,16 @@ static void test_check(void **state)
 	dl_buf_free(&enc);
 	dl_store_close(s);
 
-	/* flipped bytes in copies of a good file: reported, never a crash */
+	/* flipped bytes in copies of a good file: reported, never a crash (a
+	 * file written without MDB_WRITEMAP: only as long as its pages) */
 	char good[600];
-	dl_store *g = open_db("check_good", good, sizeof good);
+	db_path(good, sizeof good, "check_good");
+	dl_store_opts go = DL_STORE_OPTS_INIT;
+	go.sync = 0;
+	go.map_size = MAP_SIZE;
+	go.writemap = 0;
+	dl_store *g = NULL;
+	assert_int_equal(dl_store_open(&g, good, &go), 0);
 	fill_some(g, 300);
 	check_ok(g);
 	dl_store_close(g);
@@ -1114,6 +1139,11 @@ static void test_failalloc(void **state)
 	for (int i = 0; i < 200; i++)
 		batch[i] = (dl_datom){USER(1000 + i), 100 + i % 3, dl_int(i), 0, true};
 	batch[7].v = long_str(&a, 3, 700);
+	/* the write cache fill_some's last commit left goes with the first
+	 * write transaction that takes it: not a leak of the rounds below */
+	dl_wtxn *w0;
+	assert_int_equal(dl_wtxn_begin(&w0, s), 0);
+	dl_wtxn_abort(w0);
 	tu_failalloc_install();
 	int fired_rounds = 0;
 	for (long n = 1; n < 400; n++) {
@@ -1373,6 +1403,155 @@ static void test_bulk_nothing_new(void **state)
 	dl_store_close(s);
 }
 
+
+/* ---- the write cache and MDB_WRITEMAP --------------------------------------- */
+
+static void expect_stats(dl_store *s, int64_t a, uint64_t datoms, uint64_t values,
+			 uint64_t entities, uint64_t total, uint64_t ntx)
+{
+	dl_snap *sn;
+	assert_int_equal(dl_snap_begin(&sn, s), 0);
+	dl_attr_stats as;
+	assert_int_equal(dl_snap_attr_stats(sn, a, &as), 0);
+	assert_int_equal(as.datoms, datoms);
+	assert_int_equal(as.values, values);
+	assert_int_equal(as.entities, entities);
+	dl_store_stats st;
+	assert_int_equal(dl_snap_stats(sn, &st), 0);
+	assert_int_equal(st.datoms, total);
+	assert_int_equal(st.transactions, ntx);
+	dl_snap_end(sn);
+}
+
+/* A write transaction starts from what this process's last commit left
+ * (basis, totals, id counters, statistics) only if nothing else committed
+ * since: another process, a raw LMDB commit, an aborted transaction that
+ * had taken the cache. */
+static void test_write_cache(void **state)
+{
+	(void)state;
+	char path[600];
+	dl_store *s = open_db("wcache", path, sizeof path);
+	assert_int_equal(put_one(s, 0, 10, 1), USER(FIRST_USER_ID));
+	assert_int_equal(put_one(s, 0, 10, 1), USER(FIRST_USER_ID + 1));
+	expect_stats(s, 10, 2, 1, 2, 2, 2);
+	/* another process writes two transactions */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dl_store_opts o = DL_STORE_OPTS_INIT;
+		o.sync = 0;
+		o.map_size = MAP_SIZE;
+		dl_store *s2 = NULL;
+		if (dl_store_open(&s2, path, &o))
+			_exit(11);
+		if (put_one(s2, 0, 10, 2) != USER(FIRST_USER_ID + 2) ||
+		    put_one(s2, 0, 11, 5) != USER(FIRST_USER_ID + 3))
+			_exit(12);
+		dl_store_close(s2);
+		_exit(0);
+	}
+	expect_child_ok(pid);
+	/* its id, tx, statistics and totals are seen, not this process's */
+	int64_t e = put_one(s, 0, 10, 1);
+	assert_int_equal(e, USER(FIRST_USER_ID + 4));
+	expect_stats(s, 10, 4, 2, 4, 5, 5);
+	expect_stats(s, 11, 1, 1, 1, 5, 5);
+	/* a commit behind the store's back (the totals changed) */
+	uint8_t tot[16];
+	dl_put_be64(tot, 100);
+	dl_put_be64(tot + 8, 0);
+	assert_int_equal(dl_store_test_raw_put(s, DB_META, META_TOTALS, strlen(META_TOTALS), tot,
+					       16), 0);
+	assert_int_equal(put_one(s, e, 11, 6), e);
+	expect_stats(s, 11, 2, 2, 2, 101, 6);
+	dl_put_be64(tot, 6);
+	assert_int_equal(dl_store_test_raw_put(s, DB_META, META_TOTALS, strlen(META_TOTALS), tot,
+					       16), 0);
+	/* an aborted transaction changed the statistics it started from */
+	assert_int_equal(put_one(s, e, 12, 1), e); /* fills the cache */
+	dl_wtxn *w;
+	assert_int_equal(dl_wtxn_begin(&w, s), 0);
+	dl_value v = dl_int(9);
+	int64_t e2;
+	assert_int_equal(dl_wtxn_new_eid(w, &e2, DL_PART_USER), 0);
+	assert_int_equal(dl_wtxn_add(w, e2, 10, &v, 0), 1);
+	assert_int_equal(dl_wtxn_add(w, e, 12, &v, 0), 1);
+	dl_wtxn_abort(w);
+	assert_int_equal(put_one(s, 0, 10, 1), e2); /* the aborted id is free again */
+	expect_stats(s, 10, 5, 2, 5, 8, 8);
+	expect_stats(s, 12, 1, 1, 1, 8, 8);
+	check_ok(s);
+	dl_store_close(s);
+}
+
+/* Writers in two threads of one process: each commit leaves the cache to
+ * whichever transaction comes next. */
+enum { WC_TXS = 200 };
+static void *wc_writer(void *arg)
+{
+	dl_store *s = arg;
+	for (int i = 0; i < WC_TXS; i++)
+		if (put_one(s, 0, 10, i % 5) < 0)
+			return (void *)1;
+	return NULL;
+}
+
+static void test_write_cache_threads(void **state)
+{
+	(void)state;
+	dl_store *s = open_db("wcache_thr", NULL, 0);
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, wc_writer, s), 0);
+	for (int i = 0; i < 2; i++) {
+		void *r;
+		assert_int_equal(pthread_join(th[i], &r), 0);
+		assert_null(r);
+	}
+	expect_stats(s, 10, 2 * WC_TXS, 5, 2 * WC_TXS, 2 * WC_TXS, 2 * WC_TXS);
+	check_ok(s);
+	dl_store_close(s);
+}
+
+/* One file written with and without MDB_WRITEMAP in turn; with it the file
+ * is extended (sparse) to the map, and the statistics report the pages in
+ * use either way. */
+static void test_writemap(void **state)
+{
+	(void)state;
+	char path[600];
+	db_path(path, sizeof path, "writemap");
+	uint64_t used[3];
+	for (int k = 0; k < 3; k++) {
+		dl_store_opts o = DL_STORE_OPTS_INIT;
+		o.sync = k == 1; /* msync with the map */
+		o.map_size = MAP_SIZE;
+		o.writemap = k == 1;
+		dl_store *s = NULL;
+		assert_int_equal(dl_store_open(&s, path, &o), 0);
+		assert_int_equal(put_one(s, 0, 10, k), USER(FIRST_USER_ID + k));
+		expect_stats(s, 10, (uint64_t)k + 1, (uint64_t)k + 1, (uint64_t)k + 1,
+			     (uint64_t)k + 1, (uint64_t)k + 1);
+		struct stat fst;
+		assert_int_equal(stat(path, &fst), 0);
+		dl_snap *sn;
+		dl_store_stats ss;
+		assert_int_equal(dl_snap_begin(&sn, s), 0);
+		assert_int_equal(dl_snap_stats(sn, &ss), 0);
+		dl_snap_end(sn);
+		used[k] = ss.file_bytes;
+		assert_true(used[k] > 0 && used[k] <= (uint64_t)fst.st_size);
+		if (k == 1)
+			assert_int_equal((uint64_t)fst.st_size, MAP_SIZE);
+		else if (k == 0)
+			assert_int_equal((uint64_t)fst.st_size, used[k]);
+		check_ok(s);
+		dl_store_close(s);
+	}
+	assert_true(used[2] < (uint64_t)1 << 20);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("DL_TEST_TMP");
@@ -1386,7 +1565,8 @@ int main(void)
 		cmocka_unit_test(test_estimate),
 		cmocka_unit_test(test_check),      cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_bulk_vs_single), cmocka_unit_test(test_bulk_nothing_new),
-		cmocka_unit_test(test_failalloc),
+		cmocka_unit_test(test_failalloc),  cmocka_unit_test(test_write_cache),
+		cmocka_unit_test(test_write_cache_threads), cmocka_unit_test(test_writemap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
