@@ -3855,6 +3855,9 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 		if (analyze && s->ran && cl->kind == DL_C_RULE)
 			DL_TRY(dl_buf_printf(b, "   (%llu tuples derived in %u rounds)",
 					     (unsigned long long)s->derived, s->rounds));
+		if (analyze && s->ran && s->closure)
+			DL_TRY(dl_buf_printf(b, "   (right-linear closure: %llu nodes reached)",
+					     (unsigned long long)s->reached));
 		if (analyze && s->ran && s->alongside)
 			DL_TRY(dl_buf_puts(b, "   (side by side with its neighbours)"));
 		DL_TRY(dl_buf_puts(b, "\n"));

@@ -139,6 +139,8 @@ typedef struct dl_step {
 	uint64_t rows, scanned;
 	uint64_t derived;    /* rule calls: tuples derived */
 	uint32_t rounds;     /* rule calls: fixpoint rounds */
+	uint64_t reached;    /* rule calls: nodes a right-linear closure reached */
+	bool closure;        /* rule calls: some table ran as a right-linear closure */
 	double ms;
 	bool ran, replanned, parallel;
 	bool fused;          /* a filter run inside the step before it */
