@@ -2899,6 +2899,12 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 	return project(env, out, R, vars, n, false);
 }
 
+int dl_exec_project_bag(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
+			uint32_t n)
+{
+	return project(env, out, R, vars, n, true);
+}
+
 /* Run a body in a child seeded with seed and return its bindings of
  * vars[0..n) (distinct).  An empty body answer gives an empty relation. */
 static int run_body(dl_qenv *env, dl_rel *seed, const dl_clause *cls, uint32_t ncl,

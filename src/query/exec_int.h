@@ -268,6 +268,9 @@ int dl_exec_unify(dl_qenv *env, const uint32_t *vars, uint32_t n, int *out);
 /* R (NULL: one empty row) projected onto vars, distinct. */
 int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
 		    uint32_t n);
+/* The same keeping repeated rows (for callers that de-duplicate anyway). */
+int dl_exec_project_bag(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
+			uint32_t n);
 /* The same, also joining on equalities: eq[2k] = eq[2k+1] for pairs of
  * variables held by different relations (query `=`: numbers by value);
  * used[k] (may be NULL) is set when pair k was a join key, so every

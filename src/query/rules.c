@@ -242,13 +242,15 @@ static bool has_call(const dl_clause *cl, bool nested)
 /* Run the clauses cls[0..ncl) of body b of `rule` (bq: its query shell)
  * seeded with rows [d0, d1) of D (bound argument values in position
  * order, adorn saying which; without bound arguments the body runs once,
- * if d1 > d0), and project them onto out[0..nout): *got, distinct, or NULL
- * when nothing matched.  Rule calls inside read evaluation `in` as
+ * if d1 > d0), and project them onto out[0..nout): *got, distinct (or,
+ * with bag, maybe repeating), or NULL when nothing matched.  With ids,
+ * the seed also binds bq's last variable (one the body does not have) to
+ * ids[i - d0] for row i.  Rule calls inside read evaluation `in` as
  * rdelta / naive say, or (in NULL) each get an evaluation of their own. */
 static int body_rows(dl_rel **got, dl_qenv *env, dl_rctx *c, dl_rctx *in, const dl_rule *rule,
 		     uint32_t b, dl_query *bq, const dl_clause *cls, uint32_t ncl, uint32_t adorn,
-		     const dl_rel *D, size_t d0, size_t d1, const uint32_t *out, uint32_t nout,
-		     int rdelta, bool naive)
+		     const dl_rel *D, size_t d0, size_t d1, const uint32_t *ids, const uint32_t *out,
+		     uint32_t nout, int rdelta, bool naive, bool bag)
 {
 	const dl_rule_body *body = &rule->bodies[b];
 	*got = NULL;
@@ -276,7 +278,7 @@ static int body_rows(dl_rel **got, dl_qenv *env, dl_rctx *c, dl_rctx *in, const 
 		goto out;
 	}
 	/* the seed: demand rows as the head variables at bound positions */
-	uint32_t svars[MAX_RULE_ARITY], ns = 0;
+	uint32_t svars[MAX_RULE_ARITY + 1], ns = 0;
 	int scol[MAX_RULE_ARITY], pos2col[MAX_RULE_ARITY];
 	for (uint32_t i = 0, k = 0; i < rule->arity; i++) {
 		pos2col[i] = -1;
@@ -291,8 +293,10 @@ static int body_rows(dl_rel **got, dl_qenv *env, dl_rctx *c, dl_rctx *in, const 
 		}
 		pos2col[i] = (int)k++;
 	}
+	if (ids)
+		svars[ns] = bq->nvars - 1;
 	if (adorn) {
-		seed = dl_rel_new(env, ns, svars);
+		seed = dl_rel_new(env, ns + (ids != NULL), svars);
 		if (!seed) {
 			rc = DL_ENOMEM;
 			goto out;
@@ -315,6 +319,8 @@ static int body_rows(dl_rel **got, dl_qenv *env, dl_rctx *c, dl_rctx *in, const 
 			}
 			for (uint32_t j = 0; j < ns; j++)
 				o[j] = drow[scol[j]];
+			if (ids)
+				o[ns] = dl_int(ids[i - d0]);
 		}
 		if (seed->n == 0)
 			goto out;
@@ -347,7 +353,8 @@ static int body_rows(dl_rel **got, dl_qenv *env, dl_rctx *c, dl_rctx *in, const 
 	for (uint32_t i = 0; i < ch.nrels; i++)
 		if (ch.rels[i]->n == 0)
 			goto out;
-	rc = dl_exec_project(&ch, got, ri >= 0 ? ch.rels[ri] : NULL, out, nout);
+	rc = (bag ? dl_exec_project_bag : dl_exec_project)(&ch, got, ri >= 0 ? ch.rels[ri] : NULL,
+							   out, nout);
 out:
 	if (!rc)
 		env->nested_scanned += ch.nested_scanned;
@@ -394,7 +401,7 @@ static int run_body(dl_qenv *env, dl_rctx *c, rtable *t, uint32_t b, size_t d0, 
 	uint32_t nh = head_vars(rule, body, hv, hcol);
 	dl_rel *got;
 	DL_TRY(body_rows(&got, env, c, c, rule, b, bq, body->clauses, body->n, t->adorn,
-			 t->demand.r, d0, d1, hv, nh, rdelta, naive));
+			 t->demand.r, d0, d1, NULL, hv, nh, rdelta, naive, false));
 	int rc = 0;
 	dl_value tup[MAX_RULE_ARITY];
 	for (size_t i = 0; got && i < got->n; i++) {
@@ -476,16 +483,22 @@ static void u32vec_free(u32vec *x)
 	memset(x, 0, sizeof *x);
 }
 
+/* per node, in rlin.info */
+enum { NI_EDGE, NI_EXIT, NI_EXPANDED, NI_RUN, NI_N };
+
 struct rlin {
 	uint8_t *rec;      /* per body: 1 right-linear (rest and call), 0 an exit */
 	uint32_t *call;    /* per right-linear body: the call's clause index */
-	dl_query **restq;  /* ... and the shell running the other clauses */
+	dl_query **shell;  /* per body: the shell running it (a right-linear one
+			      without its call), with one more variable: the node */
 	rowset nodes;      /* every node reached: bound argument values */
-	u32vec info;       /* per node: first edge + 1, first exit + 1, expanded */
+	u32vec info;       /* per node: first edge + 1, first exit + 1, expanded,
+			      the last single-demand run that reached it */
 	u32vec edges;      /* (to node, next edge + 1) pairs: a list per node */
 	dl_rel *exits;     /* free argument values of the exit answers */
 	u32vec xnext;      /* per exit row: the node's next exit + 1 */
-	rowset pairs;      /* (demand row, node) reached */
+	rowset pairs;      /* (demand row, node) reached, when a run has several */
+	uint32_t run;      /* runs so far */
 };
 
 static void lin_free(rlin *L)
@@ -494,7 +507,7 @@ static void lin_free(rlin *L)
 		return;
 	dl_free(L->rec);
 	dl_free(L->call);
-	dl_free(L->restq);
+	dl_free(L->shell);
 	rowset_free(&L->nodes);
 	rowset_free(&L->pairs);
 	u32vec_free(&L->info);
@@ -668,7 +681,7 @@ static int lin_plan(rlin **out, dl_qenv *env, dl_rctx *c, const dl_rule *rule, u
 	rlin *L = dl_calloc(1, sizeof *L);
 	if (!seen || !L || !(L->rec = dl_calloc(rule->nbodies, 1)) ||
 	    !(L->call = dl_calloc(rule->nbodies, sizeof *L->call)) ||
-	    !(L->restq = dl_calloc(rule->nbodies, sizeof *L->restq))) {
+	    !(L->shell = dl_calloc(rule->nbodies, sizeof *L->shell))) {
 		dl_free(seen);
 		lin_free(L);
 		return DL_ENOMEM;
@@ -712,22 +725,26 @@ static int lin_plan(rlin **out, dl_qenv *env, dl_rctx *c, const dl_rule *rule, u
 		rc = DL_ENOMEM;
 		goto fail;
 	}
-	/* the rests: the bodies without their call, in the query arena */
+	/* the shells (right-linear bodies without their call), and the node
+	 * variable that carries a seed row's node through to the answers */
 	for (uint32_t b = 0; b < rule->nbodies; b++) {
-		if (!L->rec[b])
-			continue;
 		const dl_rule_body *body = &rule->bodies[b];
 		dl_clause *cls = DL_ARENA_NEW(env->a, body->n, dl_clause);
-		if (!cls) {
+		dl_var *vars = DL_ARENA_NEW(env->a, body->nvars + 1, dl_var);
+		if (!cls || !vars) {
 			rc = DL_ENOMEM;
 			goto fail;
 		}
 		uint32_t n = 0;
 		for (uint32_t j = 0; j < body->n; j++)
-			if (j != L->call[b])
+			if (!L->rec[b] || j != L->call[b])
 				cls[n++] = body->clauses[j];
-		if ((rc = shell_new(&L->restq[b], env, rs, body, cls, n)))
+		if ((rc = shell_new(&L->shell[b], env, rs, body, cls, n)))
 			goto fail;
+		memcpy(vars, body->vars, body->nvars * sizeof *vars);
+		vars[body->nvars] = (dl_var){0, "?node", body->pos};
+		L->shell[b]->vars = vars;
+		L->shell[b]->nvars = body->nvars + 1;
 	}
 	*out = L;
 	return 0;
@@ -742,7 +759,7 @@ static int lin_node(dl_qenv *env, rlin *L, const dl_value *vals, uint32_t *at)
 	int added = rowset_put(env, &L->nodes, vals, at);
 	if (added <= 0)
 		return added;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NI_N; i++)
 		DL_TRY(u32vec_push(env, &L->info, 0));
 	return 0;
 }
@@ -750,7 +767,7 @@ static int lin_node(dl_qenv *env, rlin *L, const dl_value *vals, uint32_t *at)
 static int resolve_arg(dl_qenv *env, dl_value *v, bool *none);
 
 /* The edges and exit answers of the nodes U[0..nu), one run per body. */
-static int lin_expand(dl_qenv *env, dl_rctx *c, rtable *t, const uint32_t *U, size_t nu)
+static int lin_expand(dl_qenv *env, rtable *t, dl_rctx *c, const uint32_t *U, size_t nu)
 {
 	rlin *L = t->lin;
 	const dl_rule *rule = t->rule;
@@ -769,28 +786,23 @@ static int lin_expand(dl_qenv *env, dl_rctx *c, rtable *t, const uint32_t *U, si
 	}
 	for (uint32_t b = 0; b < rule->nbodies; b++) {
 		const dl_rule_body *body = &rule->bodies[b];
-		uint32_t vars[2 * MAX_RULE_ARITY], nv;
+		dl_query *sq = L->shell[b];
+		uint32_t vars[2 * MAX_RULE_ARITY + 1], nv;
 		int hcol[MAX_RULE_ARITY], ccol[MAX_RULE_ARITY];
-		dl_value from[MAX_RULE_ARITY], to[MAX_RULE_ARITY];
-		uint32_t n, m;
+		dl_value to[MAX_RULE_ARITY];
+		uint32_t m;
 		dl_rel_free(got);
 		got = NULL;
 		if (!L->rec[b]) {
-			/* an exit: its answers, kept by node */
-			dl_query *bq;
+			/* an exit: its answers' free values, kept by node */
 			nv = head_vars(rule, body, vars, hcol);
-			if ((rc = body_query(&bq, env, c, rule, b)) ||
-			    (rc = body_rows(&got, env, c, NULL, rule, b, bq, body->clauses, body->n,
-					    t->adorn, seed, 0, seed->n, vars, nv, -1, false)))
+			vars[nv++] = sq->nvars - 1;
+			if ((rc = body_rows(&got, env, c, NULL, rule, b, sq, sq->where, sq->nwhere,
+					    t->adorn, seed, 0, seed->n, U, vars, nv, -1, false, true)))
 				goto out;
 			for (size_t r = 0; got && r < got->n; r++) {
 				const dl_value *row = &got->rows[r * nv];
-				uint32_t kb = 0;
-				for (uint32_t p = 0; p < rule->arity; p++)
-					if (t->adorn >> p & 1)
-						from[kb++] = row[hcol[p]];
-				if ((rc = lin_node(env, L, from, &n)))
-					goto out;
+				uint32_t n = (uint32_t)row[nv - 1].u.i;
 				dl_value *o = dl_rel_push(env, L->exits);
 				if (!o) {
 					rc = dl_errcode_last();
@@ -799,52 +811,50 @@ static int lin_expand(dl_qenv *env, dl_rctx *c, rtable *t, const uint32_t *U, si
 				for (uint32_t p = 0, kf = 0; p < rule->arity; p++)
 					if (!(t->adorn >> p & 1))
 						o[kf++] = row[hcol[p]];
-				if ((rc = u32vec_push(env, &L->xnext, L->info.v[3 * n + 1])))
+				if ((rc = u32vec_push(env, &L->xnext, L->info.v[NI_N * n + NI_EXIT])))
 					goto out;
-				L->info.v[3 * n + 1] = (uint32_t)L->exits->n;
+				L->info.v[NI_N * n + NI_EXIT] = (uint32_t)L->exits->n;
 			}
 			continue;
 		}
-		/* right-linear: edges from the head's bound values to the call's */
+		/* right-linear: edges to the call's bound values */
 		const dl_clause *call = &body->clauses[L->call[b]];
 		bool none = false;
 		nv = 0;
 		for (uint32_t p = 0; p < rule->arity; p++) {
 			if (!(t->adorn >> p & 1))
 				continue;
-			for (int side = 0; side < 2; side++) {
-				const dl_term *tm = side ? &call->u.rule.args[p] : &body->head[p];
-				int *col = side ? ccol : hcol;
-				if (tm->kind == DL_T_CONST) {
-					/* resolved like the general evaluation's call would */
-					to[p] = tm->val;
-					if ((rc = resolve_arg(env, &to[p], &none)))
-						goto out;
-					col[p] = -1;
-					continue;
-				}
-				uint32_t j = 0;
-				while (j < nv && vars[j] != tm->var)
-					j++;
-				if (j == nv)
-					vars[nv++] = tm->var;
-				col[p] = (int)j;
+			const dl_term *tm = &call->u.rule.args[p];
+			if (tm->kind == DL_T_CONST) {
+				/* resolved as the general evaluation's call would */
+				to[p] = tm->val;
+				if ((rc = resolve_arg(env, &to[p], &none)))
+					goto out;
+				ccol[p] = -1;
+				if (none)
+					break;
+				continue;
 			}
+			uint32_t j = 0;
+			while (j < nv && vars[j] != tm->var)
+				j++;
+			if (j == nv)
+				vars[nv++] = tm->var;
+			ccol[p] = (int)j;
 		}
 		if (none)
 			continue; /* a lookup ref naming nothing: no edge */
-		dl_query *rq = L->restq[b];
-		if ((rc = body_rows(&got, env, c, NULL, rule, b, rq, rq->where, rq->nwhere, t->adorn,
-				    seed, 0, seed->n, vars, nv, -1, false)))
+		vars[nv++] = sq->nvars - 1;
+		if ((rc = body_rows(&got, env, c, NULL, rule, b, sq, sq->where, sq->nwhere, t->adorn,
+				    seed, 0, seed->n, U, vars, nv, -1, false, true)))
 			goto out;
 		for (size_t r = 0; got && r < got->n; r++) {
 			const dl_value *row = &got->rows[r * nv];
+			uint32_t n = (uint32_t)row[nv - 1].u.i, kb = 0;
 			dl_value cv[MAX_RULE_ARITY];
-			uint32_t kb = 0;
 			for (uint32_t p = 0; p < rule->arity && !none; p++) {
 				if (!(t->adorn >> p & 1))
 					continue;
-				from[kb] = row[hcol[p]];
 				cv[kb] = ccol[p] >= 0 ? row[ccol[p]] : to[p];
 				if (ccol[p] >= 0 && (rc = resolve_arg(env, &cv[kb], &none)))
 					goto out;
@@ -854,11 +864,10 @@ static int lin_expand(dl_qenv *env, dl_rctx *c, rtable *t, const uint32_t *U, si
 				none = false;
 				continue;
 			}
-			if ((rc = lin_node(env, L, from, &n)) || (rc = lin_node(env, L, cv, &m)) ||
-			    (rc = u32vec_push(env, &L->edges, m)) ||
-			    (rc = u32vec_push(env, &L->edges, L->info.v[3 * n])))
+			if ((rc = lin_node(env, L, cv, &m)) || (rc = u32vec_push(env, &L->edges, m)) ||
+			    (rc = u32vec_push(env, &L->edges, L->info.v[NI_N * n + NI_EDGE])))
 				goto out;
-			L->info.v[3 * n] = (uint32_t)(L->edges.n / 2);
+			L->info.v[NI_N * n + NI_EDGE] = (uint32_t)(L->edges.n / 2);
 		}
 	}
 out:
@@ -867,13 +876,20 @@ out:
 	return rc;
 }
 
-/* Record that demand row d reaches node n; new pairs go to `front`. */
-static int lin_reach(dl_qenv *env, rlin *L, size_t d, uint32_t n, u32vec *front)
+/* Demand row d reaches node n: new (d, n) pairs go to `front`.  A run
+ * with one demand row marks the nodes; one with several keeps the pairs. */
+static int lin_reach(dl_qenv *env, rlin *L, bool single, size_t d, uint32_t n, u32vec *front)
 {
-	dl_value pr[2] = {dl_int((int64_t)d), dl_int(n)};
-	int added = rowset_add(env, &L->pairs, pr);
-	if (added <= 0)
-		return added;
+	if (single) {
+		if (L->info.v[NI_N * n + NI_RUN] == L->run)
+			return 0;
+		L->info.v[NI_N * n + NI_RUN] = L->run;
+	} else {
+		dl_value pr[2] = {dl_int((int64_t)d), dl_int(n)};
+		int added = rowset_add(env, &L->pairs, pr);
+		if (added <= 0)
+			return added;
+	}
 	DL_TRY(u32vec_push(env, front, (uint32_t)d));
 	return u32vec_push(env, front, n);
 }
@@ -886,12 +902,14 @@ static int lin_run(dl_qenv *env, dl_rctx *c, rtable *t, size_t d0, size_t d1, bo
 	const dl_rule *rule = t->rule;
 	const dl_rel *D = t->demand.r;
 	uint32_t nb = t->nbound;
+	bool single = d1 - d0 == 1;
 	u32vec F = {0}, N = {0}, U = {0};
 	int rc = 0;
+	L->run++;
 	for (size_t d = d0; d < d1; d++) {
 		uint32_t n;
 		if ((rc = lin_node(env, L, &D->rows[d * nb], &n)) ||
-		    (rc = lin_reach(env, L, d, n, &F)))
+		    (rc = lin_reach(env, L, single, d, n, &F)))
 			goto out;
 	}
 	while (F.n) {
@@ -901,13 +919,13 @@ static int lin_run(dl_qenv *env, dl_rctx *c, rtable *t, size_t d0, size_t d1, bo
 		U.n = 0;
 		for (size_t i = 0; i < F.n; i += 2) {
 			uint32_t n = F.v[i + 1];
-			if (L->info.v[3 * n + 2])
+			if (L->info.v[NI_N * n + NI_EXPANDED])
 				continue;
-			L->info.v[3 * n + 2] = 1;
+			L->info.v[NI_N * n + NI_EXPANDED] = 1;
 			if ((rc = u32vec_push(env, &U, n)))
 				goto out;
 		}
-		if (U.n && (rc = lin_expand(env, c, t, U.v, U.n)))
+		if (U.n && (rc = lin_expand(env, t, c, U.v, U.n)))
 			goto out;
 		N.n = 0;
 		for (size_t i = 0; i < F.n; i += 2) {
@@ -916,7 +934,7 @@ static int lin_run(dl_qenv *env, dl_rctx *c, rtable *t, size_t d0, size_t d1, bo
 			for (uint32_t p = 0, kb = 0; p < rule->arity; p++)
 				if (t->adorn >> p & 1)
 					tup[p] = D->rows[(size_t)d * nb + kb++];
-			for (uint32_t x = L->info.v[3 * n + 1]; x; x = L->xnext.v[x - 1]) {
+			for (uint32_t x = L->info.v[NI_N * n + NI_EXIT]; x; x = L->xnext.v[x - 1]) {
 				const dl_value *f = &L->exits->rows[(size_t)(x - 1) * L->exits->ncols];
 				for (uint32_t p = 0, kf = 0; p < rule->arity; p++)
 					if (!(t->adorn >> p & 1))
@@ -931,8 +949,8 @@ static int lin_run(dl_qenv *env, dl_rctx *c, rtable *t, size_t d0, size_t d1, bo
 					c->derived++;
 				}
 			}
-			for (uint32_t e = L->info.v[3 * n]; e; e = L->edges.v[2 * (e - 1) + 1])
-				if ((rc = lin_reach(env, L, d, L->edges.v[2 * (e - 1)], &N)))
+			for (uint32_t e = L->info.v[NI_N * n + NI_EDGE]; e; e = L->edges.v[2 * (e - 1) + 1])
+				if ((rc = lin_reach(env, L, single, d, L->edges.v[2 * (e - 1)], &N)))
 					goto out;
 		}
 		u32vec tmp = F;
