@@ -436,9 +436,12 @@ static int run_body(dl_qenv *env, dl_rctx *c, rtable *t, uint32_t b, size_t d0, 
  * reachable from B along the rest's edges B -> Y }: only the reachable
  * nodes (bound tuples) are needed, not each node's own answer set, which
  * the general evaluation derives (quadratic on long chains: the ancestors
- * of the last person of a genealogy).  A node's edges and exit answers are
- * computed once, in one run of each body per breadth-first layer, and
- * shared by every demand reaching it.  The rest and the exits only call
+ * of the last person of a genealogy).  The bodies run once per
+ * breadth-first layer, over its nodes: a node's edges are computed once
+ * and kept; its exit answers are computed in each layer that reaches it
+ * (with one demand, once per round; cheaper in memory than keeping them,
+ * and about the work of joining kept ones), shared by every demand
+ * reaching it in that layer.  The rest and the exits only call
  * rules that do not lead back to r: those calls get evaluations of their
  * own (as under a not), so a demand's answers are complete in the round
  * it arrives in.  Anything else (mutual recursion, two calls, a call in an
@@ -484,7 +487,7 @@ static void u32vec_free(u32vec *x)
 }
 
 /* per node, in rlin.info */
-enum { NI_EDGE, NI_EXIT, NI_EXPANDED, NI_RUN, NI_N };
+enum { NI_EDGE, NI_EXIT, NI_EXPANDED, NI_RUN, NI_LAYER, NI_N };
 
 struct rlin {
 	uint8_t *rec;      /* per body: 1 right-linear (rest and call), 0 an exit */
@@ -492,13 +495,16 @@ struct rlin {
 	dl_query **shell;  /* per body: the shell running it (a right-linear one
 			      without its call), with one more variable: the node */
 	rowset nodes;      /* every node reached: bound argument values */
-	u32vec info;       /* per node: first edge + 1, first exit + 1, expanded,
-			      the last single-demand run that reached it */
+	u32vec info;       /* per node: first edge + 1, first exit + 1 (this
+			      layer's), expanded, the last single-demand run and
+			      the last layer that reached it */
 	u32vec edges;      /* (to node, next edge + 1) pairs: a list per node */
-	dl_rel *exits;     /* free argument values of the exit answers */
+	dl_rel *exits;     /* this layer's exit answers: free argument values
+			      (recomputed when a later run reaches a node again,
+			      rather than kept for every node) */
 	u32vec xnext;      /* per exit row: the node's next exit + 1 */
 	rowset pairs;      /* (demand row, node) reached, when a run has several */
-	uint32_t run;      /* runs so far */
+	uint32_t run, layer; /* runs and layers so far */
 };
 
 static void lin_free(rlin *L)
@@ -766,43 +772,58 @@ static int lin_node(dl_qenv *env, rlin *L, const dl_value *vals, uint32_t *at)
 
 static int resolve_arg(dl_qenv *env, dl_value *v, bool *none);
 
-/* The edges and exit answers of the nodes U[0..nu), one run per body. */
-static int lin_expand(dl_qenv *env, rtable *t, dl_rctx *c, const uint32_t *U, size_t nu)
+/* One body run per body: the edges of the nodes U[0..nu) (not expanded
+ * yet) and the exit answers of V[0..nv) (this layer's nodes). */
+static int lin_expand(dl_qenv *env, rtable *t, dl_rctx *c, const uint32_t *U, size_t nu,
+		      const uint32_t *V, size_t nv)
 {
 	rlin *L = t->lin;
 	const dl_rule *rule = t->rule;
 	uint32_t nb = t->nbound;
-	dl_rel *seed = dl_rel_new(env, nb, L->nodes.r->vars), *got = NULL;
-	if (!seed)
-		return DL_ENOMEM;
+	dl_rel *seed[2] = {dl_rel_new(env, nb, L->nodes.r->vars), dl_rel_new(env, nb, L->nodes.r->vars)};
+	dl_rel *got = NULL;
 	int rc = 0;
-	for (size_t i = 0; i < nu; i++) {
-		dl_value *o = dl_rel_push(env, seed);
-		if (!o) {
-			rc = dl_errcode_last();
+	for (int k = 0; k < 2; k++) {
+		const uint32_t *ids = k ? V : U;
+		size_t n = k ? nv : nu;
+		if (!seed[k]) {
+			rc = DL_ENOMEM;
 			goto out;
 		}
-		memcpy(o, &L->nodes.r->rows[(size_t)U[i] * nb], nb * sizeof *o);
+		for (size_t i = 0; i < n; i++) {
+			dl_value *o = dl_rel_push(env, seed[k]);
+			if (!o) {
+				rc = dl_errcode_last();
+				goto out;
+			}
+			memcpy(o, &L->nodes.r->rows[(size_t)ids[i] * nb], nb * sizeof *o);
+		}
 	}
+	L->exits->n = 0;
+	L->xnext.n = 0;
+	for (size_t i = 0; i < nv; i++)
+		L->info.v[NI_N * V[i] + NI_EXIT] = 0;
 	for (uint32_t b = 0; b < rule->nbodies; b++) {
 		const dl_rule_body *body = &rule->bodies[b];
 		dl_query *sq = L->shell[b];
-		uint32_t vars[2 * MAX_RULE_ARITY + 1], nv;
+		uint32_t vars[2 * MAX_RULE_ARITY + 1], nc;
 		int hcol[MAX_RULE_ARITY], ccol[MAX_RULE_ARITY];
 		dl_value to[MAX_RULE_ARITY];
 		uint32_t m;
 		dl_rel_free(got);
 		got = NULL;
 		if (!L->rec[b]) {
-			/* an exit: its answers' free values, kept by node */
-			nv = head_vars(rule, body, vars, hcol);
-			vars[nv++] = sq->nvars - 1;
+			/* an exit: its answers' free values, listed by node */
+			if (!nv)
+				continue;
+			nc = head_vars(rule, body, vars, hcol);
+			vars[nc++] = sq->nvars - 1;
 			if ((rc = body_rows(&got, env, c, NULL, rule, b, sq, sq->where, sq->nwhere,
-					    t->adorn, seed, 0, seed->n, U, vars, nv, -1, false, true)))
+					    t->adorn, seed[1], 0, nv, V, vars, nc, -1, false, true)))
 				goto out;
 			for (size_t r = 0; got && r < got->n; r++) {
-				const dl_value *row = &got->rows[r * nv];
-				uint32_t n = (uint32_t)row[nv - 1].u.i;
+				const dl_value *row = &got->rows[r * nc];
+				uint32_t n = (uint32_t)row[nc - 1].u.i;
 				dl_value *o = dl_rel_push(env, L->exits);
 				if (!o) {
 					rc = dl_errcode_last();
@@ -817,10 +838,12 @@ static int lin_expand(dl_qenv *env, rtable *t, dl_rctx *c, const uint32_t *U, si
 			}
 			continue;
 		}
+		if (!nu)
+			continue;
 		/* right-linear: edges to the call's bound values */
 		const dl_clause *call = &body->clauses[L->call[b]];
 		bool none = false;
-		nv = 0;
+		nc = 0;
 		for (uint32_t p = 0; p < rule->arity; p++) {
 			if (!(t->adorn >> p & 1))
 				continue;
@@ -836,21 +859,21 @@ static int lin_expand(dl_qenv *env, rtable *t, dl_rctx *c, const uint32_t *U, si
 				continue;
 			}
 			uint32_t j = 0;
-			while (j < nv && vars[j] != tm->var)
+			while (j < nc && vars[j] != tm->var)
 				j++;
-			if (j == nv)
-				vars[nv++] = tm->var;
+			if (j == nc)
+				vars[nc++] = tm->var;
 			ccol[p] = (int)j;
 		}
 		if (none)
 			continue; /* a lookup ref naming nothing: no edge */
-		vars[nv++] = sq->nvars - 1;
+		vars[nc++] = sq->nvars - 1;
 		if ((rc = body_rows(&got, env, c, NULL, rule, b, sq, sq->where, sq->nwhere, t->adorn,
-				    seed, 0, seed->n, U, vars, nv, -1, false, true)))
+				    seed[0], 0, nu, U, vars, nc, -1, false, true)))
 			goto out;
 		for (size_t r = 0; got && r < got->n; r++) {
-			const dl_value *row = &got->rows[r * nv];
-			uint32_t n = (uint32_t)row[nv - 1].u.i, kb = 0;
+			const dl_value *row = &got->rows[r * nc];
+			uint32_t n = (uint32_t)row[nc - 1].u.i, kb = 0;
 			dl_value cv[MAX_RULE_ARITY];
 			for (uint32_t p = 0; p < rule->arity && !none; p++) {
 				if (!(t->adorn >> p & 1))
@@ -871,7 +894,8 @@ static int lin_expand(dl_qenv *env, rtable *t, dl_rctx *c, const uint32_t *U, si
 		}
 	}
 out:
-	dl_rel_free(seed);
+	dl_rel_free(seed[0]);
+	dl_rel_free(seed[1]);
 	dl_rel_free(got);
 	return rc;
 }
@@ -903,7 +927,7 @@ static int lin_run(dl_qenv *env, dl_rctx *c, rtable *t, size_t d0, size_t d1, bo
 	const dl_rel *D = t->demand.r;
 	uint32_t nb = t->nbound;
 	bool single = d1 - d0 == 1;
-	u32vec F = {0}, N = {0}, U = {0};
+	u32vec F = {0}, N = {0}, U = {0}, V = {0};
 	int rc = 0;
 	L->run++;
 	for (size_t d = d0; d < d1; d++) {
@@ -915,17 +939,23 @@ static int lin_run(dl_qenv *env, dl_rctx *c, rtable *t, size_t d0, size_t d1, bo
 	while (F.n) {
 		if ((rc = dl_qenv_tick_slow(env)))
 			goto out;
-		/* this layer's nodes not expanded yet, in one run per body */
-		U.n = 0;
+		/* this layer's nodes (V), those not expanded yet (U) */
+		U.n = V.n = 0;
+		L->layer++;
 		for (size_t i = 0; i < F.n; i += 2) {
 			uint32_t n = F.v[i + 1];
+			if (L->info.v[NI_N * n + NI_LAYER] == L->layer)
+				continue;
+			L->info.v[NI_N * n + NI_LAYER] = L->layer;
+			if ((rc = u32vec_push(env, &V, n)))
+				goto out;
 			if (L->info.v[NI_N * n + NI_EXPANDED])
 				continue;
 			L->info.v[NI_N * n + NI_EXPANDED] = 1;
 			if ((rc = u32vec_push(env, &U, n)))
 				goto out;
 		}
-		if (U.n && (rc = lin_expand(env, t, c, U.v, U.n)))
+		if ((rc = lin_expand(env, t, c, U.v, U.n, V.v, V.n)))
 			goto out;
 		N.n = 0;
 		for (size_t i = 0; i < F.n; i += 2) {
@@ -961,6 +991,7 @@ out:
 	u32vec_free(&F);
 	u32vec_free(&N);
 	u32vec_free(&U);
+	u32vec_free(&V);
 	return rc;
 }
 
