@@ -341,6 +341,10 @@ bool dl_plan_range_implies(const dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
 
 /* Mark every variable a clause mentions (recursively). */
 void dl_clause_vars(const dl_clause *cl, uint8_t *mark);
+/* Mark the variables a clause surely binds for the clauses after it
+ * (patterns, function bindings, rule calls, what every branch of an or
+ * binds); nvars: the size of mark. */
+int dl_clause_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars);
 /* The variables an or / or-join needs bound before it runs (nvars entries
  * of need, overwritten): its variables (or-join: declared ones) that not
  * every branch binds. */

@@ -528,47 +528,18 @@ static size_t lin_nodes(const rlin *L)
 	return L->nodes.r->n;
 }
 
-/* Does rule `from` lead to `to` through calls (itself included)?  seen:
- * one byte per rule of rs, zero on entry. */
-static bool clause_reaches(const dl_ruleset *rs, const dl_clause *cl, const dl_rule *to,
-			   uint8_t *seen);
-
-static bool rule_reaches(const dl_ruleset *rs, const dl_rule *from, const dl_rule *to,
-			 uint8_t *seen)
+/* Does clause cl call a rule that leads to `to` (itself included)? */
+static bool clause_reaches(const dl_ruleset *rs, const dl_clause *cl, const dl_rule *to)
 {
-	if (from == to)
-		return true;
-	size_t i = (size_t)(from - rs->rules);
-	if (seen[i])
-		return false;
-	seen[i] = 1;
-	for (uint32_t b = 0; b < from->nbodies; b++)
-		for (uint32_t k = 0; k < from->bodies[b].n; k++)
-			if (clause_reaches(rs, &from->bodies[b].clauses[k], to, seen))
-				return true;
-	return false;
-}
-
-static bool clause_reaches(const dl_ruleset *rs, const dl_clause *cl, const dl_rule *to,
-			   uint8_t *seen)
-{
-	switch (cl->kind) {
-	case DL_C_RULE: {
+	if (cl->kind == DL_C_RULE) {
 		const dl_rule *r = dl_ruleset_find(rs, cl->u.rule.name);
-		return r && rule_reaches(rs, r, to, seen);
+		return r && (r == to || rs->dep[(size_t)(r - rs->rules) * rs->n +
+						(size_t)(to - rs->rules)]);
 	}
-	case DL_C_NOT:
-	case DL_C_NOT_JOIN:
-	case DL_C_OR:
-	case DL_C_OR_JOIN:
-	case DL_C_AND:
-		for (uint32_t i = 0; i < cl->u.sub.n; i++)
-			if (clause_reaches(rs, &cl->u.sub.items[i], to, seen))
-				return true;
-		return false;
-	default:
-		return false;
-	}
+	for (uint32_t i = 0; cl->kind >= DL_C_NOT && i < cl->u.sub.n; i++)
+		if (clause_reaches(rs, &cl->u.sub.items[i], to))
+			return true;
+	return false;
 }
 
 static bool term_is(const dl_term *t, uint32_t v)
@@ -576,100 +547,41 @@ static bool term_is(const dl_term *t, uint32_t v)
 	return t->kind == DL_T_VAR && t->var == v;
 }
 
-/* Does v appear anywhere in cl? */
-static bool mentions(const dl_clause *cl, uint32_t v)
-{
-	switch (cl->kind) {
-	case DL_C_PATTERN:
-		for (uint32_t i = 0; i < 5; i++)
-			if (term_is(&cl->u.pat.t[i], v))
-				return true;
-		return false;
-	case DL_C_PRED:
-	case DL_C_FN:
-		if (term_is(&cl->u.fn.f, v))
-			return true;
-		for (uint32_t i = 0; i < cl->u.fn.nargs; i++)
-			if (term_is(&cl->u.fn.args[i], v))
-				return true;
-		for (uint32_t i = 0; cl->kind == DL_C_FN && i < cl->u.fn.bind.n; i++)
-			if (term_is(&cl->u.fn.bind.terms[i], v))
-				return true;
-		return false;
-	case DL_C_RULE:
-		for (uint32_t i = 0; i < cl->u.rule.nargs; i++)
-			if (term_is(&cl->u.rule.args[i], v))
-				return true;
-		return false;
-	default:
-		for (uint32_t i = 0; i < cl->u.sub.nvars; i++)
-			if (term_is(&cl->u.sub.vars[i], v))
-				return true;
-		for (uint32_t i = 0; i < cl->u.sub.n; i++)
-			if (mentions(&cl->u.sub.items[i], v))
-				return true;
-		return false;
-	}
-}
-
-/* Is v surely bound once cl ran (and matched)?  Patterns, function
- * bindings and rule calls bind their variables; or / or-join are not
- * looked into (then the closure is not used). */
-static bool binds(const dl_clause *cl, uint32_t v)
-{
-	switch (cl->kind) {
-	case DL_C_PATTERN:
-		for (uint32_t i = 0; i < 5; i++)
-			if (term_is(&cl->u.pat.t[i], v))
-				return true;
-		return false;
-	case DL_C_FN:
-		for (uint32_t i = 0; i < cl->u.fn.bind.n; i++)
-			if (term_is(&cl->u.fn.bind.terms[i], v))
-				return true;
-		return false;
-	case DL_C_RULE:
-		for (uint32_t i = 0; i < cl->u.rule.nargs; i++)
-			if (term_is(&cl->u.rule.args[i], v))
-				return true;
-		return false;
-	default:
-		return false;
-	}
-}
-
 /* Does body's call (clause k, of the rule itself) pass the free arguments
- * through and keep the adornment? */
-static bool lin_body_ok(const dl_rule *rule, const dl_rule_body *body, uint32_t k, uint32_t adorn)
+ * through and keep the adornment?  *ok the answer. */
+static int lin_body_ok(bool *ok, const dl_rule *rule, const dl_rule_body *body, uint32_t k,
+		       uint32_t adorn)
 {
 	const dl_clause *call = &body->clauses[k];
-	for (uint32_t i = 0; i < rule->arity; i++) {
+	/* what the rest of the body mentions, and what it binds */
+	uint8_t *seen = dl_calloc(2 * (size_t)body->nvars + 1, 1), *bound = seen + body->nvars;
+	if (!seen)
+		return DL_ENOMEM;
+	int rc = 0;
+	for (uint32_t j = 0; j < body->n && !rc; j++)
+		if (j != k) {
+			dl_clause_vars(&body->clauses[j], seen);
+			rc = dl_clause_binds(&body->clauses[j], bound, body->nvars);
+		}
+	*ok = !rc;
+	for (uint32_t i = 0; i < rule->arity && *ok; i++) {
 		const dl_term *a = &call->u.rule.args[i];
 		uint32_t hv = body->head[i].var;
 		if (adorn >> i & 1) {
 			if (a->kind == DL_T_CONST)
 				continue;
-			if (a->kind != DL_T_VAR)
-				return false;
-			bool bound = false;
-			for (uint32_t p = 0; p < rule->arity; p++)
-				bound |= (adorn >> p & 1) && body->head[p].var == a->var;
-			for (uint32_t j = 0; j < body->n && !bound; j++)
-				bound = j != k && binds(&body->clauses[j], a->var);
-			if (!bound)
-				return false;
+			bool b = a->kind == DL_T_VAR && bound[a->var];
+			for (uint32_t p = 0; p < rule->arity && !b; p++)
+				b = (adorn >> p & 1) && term_is(a, body->head[p].var);
+			*ok = b;
 			continue;
 		}
-		if (!term_is(a, hv))
-			return false;
-		for (uint32_t p = 0; p < rule->arity; p++)
-			if (p != i && (body->head[p].var == hv || term_is(&call->u.rule.args[p], hv)))
-				return false;
-		for (uint32_t j = 0; j < body->n; j++)
-			if (j != k && mentions(&body->clauses[j], hv))
-				return false;
+		*ok = term_is(a, hv) && !seen[hv];
+		for (uint32_t p = 0; p < rule->arity && *ok; p++)
+			*ok = p == i || (body->head[p].var != hv && !term_is(&call->u.rule.args[p], hv));
 	}
-	return true;
+	dl_free(seen);
+	return rc;
 }
 
 /* Decide whether table (rule, adorn) runs as a right-linear closure: *out
@@ -683,23 +595,21 @@ static int lin_plan(rlin **out, dl_qenv *env, dl_rctx *c, const dl_rule *rule, u
 		nb += adorn >> i & 1;
 	if ((env->opts && env->opts->rules == DL_RULES_GENERAL) || nb == 0 || nb == rule->arity)
 		return 0;
-	uint8_t *seen = dl_calloc(rs->n, 1);
 	rlin *L = dl_calloc(1, sizeof *L);
-	if (!seen || !L || !(L->rec = dl_calloc(rule->nbodies, 1)) ||
+	if (!L || !(L->rec = dl_calloc(rule->nbodies, 1)) ||
 	    !(L->call = dl_calloc(rule->nbodies, sizeof *L->call)) ||
 	    !(L->shell = dl_calloc(rule->nbodies, sizeof *L->shell))) {
-		dl_free(seen);
 		lin_free(L);
 		return DL_ENOMEM;
 	}
 	bool ok = true;
 	uint32_t nrec = 0;
+	int rc = 0;
 	for (uint32_t b = 0; b < rule->nbodies && ok; b++) {
 		const dl_rule_body *body = &rule->bodies[b];
 		uint32_t ncalls = 0, k = 0;
 		for (uint32_t j = 0; j < body->n; j++) {
-			memset(seen, 0, rs->n);
-			if (!clause_reaches(rs, &body->clauses[j], rule, seen))
+			if (!clause_reaches(rs, &body->clauses[j], rule))
 				continue;
 			/* at the top, and of the rule itself (names are unique) */
 			const dl_clause *cl = &body->clauses[j];
@@ -710,20 +620,20 @@ static int lin_plan(rlin **out, dl_qenv *env, dl_rctx *c, const dl_rule *rule, u
 		}
 		if (!ok || ncalls == 0)
 			continue;
-		ok = ncalls == 1 && lin_body_ok(rule, body, k, adorn);
+		ok = ncalls == 1;
+		if (ok && (rc = lin_body_ok(&ok, rule, body, k, adorn)))
+			break;
 		L->rec[b] = 1;
 		L->call[b] = k;
 		nrec++;
 	}
-	dl_free(seen);
-	if (!ok || nrec == 0) {
+	if (rc || !ok || nrec == 0) {
 		lin_free(L);
-		return 0;
+		return rc;
 	}
 	uint32_t cols[MAX_RULE_ARITY];
 	for (uint32_t i = 0; i < rule->arity; i++)
 		cols[i] = i;
-	int rc = 0;
 	L->nodes.r = dl_rel_new(env, nb, cols);
 	L->pairs.r = dl_rel_new(env, 2, cols);
 	L->exits = dl_rel_new(env, rule->arity - nb, cols);
