@@ -41,7 +41,9 @@
  *            (the plan with actual figures, after running)
  *   A query with :expect is also run with nested q subqueries forced to
  *   run once per input tuple and batched (exec.h, dl_subq_mode): both must
- *   give the expected answer.
+ *   give the expected answer; one taking rules (%) also with every rule
+ *   table evaluated the general way (dl_rules_mode: no right-linear
+ *   closure).
  *   A query case has :query with at least one of :expect, :error,
  *   :explain-contains or :analyze-contains; or :tx and :error alone, for
  *   transactions that must fail.  Unknown keys are an error (typos).
@@ -472,6 +474,14 @@ static bool nested_q(const dl_query *q, const dl_value *args)
 	return has;
 }
 
+static bool has_rules(const dl_query *q)
+{
+	for (uint32_t i = 0; i < q->nin; i++)
+		if (q->in[i].kind == DL_IN_RULES)
+			return true;
+	return false;
+}
+
 static int run_query_on(const qcase *k, dl_store *s, dl_arena *a, char *why, size_t whylen)
 {
 	/* the transactions */
@@ -577,6 +587,22 @@ static int run_query_on(const qcase *k, dl_store *s, dl_arena *a, char *why, siz
 				size_t l = strlen(why);
 				snprintf(why + l, whylen - l, " (nested q %s)",
 					 m == DL_SUBQ_BATCHED ? "batched" : "per call");
+				goto done;
+			}
+		}
+		/* rules: the same answer with every table evaluated the general way */
+		if (k->expect && has_rules(q)) {
+			dl_qopts mo = opts;
+			mo.rules = DL_RULES_GENERAL;
+			if (dl_query_run(&res, a, snap, q, inputs, ninputs, &mo, NULL)) {
+				snprintf(why, whylen, "the query failed with general rule evaluation: %s",
+					 dl_errmsg());
+				failed = 1;
+				goto done;
+			}
+			if ((failed = check_expect(&res, k->expect, a, why, whylen))) {
+				size_t l = strlen(why);
+				snprintf(why + l, whylen - l, " (general rule evaluation)");
 				goto done;
 			}
 		}

@@ -261,6 +261,8 @@ typedef struct dl_ruleset {
 	const char *source;
 	uint32_t n;
 	dl_rule *rules;
+	const uint8_t *dep;    /* dep[r * n + s]: rule r calls s, directly or
+				  through others (NULL when n is 0) */
 } dl_ruleset;
 
 /* ---- entry points ------------------------------------------------------ */

@@ -2898,6 +2898,12 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 	return project(env, out, R, vars, n, false);
 }
 
+int dl_exec_project_bag(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
+			uint32_t n)
+{
+	return project(env, out, R, vars, n, true);
+}
+
 /* Run a body in a child seeded with seed and return its bindings of
  * vars[0..n) (distinct).  An empty body answer gives an empty relation. */
 static int run_body(dl_qenv *env, dl_rel *seed, const dl_clause *cls, uint32_t ncl,
@@ -3854,6 +3860,9 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 		if (analyze && s->ran && cl->kind == DL_C_RULE)
 			DL_TRY(dl_buf_printf(b, "   (%llu tuples derived in %u rounds)",
 					     (unsigned long long)s->derived, s->rounds));
+		if (analyze && s->ran && s->closure)
+			DL_TRY(dl_buf_printf(b, "   (right-linear closure: %llu nodes reached)",
+					     (unsigned long long)s->reached));
 		if (analyze && s->ran && s->alongside)
 			DL_TRY(dl_buf_puts(b, "   (side by side with its neighbours)"));
 		DL_TRY(dl_buf_puts(b, "\n"));

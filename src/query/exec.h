@@ -40,6 +40,7 @@ typedef struct dl_qopts {
 				    split between the threads; 0: 65,536 (tests
 				    lower it) */
 	uint8_t subq;            /* nested q: dl_subq_mode (tests force one) */
+	uint8_t rules;           /* rule tables: dl_rules_mode (tests force one) */
 } dl_qopts;
 
 /* How a nested q runs over its distinct input tuples: chosen by size
@@ -47,7 +48,12 @@ typedef struct dl_qopts {
  * them where the subquery allows it (BATCHED; see exec.c, subq_batch). */
 typedef enum dl_subq_mode { DL_SUBQ_AUTO = 0, DL_SUBQ_PER_CALL, DL_SUBQ_BATCHED } dl_subq_mode;
 
-#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0, 0, 0}
+/* How rule tables are evaluated: right-linear ones as a closure where it
+ * applies (AUTO; rules.c), or every table by the general semi-naive
+ * evaluation (GENERAL: tests compare the two). */
+typedef enum dl_rules_mode { DL_RULES_AUTO = 0, DL_RULES_GENERAL } dl_rules_mode;
+
+#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0, 0, 0, 0}
 
 typedef struct dl_qresult {
 	uint8_t find_spec;       /* dl_find_spec: REL, SCALAR, COLL or TUPLE */

@@ -139,6 +139,8 @@ typedef struct dl_step {
 	uint64_t rows, scanned;
 	uint64_t derived;    /* rule calls: tuples derived */
 	uint32_t rounds;     /* rule calls: fixpoint rounds */
+	uint64_t reached;    /* rule calls: nodes a right-linear closure reached */
+	bool closure;        /* rule calls: some table ran as a right-linear closure */
 	double ms;
 	bool ran, replanned, parallel;
 	bool fused;          /* a filter run inside the step before it */
@@ -266,6 +268,9 @@ int dl_exec_unify(dl_qenv *env, const uint32_t *vars, uint32_t n, int *out);
 /* R (NULL: one empty row) projected onto vars, distinct. */
 int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
 		    uint32_t n);
+/* The same keeping repeated rows (for callers that de-duplicate anyway). */
+int dl_exec_project_bag(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
+			uint32_t n);
 /* The same, also joining on equalities: eq[2k] = eq[2k+1] for pairs of
  * variables held by different relations (query `=`: numbers by value);
  * used[k] (may be NULL) is set when pair k was a join key, so every
@@ -336,6 +341,10 @@ bool dl_plan_range_implies(const dl_rpat *rp, dl_qenv *env, const dl_clause *cl)
 
 /* Mark every variable a clause mentions (recursively). */
 void dl_clause_vars(const dl_clause *cl, uint8_t *mark);
+/* Mark the variables a clause surely binds for the clauses after it
+ * (patterns, function bindings, rule calls, what every branch of an or
+ * binds); nvars: the size of mark. */
+int dl_clause_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars);
 /* The variables an or / or-join needs bound before it runs (nvars entries
  * of need, overwritten): its variables (or-join: declared ones) that not
  * every branch binds. */

@@ -2042,12 +2042,14 @@ static void mark_calls(const dl_clause *cls, uint32_t ncl, const dl_rule *rules,
 
 /* Stratified negation: no rule may depend on itself through a not.  (A
  * rule called both plainly and inside a not, by a rule it does not depend
- * on, is fine: it is evaluated completely first.) */
-static int check_strata(const char *source, dl_arena *scratch, const dl_rule *rules, uint32_t n)
+ * on, is fine: it is evaluated completely first.)  Keeps rs->dep (in a). */
+static int check_strata(const char *source, dl_arena *a, dl_arena *scratch, dl_ruleset *rs)
 {
+	const dl_rule *rules = rs->rules;
+	uint32_t n = rs->n;
 	if (n == 0)
 		return 0;
-	uint8_t *dep = DL_ARENA_NEW(scratch, (size_t)n * n, uint8_t);
+	uint8_t *dep = DL_ARENA_NEW(a, (size_t)n * n, uint8_t);
 	const dl_clause **neg = DL_ARENA_NEW(scratch, (size_t)n * n, const dl_clause *);
 	if (!dep || !neg)
 		return DL_ENOMEM;
@@ -2070,6 +2072,7 @@ static int check_strata(const char *source, dl_arena *scratch, const dl_rule *ru
 						 "rule %s depends on itself through not (it calls %s "
 						 "inside a not): negation must be stratified",
 						 sym_text(rules[r].name), sym_text(rules[s].name));
+	rs->dep = dep;
 	return 0;
 }
 
@@ -2219,7 +2222,7 @@ static int parse_rules(qctx *c, const dl_value *v, const pnode *p, dl_ruleset **
 		for (uint32_t i = 0; i < rules[r].nbodies; i++)
 			DL_TRY(check_calls(c->source, rules[r].bodies[i].clauses,
 					   rules[r].bodies[i].n, rules, rs->n));
-	DL_TRY(check_strata(c->source, c->scratch, rules, rs->n));
+	DL_TRY(check_strata(c->source, c->a, c->scratch, rs));
 	*out = rs;
 	return 0;
 }

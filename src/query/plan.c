@@ -610,7 +610,6 @@ void dl_clause_vars(const dl_clause *cl, uint8_t *mark)
 	dl_clause_terms(cl, false, mark_terms, mark);
 }
 
-static int clause_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars);
 
 /* What an or / or-join binds for the other clauses: the variables every
  * branch binds (of or-join's, its declared ones).  A branch that only
@@ -627,9 +626,9 @@ static int or_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars)
 		memset(one, 0, nvars);
 		if (br->kind == DL_C_AND) {
 			for (uint32_t k = 0; k < br->u.sub.n && !rc; k++)
-				rc = clause_binds(&br->u.sub.items[k], one, nvars);
+				rc = dl_clause_binds(&br->u.sub.items[k], one, nvars);
 		} else {
-			rc = clause_binds(br, one, nvars);
+			rc = dl_clause_binds(br, one, nvars);
 		}
 		if (rc)
 			goto out;
@@ -650,7 +649,7 @@ out:
 }
 
 /* Variables clause cl can bind (what it makes available to others). */
-static int clause_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars)
+int dl_clause_binds(const dl_clause *cl, uint8_t *mark, uint32_t nvars)
 {
 	switch (cl->kind) {
 	case DL_C_PATTERN:
@@ -702,7 +701,7 @@ static int bound_if_bindable(const dl_qenv *env, const dl_plan_state *st, const 
 	int rc = 0;
 	for (uint32_t i = 0; i < n && !rc; i++)
 		if (i != self && !st->done[i])
-			rc = clause_binds(&cls[i], other, st->nvars);
+			rc = dl_clause_binds(&cls[i], other, st->nvars);
 	bool ok = true;
 	for (uint32_t v = 0; v < st->nvars && ok; v++)
 		if (vars[v] && other[v] && !var_bound(env, st, v))

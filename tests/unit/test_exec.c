@@ -534,6 +534,174 @@ static void test_batched_subquery_budgets(void **state)
 	close_rm(s);
 }
 
+/* ---- right-linear rules ------------------------------------------------------ */
+
+/* Random graphs: n nodes (:id 0..n-1) with :to and :via edges (cycles
+ * allowed), a :g group 0-2 and :tag strings. */
+static void load_graph(dl_store *s, int n, int nto, int nvia)
+{
+	tx(s, "[{:db/ident :id :db/valueType :db.type/long :db/unique :db.unique/identity}"
+	      " {:db/ident :to :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}"
+	      " {:db/ident :via :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}"
+	      " {:db/ident :tag :db/valueType :db.type/string :db/cardinality :db.cardinality/many}"
+	      " {:db/ident :g :db/valueType :db.type/long}]");
+	dl_buf b = DL_BUF_INIT;
+	dl_buf_puts(&b, "[");
+	for (int i = 0; i < n; i++) {
+		dl_buf_printf(&b, "{:db/id \"n%d\" :id %d :g %d", i, i, (int)(tu_rand() % 3));
+		if (tu_rand() % 4 == 0)
+			dl_buf_printf(&b, " :tag \"t%d\"", (int)(tu_rand() % 5));
+		dl_buf_puts(&b, "}");
+	}
+	for (int i = 0; i < nto + nvia; i++)
+		dl_buf_printf(&b, " [:db/add \"n%d\" %s \"n%d\"]", (int)(tu_rand() % (uint64_t)n),
+			      i < nto ? ":to" : ":via", (int)(tu_rand() % (uint64_t)n));
+	dl_buf_puts(&b, "]");
+	tx(s, b.data);
+	dl_buf_free(&b);
+}
+
+static bool rows_equal(const dl_qresult *x, const dl_qresult *y)
+{
+	if (x->nrows != y->nrows || x->ncols != y->ncols)
+		return false;
+	for (size_t i = 0; i < x->nrows * x->ncols; i++)
+		if (!dl_value_equal(&x->rows[i], &y->rows[i]))
+			return false;
+	return true;
+}
+
+/* Right-linear rule tables run as closures give exactly the general
+ * evaluation's answers, on random graphs, for shapes where the closure
+ * applies (several exits and recursive bodies, extra bound arguments,
+ * constants, lower rules in the bodies, many demanded nodes) and for
+ * look-alikes where it must not (a free argument filtered, swapped or
+ * replaced; mutual recursion; the call under an or). */
+static void test_right_linear_matches_general(void **state)
+{
+	static const struct {
+		int closure; /* EXPLAIN ANALYZE shows the closure (1) or not (0); -1: not visible */
+		const char *rules, *query;
+	} shapes[] = {
+		{1, "[[(r ?a ?b) [?a :to ?b]] [(r ?a ?b) [?a :to ?x] (r ?x ?b)]]",
+		 "[:find ?b :in $ % [?s ...] :where [?a :id ?s] (r ?a ?b)]"},
+		{1, "[[(r ?a ?b) [?a :to ?b]] [(r ?a ?b) [?a :tag ?b]]"
+		       " [(r ?a ?b) [?a :to ?x] (r ?x ?b)] [(r ?a ?b) [?a :via ?x] [?x :g 1] (r ?x ?b)]]",
+		 "[:find ?s ?b :in $ % [?s ...] :where [?a :id ?s] (r ?a ?b)]"},
+		{1, "[[(r ?g ?a ?b) [?a :to ?b] [?a :g ?g]] [(r ?g ?a ?b) [?a :via ?x] (r ?g ?x ?b)]"
+		       " [(r ?g ?a ?b) [?a :to ?x] [?x :g ?g] (r 1 ?x ?b)]]",
+		 "[:find ?g ?b :in $ % [?s ...] :where [?a :id ?s] [(ground [0 1 2]) [?g ...]] (r ?g ?a ?b)]"},
+		{1, "[[(r ?a ?b ?c) [?a :to ?b] [?b :g ?c]] [(r ?a ?b ?c) [?a :via ?x] (r ?x ?b ?c)]"
+		       " [(r ?a ?b ?c) [?a :to ?x] (r ?x ?b ?c)]]",
+		 "[:find ?b ?c :in $ % [?s ...] :where [?a :id ?s] (r ?a ?b ?c)]"},
+		{1, "[[(e ?a ?b) [?a :to ?b]] [(e ?a ?b) [?a :via ?b]]"
+		       " [(r ?a ?b) (e ?a ?b) [?b :g 2]] [(r ?a ?b) (e ?a ?x) (not [?x :g 0]) (r ?x ?b)]]",
+		 "[:find ?s ?b :in $ % [?s ...] :where [?a :id ?s] (r ?a ?b)]"},
+		{-1, "[[(r ?a ?b) [?a :to ?b]] [(r ?a ?b) [?a :via ?x] (r ?x ?b)]]",
+		 "[:find ?s ?n :in $ % [?s ...] :where [?a :id ?s] (not-join [?a] (r ?a ?b) [?b :g 0])"
+		 " [?a :g ?n]]"},
+		{0, "[[(r ?a ?b) [?a :to ?b]] [(r ?a ?b) [?a :to ?x] (r ?x ?b) [(< ?x ?b)]]]",
+		 "[:find ?s ?b :in $ % [?s ...] :where [?a :id ?s] (r ?a ?b)]"},
+		{0, "[[(r ?a ?b ?c) [?a :to ?b] [?a :via ?c]] [(r ?a ?b ?c) [?a :to ?x] (r ?x ?c ?b)]]",
+		 "[:find ?b ?c :in $ % [?s ...] :where [?a :id ?s] (r ?a ?b ?c)]"},
+		{0, "[[(r ?a ?b) [?a :to ?b]] [(r ?a ?b) [?a :to ?x] (r ?x ?y) [?y :via ?b]]]",
+		 "[:find ?b :in $ % [?s ...] :where [?a :id ?s] (r ?a ?b)]"},
+		{0, "[[(odd ?a ?b) [?a :to ?b]] [(odd ?a ?b) [?a :to ?x] (even ?x ?b)]"
+			" [(even ?a ?b) [?a :via ?x] (odd ?x ?b)]]",
+		 "[:find ?b :in $ % [?s ...] :where [?a :id ?s] (even ?a ?b)]"},
+		{0, "[[(r ?a ?b) [?a :to ?b]] [(r ?a ?b) [?a :to ?x] (or (r ?x ?b) [?x :via ?b])]]",
+		 "[:find ?b :in $ % [?s ...] :where [?a :id ?s] (r ?a ?b)]"},
+	};
+	tu_seed(tu_seed_from_env(7));
+	const int graphs = (int)tu_scale(12);
+	for (int gi = 0; gi < graphs; gi++) {
+		dl_store *s = open_fresh("rlin");
+		int n = 8 + (int)(tu_rand() % 30);
+		load_graph(s, n, n + (int)(tu_rand() % (uint64_t)(2 * n)), (int)(tu_rand() % (uint64_t)n));
+		for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+			dl_arena a = DL_ARENA_INIT;
+			char starts[256];
+			size_t len = (size_t)snprintf(starts, sizeof starts, "[");
+			for (int j = 0, m = 1 + (int)(tu_rand() % 4); j < m; j++)
+				len += (size_t)snprintf(starts + len, sizeof starts - len, " %d",
+							(int)(tu_rand() % (uint64_t)n));
+			snprintf(starts + len, sizeof starts - len, "]");
+			dl_value in[2] = {tu_edn(&a, shapes[k].rules), tu_edn(&a, starts)};
+			ran x, y;
+			dl_qopts o = DL_QOPTS_INIT;
+			if (run_q(&x, &a, s, shapes[k].query, in, 2, &o))
+				fail_msg("shape %zu: %s", k, dl_errmsg());
+			o.rules = DL_RULES_GENERAL;
+			if (run_q(&y, &a, s, shapes[k].query, in, 2, &o))
+				fail_msg("shape %zu, general: %s", k, dl_errmsg());
+			dl_qresult_sort(&x.res);
+			dl_qresult_sort(&y.res);
+			if (!rows_equal(&x.res, &y.res))
+				fail_msg("graph %d, shape %zu, starts %s: %zu rows, general %zu\n%s", gi, k,
+					 starts, x.res.nrows, y.res.nrows, x.explain);
+			if (shapes[k].closure >= 0 &&
+			    shapes[k].closure != (strstr(x.explain, "right-linear closure") != NULL))
+				fail_msg("shape %zu: closure %s expected\n%s", k,
+					 shapes[k].closure ? "" : "not", x.explain);
+			assert_null(strstr(y.explain, "right-linear closure"));
+			dl_arena_free(&a);
+		}
+		close_rm(s);
+	}
+	(void)state;
+}
+
+/* A chain of n nodes asked right-recursively from its start: the closure
+ * reaches n nodes and derives n - 1 tuples, within a budget the general
+ * evaluation (n^2 / 2 tuples) exceeds; the budgets, deadline and
+ * cancellation still stop it. */
+static void test_right_linear_budgets(void **state)
+{
+	dl_store *s = open_fresh("rlchain");
+	const int n = 3000;
+	dl_buf b = DL_BUF_INIT;
+	dl_buf_puts(&b, "[{:db/ident :id :db/valueType :db.type/long :db/unique :db.unique/identity}"
+			" {:db/ident :to :db/valueType :db.type/ref}]");
+	tx(s, b.data);
+	b.len = 0;
+	dl_buf_puts(&b, "[");
+	for (int i = 0; i < n; i++) {
+		dl_buf_printf(&b, "{:db/id \"n%d\" :id %d", i, i);
+		if (i + 1 < n)
+			dl_buf_printf(&b, " :to \"n%d\"", i + 1);
+		dl_buf_puts(&b, "}");
+	}
+	dl_buf_puts(&b, "]");
+	tx(s, b.data);
+	dl_buf_free(&b);
+	const char *q = "[:find (count ?b) . :in $ % :where [?a :id 0] (r ?a ?b)]";
+	dl_arena a = DL_ARENA_INIT;
+	dl_value rules = tu_edn(&a, "[[(r ?a ?b) [?a :to ?b]] [(r ?a ?b) [?a :to ?x] (r ?x ?b)]]");
+	ran r;
+	dl_qopts o = DL_QOPTS_INIT;
+	o.max_bytes = 32 << 20;
+	assert_int_equal(run_q(&r, &a, s, q, &rules, 1, &o), 0);
+	assert_int_equal(r.res.rows[0].u.i, n - 1);
+	char want[128];
+	snprintf(want, sizeof want, "(%d tuples derived in 2 rounds)   (right-linear closure: %d nodes",
+		 n - 1, n);
+	if (!strstr(r.explain, want))
+		fail_msg("expected \"%s\":\n%s", want, r.explain);
+	o.rules = DL_RULES_GENERAL;
+	assert_int_equal(run_q(&r, &a, s, q, &rules, 1, &o), DL_ELIMIT);
+	o.rules = DL_RULES_AUTO;
+	o.max_bytes = 64 << 10;
+	assert_int_equal(run_q(&r, &a, s, q, &rules, 1, &o), DL_ELIMIT);
+	assert_non_null(strstr(dl_errmsg(), "memory budget"));
+	o = (dl_qopts)DL_QOPTS_INIT;
+	atomic_bool flag = true;
+	o.cancel = &flag;
+	assert_int_equal(run_q(&r, &a, s, q, &rules, 1, &o), DL_ECANCELED);
+	dl_arena_free(&a);
+	close_rm(s);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +716,8 @@ int main(void)
 		cmocka_unit_test(test_batched_subquery_budgets),
 		cmocka_unit_test(test_adaptive_replanning),
 		cmocka_unit_test(test_parallel_subqueries),
+		cmocka_unit_test(test_right_linear_matches_general),
+		cmocka_unit_test(test_right_linear_budgets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
