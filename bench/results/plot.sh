@@ -20,6 +20,8 @@ for f in "$@"; do
 	*) cat "$f" ;;
 	esac
 done | awk '
+	# result lines only ("SYSTEM QUERY MEDIAN ..."), not the printed table
+	$1 !~ /^(datalite|sqlite-normalized|sqlite-eav|datascript)$/ || NF < 7 { next }
 	{ med[$2, $1] = $3; if (!($2 in seen)) { seen[$2] = 1; qs[++n] = $2 } }
 	function r(q, s) {
 		if (med[q, s] !~ /^[0-9.]+$/ || med[q, "datalite"] !~ /^[0-9.]+$/) return "NaN"
