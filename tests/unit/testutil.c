@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <stdatomic.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,17 +37,18 @@ long tu_scale(long n)
 	return r >= 1 ? r : 1;
 }
 
-/* Each block carries a 16-byte header with its size, so realloc/free work
- * and the live count is exact. */
-static long g_fail_at = 0, g_count = 0, g_live = 0;
-static int g_fired = 0;
+/* The live count is exact.  Atomic: the library's worker threads allocate
+ * too (arming it is for one thread at a time). */
+static _Atomic long g_fail_at = 0, g_count = 0, g_live = 0;
+static _Atomic int g_fired = 0;
 
 static int should_fail(void)
 {
-	if (g_fail_at <= 0)
+	long at = atomic_load(&g_fail_at);
+	if (at <= 0)
 		return 0;
-	if (++g_count == g_fail_at) {
-		g_fired = 1;
+	if (atomic_fetch_add(&g_count, 1) + 1 == at) {
+		atomic_store(&g_fired, 1);
 		return 1;
 	}
 	return 0;
