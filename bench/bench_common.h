@@ -100,6 +100,29 @@ fail:
 	return NULL;
 }
 
+/* The timing options every bench takes (--runs N, --warmup-ms MS,
+ * --budget-ms MS; --timeout MS is the peers' option, which a write bench
+ * ignores) at argv[*i]: 1 when it was one of them (*i moved past its
+ * value), 0 when not. */
+static inline int bench_timing_opt(int argc, char **argv, int *i, int *runs, double *warmup_ms,
+				   double *budget_ms)
+{
+	const char *a = argv[*i];
+	if (*i + 1 >= argc)
+		return 0;
+	if (!strcmp(a, "--runs"))
+		*runs = atoi(argv[++*i]);
+	else if (!strcmp(a, "--warmup-ms"))
+		*warmup_ms = atof(argv[++*i]);
+	else if (!strcmp(a, "--budget-ms"))
+		*budget_ms = atof(argv[++*i]);
+	else if (!strcmp(a, "--timeout"))
+		++*i;
+	else
+		return 0;
+	return 1;
+}
+
 /* The write benchmarks, DataScript's names, in their order. */
 #define BENCH_NWRITES 5
 static const char *const bench_writes[BENCH_NWRITES] = {"add-1", "add-5", "add-all", "retract-5",

@@ -244,15 +244,9 @@ int main(int argc, char **argv)
 	const char *csv = NULL, *dbpath = NULL, *names[16];
 	int nnames = 0;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--runs") && i + 1 < argc)
-			runs = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--warmup-ms") && i + 1 < argc)
-			warmup_ms = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--budget-ms") && i + 1 < argc)
-			budget_ms = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
-			i++; /* the peers' option; a write bench has no deadline */
-		else if (!strcmp(argv[i], "--sync"))
+		if (bench_timing_opt(argc, argv, &i, &runs, &warmup_ms, &budget_ms))
+			continue;
+		if (!strcmp(argv[i], "--sync"))
 			sync = true;
 		else if (!strcmp(argv[i], "--writemap"))
 			writemap = true;
