@@ -31,17 +31,20 @@ void *dl_malloc(size_t size)
 	return p;
 }
 
-void *dl_calloc(size_t n, size_t size)
+/* n * size zeroed bytes from alloc, or NULL (DL_ENOMEM set). */
+static void *zeroed(void *(*alloc)(size_t), size_t n, size_t size)
 {
 	if (size && n > SIZE_MAX / size) {
 		dl_error(DL_ENOMEM, "out of memory (allocation size overflows)");
 		return NULL;
 	}
-	void *p = dl_malloc(n * size);
+	void *p = alloc(n * size);
 	if (p)
 		memset(p, 0, n * size);
 	return p;
 }
+
+void *dl_calloc(size_t n, size_t size) { return zeroed(dl_malloc, n, size); }
 
 void *dl_realloc(void *p, size_t size)
 {
@@ -186,17 +189,7 @@ void *dl_block_realloc(void *p, size_t size)
 	return n + 1;
 }
 
-void *dl_block_calloc(size_t n, size_t size)
-{
-	if (size && n > SIZE_MAX / size) {
-		dl_error(DL_ENOMEM, "out of memory (allocation size overflows)");
-		return NULL;
-	}
-	void *p = dl_block_alloc(n * size);
-	if (p)
-		memset(p, 0, n * size);
-	return p;
-}
+void *dl_block_calloc(size_t n, size_t size) { return zeroed(dl_block_alloc, n, size); }
 
 size_t dl_block_cap(const void *p) { return ((const block_hdr *)p - 1)->cap; }
 
