@@ -877,7 +877,16 @@ static bool pred_in_range(dl_qenv *env, const dl_plan_state *st, const dl_clause
 			  uint32_t n, const dl_clause *cl)
 {
 	for (uint32_t j = 0; j < n; j++) {
-		if (!st->done[j] || cls[j].kind != DL_C_PATTERN)
+		if (!st->done[j] || cls[j].kind != DL_C_PATTERN || cls[j].u.pat.n < 3 ||
+		    cls[j].u.pat.t[2].kind != DL_T_VAR)
+			continue;
+		/* resolve (idents, lookup refs) only a pattern whose V the
+		 * comparison reads */
+		uint32_t v = cls[j].u.pat.t[2].var;
+		bool reads = false;
+		for (uint32_t k = 0; k < cl->u.fn.nargs; k++)
+			reads |= cl->u.fn.args[k].kind == DL_T_VAR && cl->u.fn.args[k].var == v;
+		if (!reads)
 			continue;
 		dl_rpat rp;
 		if (dl_rpat_resolve(&rp, env, &cls[j]) != 0) {
