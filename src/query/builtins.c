@@ -126,6 +126,19 @@ const dl_builtin *dl_builtin_table(size_t *n)
 	return k_builtins;
 }
 
+char dl_builtin_int_cmp(const dl_builtin *b)
+{
+	static const struct {
+		dl_fn fn;
+		char op;
+	} k[] = {{dl_fn_eq, '='}, {dl_fn_numeq, '='}, {dl_fn_neq, '!'}, {dl_fn_lt, '<'},
+		 {dl_fn_le, 'l'},  {dl_fn_gt, '>'},    {dl_fn_ge, 'g'}};
+	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+		if (b->fn == k[i].fn)
+			return k[i].op;
+	return 0;
+}
+
 int dl_builtin_check_arity(const dl_builtin *b, size_t nargs)
 {
 	if (nargs >= (size_t)b->min_args &&

@@ -99,6 +99,10 @@ typedef struct dl_builtin {
 /** The builtin named name[0..n) ("<", "clojure.string/includes?"...), or
  *  NULL.  Lock-free, allocation-free. */
 const dl_builtin *dl_builtin_find(const char *name, size_t n);
+/** What b is on two ints when it is a comparison: '=', '!' (not equal),
+ *  '<', 'l' (<=), '>', 'g' (>=); 0 when it is not one.  The executor
+ *  compares two ints itself instead of calling b->fn. */
+char dl_builtin_int_cmp(const dl_builtin *b);
 /** Check `nargs` against b's arity; DL_EINVAL with a message if wrong. */
 int dl_builtin_check_arity(const dl_builtin *b, size_t nargs);
 /** Check the arity, then call. */

@@ -320,7 +320,9 @@ typedef struct fnprog {
 	uint32_t nargs;
 	int col[MAX_ARGS];       /* column of a variable argument, or -1 */
 	dl_value cval[MAX_ARGS]; /* constant arguments */
+	char icmp;               /* dl_builtin_int_cmp, for two arguments */
 } fnprog;
+
 
 static int fnprog_init(fnprog *fp, dl_qenv *env, const dl_clause *cl, const dl_rel *R)
 {
@@ -344,6 +346,7 @@ static int fnprog_init(fnprog *fp, dl_qenv *env, const dl_clause *cl, const dl_r
 	if (fp->nargs > MAX_ARGS)
 		return dl_error(DL_ELIMIT, "%.*s: more than %d arguments", (int)nlen, name, MAX_ARGS);
 	DL_TRY(dl_builtin_check_arity(fp->b, fp->nargs));
+	fp->icmp = fp->nargs == 2 ? dl_builtin_int_cmp(fp->b) : 0;
 	for (uint32_t i = 0; i < fp->nargs; i++) {
 		const dl_term *t = &cl->u.fn.args[first + i];
 		fp->col[i] = -1;
@@ -377,6 +380,24 @@ static int fnprog_init(fnprog *fp, dl_qenv *env, const dl_clause *cl, const dl_r
 
 static int fn_call(dl_qenv *env, const fnprog *fp, const dl_value *row, dl_value *out)
 {
+	if (fp->icmp) {
+		const dl_value *x = fp->col[0] >= 0 ? &row[fp->col[0]] : &fp->cval[0];
+		const dl_value *y = fp->col[1] >= 0 ? &row[fp->col[1]] : &fp->cval[1];
+		if (x->type == DL_INT && y->type == DL_INT) {
+			int64_t a = x->u.i, b = y->u.i;
+			bool r;
+			switch (fp->icmp) {
+			case '=': r = a == b; break;
+			case '!': r = a != b; break;
+			case '<': r = a < b; break;
+			case 'l': r = a <= b; break;
+			case '>': r = a > b; break;
+			default: r = a >= b; break;
+			}
+			*out = dl_bool(r);
+			return 0;
+		}
+	}
 	dl_value args[MAX_ARGS];
 	for (uint32_t i = 0; i < fp->nargs; i++)
 		args[i] = fp->col[i] >= 0 ? row[fp->col[i]] : fp->cval[i];
@@ -1223,7 +1244,9 @@ static int sort_keys(keyed *ks, size_t n, bool ids)
 
 static inline int key_cmp(const dl_value *a, const dl_value *b, bool ids)
 {
-	if (ids)
+	/* ids, and refs or ints on both sides (a ref-valued pattern's key),
+	 * compare as integers: the total order does the same */
+	if (ids || (a->type == b->type && (a->type == DL_REF || a->type == DL_INT)))
 		return (a->u.i > b->u.i) - (a->u.i < b->u.i);
 	return dl_value_compare(a, b);
 }

@@ -270,53 +270,68 @@ int dl_fn_missing_p(DL_FN_ARGS)
 
 /* ---- instants (UTC) ------------------------------------------------------------ */
 
-typedef struct civil {
-	int64_t year;
-	unsigned month, day, hour, minute, second;
-} civil;
-
-static int inst_fields(const char *fn, const dl_value *v, civil *c)
+/* An instant's day since the epoch and millisecond of that day (floor
+ * division, so 1969-12-31T23:59:59.999Z, -1 ms, is day -1 at 86399999). */
+static int inst_split(const char *fn, const dl_value *v, int64_t *days, int64_t *ms)
 {
 	if (v->type != DL_INST)
 		return dl_fn_type_error(fn, "an instant", v);
-	/* floor division, so 1969-12-31T23:59:59.999Z (-1 ms) is day -1 */
-	int64_t days = v->u.i / 86400000, ms = v->u.i % 86400000;
-	if (ms < 0) {
-		ms += 86400000;
-		days--;
+	*days = v->u.i / 86400000;
+	*ms = v->u.i % 86400000;
+	if (*ms < 0) {
+		*ms += 86400000;
+		(*days)--;
 	}
-	/* rows come in time order, many to a day: the last day's date is
-	 * kept (per thread) so most calls skip the calendar arithmetic */
-	static _Thread_local int64_t last_days = INT64_MIN, last_year;
-	static _Thread_local unsigned last_month, last_day;
-	if (days != last_days) {
-		dl_fn_civil_from_days(days, &last_year, &last_month, &last_day);
-		last_days = days;
-	}
-	c->year = last_year;
-	c->month = last_month;
-	c->day = last_day;
-	c->hour = (unsigned)(ms / 3600000);
-	c->minute = (unsigned)(ms / 60000 % 60);
-	c->second = (unsigned)(ms / 1000 % 60);
 	return 0;
 }
 
-#define INST_FIELD(fname, sym, field)                                          \
+typedef struct civil {
+	int64_t year;
+	unsigned month, day;
+} civil;
+
+/* The date of an instant.  Rows come in time order, many to a day: the
+ * last day's date is kept (per thread) so most calls skip the calendar
+ * arithmetic. */
+static int inst_date(const char *fn, const dl_value *v, civil *c)
+{
+	int64_t days = 0, ms = 0;
+	DL_TRY(inst_split(fn, v, &days, &ms));
+	static _Thread_local int64_t last_days = INT64_MIN;
+	static _Thread_local civil last;
+	if (days != last_days) {
+		dl_fn_civil_from_days(days, &last.year, &last.month, &last.day);
+		last_days = days;
+	}
+	*c = last;
+	return 0;
+}
+
+#define INST_DATE_FIELD(fname, sym, field)                                     \
 	int fname(DL_FN_ARGS)                                                  \
 	{                                                                      \
 		civil c;                                                       \
-		DL_TRY(inst_fields(sym, &args[0], &c));                        \
+		DL_TRY(inst_date(sym, &args[0], &c));                          \
 		*out = dl_int((int64_t)c.field);                               \
 		return 0;                                                      \
 	}
 
-INST_FIELD(dl_fn_year, "year", year)
-INST_FIELD(dl_fn_month, "month", month)
-INST_FIELD(dl_fn_day, "day", day)
-INST_FIELD(dl_fn_hour, "hour", hour)
-INST_FIELD(dl_fn_minute, "minute", minute)
-INST_FIELD(dl_fn_second, "second", second)
+/* hour, minute and second read the time of day only */
+#define INST_TIME_FIELD(fname, sym, expr)                                      \
+	int fname(DL_FN_ARGS)                                                  \
+	{                                                                      \
+		int64_t days = 0, ms = 0;                                      \
+		DL_TRY(inst_split(sym, &args[0], &days, &ms));                 \
+		*out = dl_int(expr);                                           \
+		return 0;                                                      \
+	}
+
+INST_DATE_FIELD(dl_fn_year, "year", year)
+INST_DATE_FIELD(dl_fn_month, "month", month)
+INST_DATE_FIELD(dl_fn_day, "day", day)
+INST_TIME_FIELD(dl_fn_hour, "hour", ms / 3600000)
+INST_TIME_FIELD(dl_fn_minute, "minute", ms / 60000 % 60)
+INST_TIME_FIELD(dl_fn_second, "second", ms / 1000 % 60)
 
 int dl_fn_inst_ms(DL_FN_ARGS)
 {

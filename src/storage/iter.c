@@ -35,6 +35,10 @@ struct dl_iter {
 	stream cur, hist;
 	bool use_hist;
 	bool fast;     /* current view, no tx bound: dl_iter_next's short path */
+	/* fast path: the cursor is still on the entry dl_iter_next returned
+	 * last; the step past it waits for the next call, so a merge that
+	 * seeks next does not read an entry for nothing */
+	bool step_due;
 	/* a history entry's retraction, due after its assertion */
 	bool pend;
 	dl_datom pd;
@@ -353,6 +357,7 @@ static int position(dl_iter *it)
 {
 	it->positioned = true;
 	it->pend = false;
+	it->step_due = false;
 	DL_TRY(stream_step(it, &it->cur, MDB_SET_RANGE));
 	if (it->use_hist)
 		DL_TRY(stream_step(it, &it->hist, MDB_SET_RANGE));
@@ -388,12 +393,20 @@ int dl_iter_seek_near(dl_iter *it, const dl_datom *key, int walk)
 	if (!it->fast || !it->positioned || it->pend)
 		return dl_iter_seek(it, key);
 	DL_TRY(seek_key(it, key));
-	if (!s->on)
-		return 1; /* past the end already: a later key is too */
 	/* keys compare as bytes: step while the cursor's key is below the
 	 * target, reading nothing else; a target not reached in `walk`
-	 * steps is sought from the root */
+	 * steps is sought from the root.  The entry last returned (a step
+	 * due) is stepped over first, but not counted; with no steps
+	 * allowed the seek spares that step. */
+	if (it->step_due) {
+		it->step_due = false;
+		if (walk == 0)
+			return position(it);
+		DL_TRY(stream_step(it, s, MDB_NEXT));
+	}
 	for (int i = 0;; i++) {
+		if (!s->on)
+			return 1; /* past the end already: a later key is too */
 		size_t kl = s->k.mv_size, m = kl < it->slen ? kl : it->slen;
 		int c = memcmp(s->k.mv_data, it->start, m);
 		if (c > 0 || (c == 0 && kl >= it->slen)) {
@@ -463,12 +476,16 @@ int dl_iter_next(dl_iter *it, dl_datom *out)
 	if (it->fast) {
 		/* the current view, every tx: each entry of the index shows */
 		stream *s = &it->cur;
+		if (it->step_due) {
+			it->step_due = false;
+			DL_TRY(stream_step(it, s, MDB_NEXT));
+		}
 		if (!s->on)
 			return 0;
 		DL_TRY(fill(it, s, out));
 		out->tx = (int64_t)dl_get_be64(s->d.mv_data);
 		out->added = true;
-		DL_TRY(stream_step(it, s, MDB_NEXT));
+		it->step_due = true;
 		return 1;
 	}
 	const dl_view *vw = &it->view;

@@ -245,7 +245,7 @@ int dl_iter_next(dl_iter *it, dl_datom *out);
 /** Position at the first datom >= `key` (in index order, components beyond
  *  the bound prefix taken from key) so dl_iter_next continues from there. */
 int dl_iter_seek(dl_iter *it, const dl_datom *key);
-/** dl_iter_seek for a key at or after every datom already returned: first
+/** dl_iter_seek for a key after every datom already returned: first
  *  steps forward over up to `walk` entries, comparing their keys' bytes
  *  only (a few steps cost less than a seek from the root), then seeks.
  *  1 when the steps got there, 0 when it sought, or a negative error. */

@@ -594,6 +594,46 @@ static void test_registry(void **state)
 	assert_null(dl_aggregate_find("coun", 4));
 }
 
+/* The executor compares two ints itself for the comparisons
+ * (dl_builtin_int_cmp): the same answers as calling them. */
+static void test_int_cmp(void **state)
+{
+	(void)state;
+	size_t n;
+	const dl_builtin *t = dl_builtin_table(&n);
+	static const char *const cmps[] = {"!=", "<", "<=", "=", "==", ">", ">=", "not="};
+	static const int64_t ints[] = {INT64_MIN, INT64_MIN + 1, -(1LL << 53) - 1, -5, -1, 0,
+				       1, 5, 6, 1LL << 53, (1LL << 53) + 1, INT64_MAX - 1,
+				       INT64_MAX};
+	const size_t ni = sizeof ints / sizeof ints[0];
+	dl_fn_ctx ctx;
+	fake_ctx(&ctx);
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		char op = dl_builtin_int_cmp(&t[i]);
+		bool listed = false;
+		for (size_t k = 0; k < sizeof cmps / sizeof cmps[0]; k++)
+			listed |= !strcmp(cmps[k], t[i].name);
+		assert_int_equal(op != 0, listed);
+		if (!op)
+			continue;
+		found++;
+		for (size_t x = 0; x < ni; x++)
+			for (size_t y = 0; y < ni; y++) {
+				int64_t a = ints[x], b = ints[y];
+				bool fast = op == '=' ? a == b : op == '!' ? a != b : op == '<' ? a < b
+					  : op == 'l' ? a <= b : op == '>' ? a > b : a >= b;
+				assert_true(op == '=' || op == '!' || op == '<' || op == 'l' ||
+					    op == '>' || op == 'g');
+				dl_value args[2] = {dl_int(a), dl_int(b)}, out;
+				assert_int_equal(t[i].fn(&out, NULL, args, 2, &ctx), 0);
+				assert_int_equal(out.type, DL_BOOL);
+				assert_int_equal(out.u.b, fast);
+			}
+	}
+	assert_int_equal(found, sizeof cmps / sizeof cmps[0]);
+}
+
 /* Predicates really do return booleans, on a spread of inputs. */
 static void test_predicates_return_booleans(void **state)
 {
@@ -1283,6 +1323,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_int_cmp),
 		cmocka_unit_test(test_predicates_return_booleans),
 		cmocka_unit_test(test_no_database),
 		cmocka_unit_test(test_regex_cache),
