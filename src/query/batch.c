@@ -105,7 +105,7 @@ static bool key_eq(const jkeys *k, const dl_value *srow, const dl_value *brow)
 /* a joined with b on their shared variables and the equalities across
  * them (a product when there are none); a hash on the smaller side. */
 static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
-		   const uint32_t *eq, uint32_t neq, uint8_t *used)
+		   const uint32_t *eq, uint32_t neq, uint8_t *used, dl_rowfilter *rf)
 {
 	const dl_rel *small = a->n <= b->n ? a : b, *big = small == a ? b : a;
 	if (small->n >= UINT32_MAX)
@@ -124,6 +124,11 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 			extra[nextra++] = i;
 			vars[nc++] = small->vars[i];
 		}
+	/* the filters after the equality see only rows that satisfy it */
+	bool on_eq = false;
+	for (uint32_t i = 0; i < k.n; i++)
+		on_eq |= k.loose[i] && k.pair[i] == 0;
+	bool filter = rf && on_eq && rf->init(rf, vars, nc);
 	dl_rel *r = dl_rel_new(env, nc, vars);
 	if (!r)
 		return DL_ENOMEM;
@@ -159,6 +164,15 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 			memcpy(o, brow, big->ncols * sizeof *o);
 			for (uint32_t x = 0; x < nextra; x++)
 				o[big->ncols + x] = srow[extra[x]];
+			if (filter) {
+				int keep = rf->keep(rf, o);
+				if (keep < 0) {
+					rc = keep;
+					break;
+				}
+				if (!keep)
+					r->n--;
+			}
 			if ((rc = dl_qenv_tick(env)))
 				break;
 		}
@@ -215,7 +229,7 @@ static bool covers(const dl_rel *J, const dl_rel *r)
 }
 
 int dl_batch_join(dl_rel **out, dl_qenv *env, dl_rel **rs, uint32_t n, const uint32_t *eq,
-		  uint32_t neq, uint8_t *used)
+		  uint32_t neq, uint8_t *used, dl_rowfilter *rf)
 {
 	dl_rel *J = rs[0];
 	rs[0] = NULL;
@@ -244,7 +258,7 @@ int dl_batch_join(dl_rel **out, dl_qenv *env, dl_rel **rs, uint32_t n, const uin
 			rc = semi_join(env, J, rs[best]);
 		} else {
 			dl_rel *j = NULL;
-			rc = eq_join(&j, env, J, rs[best], eq, neq, used);
+			rc = eq_join(&j, env, J, rs[best], eq, neq, used, rf);
 			if (!rc) {
 				dl_rel_free(J);
 				J = j;
@@ -297,7 +311,8 @@ bool dl_batch_meets(const dl_qenv *env, const uint32_t *vars, uint32_t n)
 	return false;
 }
 
-int dl_batch_absorb(dl_qenv *env, const uint32_t *eq, uint32_t neq, uint8_t *used)
+int dl_batch_absorb(dl_qenv *env, const uint32_t *eq, uint32_t neq, uint8_t *used,
+		    dl_rowfilter *rf)
 {
 	dl_rel **rs = dl_malloc((env->nrels + 1) * sizeof *rs);
 	if (!rs)
@@ -312,7 +327,7 @@ int dl_batch_absorb(dl_qenv *env, const uint32_t *eq, uint32_t neq, uint8_t *use
 	}
 	env->pending = NULL;
 	dl_rel *J = NULL;
-	int rc = dl_batch_join(&J, env, rs, n, eq, neq, used);
+	int rc = dl_batch_join(&J, env, rs, n, eq, neq, used, rf);
 	dl_free(rs);
 	if (rc)
 		return rc;
@@ -320,10 +335,10 @@ int dl_batch_absorb(dl_qenv *env, const uint32_t *eq, uint32_t neq, uint8_t *use
 }
 
 int dl_exec_unify_eq(dl_qenv *env, const uint32_t *vars, uint32_t n, const uint32_t *eq,
-		     uint32_t neq, uint8_t *used, int *out)
+		     uint32_t neq, uint8_t *used, dl_rowfilter *rf, int *out)
 {
 	if (dl_batch_meets(env, vars, n))
-		DL_TRY(dl_batch_absorb(env, eq, neq, used));
+		DL_TRY(dl_batch_absorb(env, eq, neq, used, rf));
 	/* the distinct relations holding vars, largest first (it probes) */
 	dl_rel *rs[64];
 	uint32_t m = 0;
@@ -359,7 +374,7 @@ int dl_exec_unify_eq(dl_qenv *env, const uint32_t *vars, uint32_t n, const uint3
 		}
 	}
 	dl_rel *J = NULL;
-	DL_TRY(dl_batch_join(&J, env, rs, m, eq, neq, used));
+	DL_TRY(dl_batch_join(&J, env, rs, m, eq, neq, used, rf));
 	DL_TRY(dl_exec_push(env, J));
 	*out = (int)env->nrels - 1;
 	return 0;

@@ -192,7 +192,7 @@ int dl_exec_absorb(dl_qenv *env, dl_rel *r)
 int dl_exec_unify(dl_qenv *env, const uint32_t *vars, uint32_t n, int *out)
 {
 	if (DL_UNLIKELY(env->pending) && dl_batch_meets(env, vars, n))
-		DL_TRY(dl_batch_absorb(env, NULL, 0, NULL));
+		DL_TRY(dl_batch_absorb(env, NULL, 0, NULL, NULL));
 	for (;;) {
 		int first = -1, second = -1;
 		for (uint32_t k = 0; k < n && second < 0; k++) {
@@ -1785,6 +1785,32 @@ static uint32_t eq_pairs(const dl_qenv *env, const dl_clause *cl, uint32_t *eq)
 	return ne;
 }
 
+/* The filters offered after an equi-join, run by the join on each row
+ * it makes (dl_rowfilter). */
+typedef struct predfilter {
+	dl_rowfilter base;
+	dl_qenv *env;
+	dl_fuse *fz;
+	rowpipe pi;
+	bool on;
+	uint64_t made; /* rows the join made before the filters */
+} predfilter;
+
+static bool predfilter_init(dl_rowfilter *f, const uint32_t *vars, uint32_t n)
+{
+	predfilter *p = (predfilter *)f;
+	if (!p->on)
+		return p->on = pipe_init(&p->pi, p->env, p->fz, vars, n);
+	return false; /* an earlier join of the same step applied them */
+}
+
+static int predfilter_keep(dl_rowfilter *f, dl_value *row)
+{
+	predfilter *p = (predfilter *)f;
+	p->made++;
+	return pipe_run(p->env, &p->pi, row);
+}
+
 static int run_pred(dl_qenv *env, const dl_clause *cl, dl_step *s)
 {
 	uint32_t vars[MAX_ARGS];
@@ -1794,16 +1820,23 @@ static int run_pred(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	uint8_t used[MAX_ARGS] = {0};
 	uint32_t neq = eq_pairs(env, cl, eq);
 	s->strategy = neq ? ST_EQJOIN : ST_FILTER;
+	/* [(= ?x ?y)] alone: the filters after it can run as the join makes
+	 * its rows (they see only rows the equality keeps, as they would) */
+	predfilter pf = {.base = {predfilter_init, predfilter_keep}, .env = env, .fz = env->fuse};
+	bool offer = env->fuse && neq == 1 && cl->u.fn.nargs == 2;
 	if (neq)
-		DL_TRY(dl_exec_unify_eq(env, vars, nv, eq, neq, used, &ri));
+		DL_TRY(dl_exec_unify_eq(env, vars, nv, eq, neq, used, offer ? &pf.base : NULL, &ri));
 	else
 		DL_TRY(dl_exec_unify(env, vars, nv, &ri));
 	dl_rel *R = ri >= 0 ? env->rels[ri] : NULL;
 	if (R && neq == 1 && cl->u.fn.nargs == 2 && used[0]) {
 		/* [(= ?x ?y)] was the join's key: every row holds */
-		s->rows = R->n;
+		s->rows = pf.on ? pf.made : R->n;
+		if (pf.on && R->n == 0)
+			env->empty = true; /* as the filter step would have said */
 		return 0;
 	}
+	assert(!pf.on);
 	fnprog fp;
 	DL_TRY(fnprog_init(&fp, env, cl, R));
 	if (!R) {
@@ -2292,7 +2325,7 @@ static int batch_results(dl_qenv *se, const dl_rel *keys, const uint32_t *sv,
 	int ri = -1;
 	if (!se->empty) {
 		if (se->pending)
-			DL_TRY(dl_batch_absorb(se, NULL, 0, NULL));
+			DL_TRY(dl_batch_absorb(se, NULL, 0, NULL, NULL));
 		DL_TRY(dl_exec_unify(se, vars, nv, &ri));
 	}
 	const dl_rel *U = ri >= 0 && !se->empty ? se->rels[ri] : NULL;
@@ -3243,7 +3276,8 @@ int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n)
 		 * pattern, functions) right after it */
 		dl_fuse fz = {0};
 		bool pat = cls[s->clause].kind == DL_C_PATTERN;
-		if ((cls[s->clause].kind == DL_C_FN && s->strategy == ST_FN) || pat)
+		if ((cls[s->clause].kind == DL_C_FN && s->strategy == ST_FN) || pat ||
+		    (cls[s->clause].kind == DL_C_PRED && s->strategy == ST_EQJOIN))
 			while (fz.n < DL_MAX_FUSE && k + 1 + fz.n < ns) {
 				const dl_step *f = &steps[k + 1 + fz.n];
 				const dl_clause *c = &cls[f->clause];

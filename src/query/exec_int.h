@@ -271,12 +271,23 @@ int dl_exec_project(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t 
 /* The same keeping repeated rows (for callers that de-duplicate anyway). */
 int dl_exec_project_bag(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint32_t *vars,
 			uint32_t n);
+/* Filters a join applies to each row as it makes it (the predicates
+ * planned right after an equi-join), so rows they drop are never kept:
+ * init is offered a join's output variables by a join keyed on equality
+ * pair 0, and says whether the filter now applies (once); keep says
+ * whether a row stays (1) or goes (0), or fails (< 0). */
+typedef struct dl_rowfilter dl_rowfilter;
+struct dl_rowfilter {
+	bool (*init)(dl_rowfilter *f, const uint32_t *vars, uint32_t n);
+	int (*keep)(dl_rowfilter *f, dl_value *row);
+};
+
 /* The same, also joining on equalities: eq[2k] = eq[2k+1] for pairs of
  * variables held by different relations (query `=`: numbers by value);
  * used[k] (may be NULL) is set when pair k was a join key, so every
- * joined row satisfies it. */
+ * joined row satisfies it.  rf (may be NULL): see dl_rowfilter. */
 int dl_exec_unify_eq(dl_qenv *env, const uint32_t *vars, uint32_t n, const uint32_t *eq,
-		     uint32_t neq, uint8_t *used, int *out);
+		     uint32_t neq, uint8_t *used, dl_rowfilter *rf, int *out);
 /* Plan and run a conjunction in env. */
 int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n);
 /* Release a child environment, handing its counters back to env. */
@@ -289,12 +300,13 @@ void dl_exec_child_fini(dl_qenv *c, dl_qenv *env);
 bool dl_batch_meets(const dl_qenv *env, const uint32_t *vars, uint32_t n);
 /* Join env->pending with every relation holding one of its variables
  * (using the equalities eq[], as dl_exec_unify_eq), leaving one relation. */
-int dl_batch_absorb(dl_qenv *env, const uint32_t *eq, uint32_t neq, uint8_t *used);
+int dl_batch_absorb(dl_qenv *env, const uint32_t *eq, uint32_t neq, uint8_t *used,
+		    dl_rowfilter *rf);
 /* Join the relations rs[0..n) (taken) into *out: each step joins the
  * relation with the most keys (shared variables and equalities eq[])
  * against what is joined so far; a product only where nothing connects. */
 int dl_batch_join(dl_rel **out, dl_qenv *env, dl_rel **rs, uint32_t n, const uint32_t *eq,
-		  uint32_t neq, uint8_t *used);
+		  uint32_t neq, uint8_t *used, dl_rowfilter *rf);
 
 /* ---- rules (rules.c) ------------------------------------------------------ */
 
