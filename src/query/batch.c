@@ -152,18 +152,25 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 	for (size_t i = 0; i < big->n && !rc; i++) {
 		const dl_value *brow = &big->rows[i * big->ncols];
 		uint64_t h = key_hash(brow, k.bc, k.loose, k.n);
+		/* the row being made: brow's columns are copied once per
+		 * probe; a candidate the filters drop leaves the slot to the
+		 * next, which writes only the small side's columns */
+		dl_value *o = NULL;
 		for (uint32_t at = head[h & (nb - 1)]; at; at = next[at - 1]) {
 			const dl_value *srow = &small->rows[(size_t)(at - 1) * small->ncols];
 			if (hs[at - 1] != h || !key_eq(&k, srow, brow))
 				continue;
-			dl_value *o = dl_rel_push(env, r);
 			if (!o) {
-				rc = dl_errcode_last();
-				break;
+				if (!(o = dl_rel_push(env, r))) {
+					rc = dl_errcode_last();
+					break;
+				}
+				memcpy(o, brow, big->ncols * sizeof *o);
 			}
-			memcpy(o, brow, big->ncols * sizeof *o);
 			for (uint32_t x = 0; x < nextra; x++)
 				o[big->ncols + x] = srow[extra[x]];
+			if ((rc = dl_qenv_tick(env)))
+				break;
 			if (filter) {
 				int keep = rf->keep(rf, o);
 				if (keep < 0) {
@@ -171,11 +178,12 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 					break;
 				}
 				if (!keep)
-					r->n--;
+					continue;
 			}
-			if ((rc = dl_qenv_tick(env)))
-				break;
+			o = NULL; /* kept */
 		}
+		if (o)
+			r->n--; /* the last candidate was dropped */
 	}
 done:
 	dl_block_free(head);
