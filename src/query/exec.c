@@ -3570,13 +3570,8 @@ static int aggregate(dl_qenv *env, const dl_rel *P, const uint32_t *fcol, const 
 	dl_rel *r = dl_rel_new(env, q->nfind, ovars);
 	if (!r)
 		return DL_ENOMEM;
-	/* group number of each row, through a hash on the group columns */
-	dl_rhash h;
-	int rc = dl_rhash_build(&h, P, gk, ng);
-	if (rc) {
-		dl_rel_free(r);
-		return rc;
-	}
+	/* group number of each row */
+	int rc = 0;
 	uint32_t *gid = dl_block_alloc((P->n ? P->n : 1) * sizeof *gid);
 	void **states = NULL;
 	size_t ngroups = 0;
@@ -3584,14 +3579,8 @@ static int aggregate(dl_qenv *env, const dl_rel *P, const uint32_t *fcol, const 
 		rc = DL_ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < P->n; i++) {
-		const dl_value *row = &P->rows[i * P->ncols];
-		uint32_t first = dl_rhash_find(&h, P, row, gk, h.hash[i]);
-		if (first - 1 < i)
-			gid[i] = gid[first - 1];
-		else
-			gid[i] = (uint32_t)ngroups++;
-	}
+	if ((rc = dl_rel_group_ids(gid, &ngroups, P, gk, ng)))
+		goto out;
 	states = dl_block_calloc((ngroups ? ngroups : 1) * q->nfind, sizeof *states);
 	if (!states) {
 		rc = DL_ENOMEM;
@@ -3640,7 +3629,6 @@ static int aggregate(dl_qenv *env, const dl_rel *P, const uint32_t *fcol, const 
 out:
 	dl_block_free(states);
 	dl_block_free(gid);
-	dl_rhash_free(&h);
 	if (rc) {
 		dl_rel_free(r);
 		return rc;

@@ -83,6 +83,13 @@ uint32_t dl_rhash_find(const dl_rhash *h, const dl_rel *r, const dl_value *row,
 		       const uint32_t *kc, uint64_t hash);
 uint32_t dl_rhash_next(const dl_rhash *h, const dl_rel *r, uint32_t at, const dl_value *row,
 		       const uint32_t *kc, uint64_t hash);
+/* The group of each row of r by its values in columns keys[0..nkeys):
+ * gid[i] (r->n of them, the caller's) numbers groups in order of their
+ * first row; *ngroups receives how many.  A row with the key of the row
+ * before it (input sorted by the key, the usual case) costs one compare;
+ * others one lookup in a table as large as the groups, not the rows. */
+int dl_rel_group_ids(uint32_t *gid, size_t *ngroups, const dl_rel *r, const uint32_t *keys,
+		     uint32_t nkeys);
 /* Join a and b on their common variables (a product when none); a hash
  * table is built on the smaller side.  Frees neither. */
 int dl_rel_join(dl_rel **out, struct dl_qenv *env, const dl_rel *a, const dl_rel *b);

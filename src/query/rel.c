@@ -105,6 +105,87 @@ bool dl_row_eq(const dl_value *a, const uint32_t *ca, const dl_value *b, const u
 	return true;
 }
 
+int dl_rel_group_ids(uint32_t *gid, size_t *ngroups, const dl_rel *r, const uint32_t *keys,
+		     uint32_t nkeys)
+{
+	*ngroups = 0;
+	if (r->n >= UINT32_MAX)
+		return dl_error(DL_ELIMIT, "relation too large to group (%zu rows)", r->n);
+	/* open addressing over group numbers (+1), at most half full; each
+	 * group's first row and hash kept for compares and regrowth */
+	size_t cap = 0, n = 0, slots = 0;
+	uint32_t *first = NULL, *table = NULL;
+	uint64_t *ghash = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const dl_value *row = &r->rows[i * r->ncols];
+		if (i && dl_row_eq(row - r->ncols, keys, row, keys, nkeys)) {
+			gid[i] = gid[i - 1];
+			continue;
+		}
+		uint64_t h = dl_row_hash(row, keys, nkeys);
+		size_t at = slots ? h & (slots - 1) : 0;
+		uint32_t g = UINT32_MAX;
+		for (; slots && table[at]; at = (at + 1) & (slots - 1)) {
+			uint32_t c = table[at] - 1;
+			if (ghash[c] == h &&
+			    dl_row_eq(&r->rows[(size_t)first[c] * r->ncols], keys, row, keys, nkeys)) {
+				g = c;
+				break;
+			}
+		}
+		if (g != UINT32_MAX) {
+			gid[i] = g;
+			continue;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			uint32_t *f2 = dl_block_realloc(first, nc * sizeof *f2);
+			if (!f2) {
+				rc = DL_ENOMEM;
+				goto out;
+			}
+			first = f2;
+			uint64_t *h2 = dl_block_realloc(ghash, nc * sizeof *h2);
+			if (!h2) {
+				rc = DL_ENOMEM;
+				goto out;
+			}
+			ghash = h2;
+			cap = nc;
+		}
+		if ((n + 1) * 2 > slots) {
+			size_t ns = slots ? slots * 2 : 128;
+			uint32_t *t2 = dl_block_calloc(ns, sizeof *t2);
+			if (!t2) {
+				rc = DL_ENOMEM;
+				goto out;
+			}
+			for (size_t c = 0; c < n; c++) {
+				size_t b = ghash[c] & (ns - 1);
+				while (t2[b])
+					b = (b + 1) & (ns - 1);
+				t2[b] = (uint32_t)(c + 1);
+			}
+			dl_block_free(table);
+			table = t2;
+			slots = ns;
+			for (at = h & (slots - 1); table[at]; at = (at + 1) & (slots - 1))
+				;
+		}
+		first[n] = (uint32_t)i;
+		ghash[n] = h;
+		table[at] = (uint32_t)(n + 1);
+		gid[i] = (uint32_t)n++;
+	}
+	*ngroups = n;
+out:
+	dl_block_free(first);
+	dl_block_free(ghash);
+	dl_block_free(table);
+	return rc;
+}
+
 int dl_rhash_build(dl_rhash *h, const dl_rel *r, const uint32_t *keys, uint32_t nkeys)
 {
 	memset(h, 0, sizeof *h);

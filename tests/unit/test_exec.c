@@ -187,6 +187,60 @@ static void test_large_binding_scans_only_its_bars(void **state)
 	close_rm(s);
 }
 
+/* Grouping for aggregates (dl_rel_group_ids): rows in runs of one key,
+ * shuffled, one group, thousands of groups (the table regrows); each
+ * group's max and count against a count made here. */
+static void test_group_ids_random(void **state)
+{
+	(void)state;
+	tu_seed(tu_seed_from_env(31));
+	dl_store *s = open_fresh("groups");
+	static const int ks[] = {1, 3, 63, 64, 65, 300, 2500};
+	for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+		for (int sorted = 0; sorted < 2; sorted++) {
+			const int k = ks[t], n = 4000;
+			int64_t *mx = calloc((size_t)k, sizeof *mx);
+			int64_t *cnt = calloc((size_t)k, sizeof *cnt);
+			dl_arena a = DL_ARENA_INIT;
+			dl_value *tuples = dl_arena_alloc(&a, n * sizeof *tuples);
+			dl_value *items = dl_arena_alloc(&a, 3 * (size_t)n * sizeof *items);
+			for (int i = 0; i < n; i++) {
+				int g = sorted ? (int)((int64_t)i * k / n) : (int)(tu_rand() % (uint64_t)k);
+				int64_t x = (int64_t)(tu_rand() % 100000) - 50000;
+				if (!cnt[g] || x > mx[g])
+					mx[g] = x;
+				cnt[g]++;
+				items[3 * i] = dl_int(g);
+				items[3 * i + 1] = dl_int(x);
+				items[3 * i + 2] = dl_int(i);
+				tuples[i] = (dl_value){.type = DL_VECTOR, .len = 3, .u.items = &items[3 * i]};
+			}
+			dl_value in = {.type = DL_VECTOR, .len = (uint32_t)n, .u.items = tuples};
+			ran r;
+			assert_int_equal(run_q(&r, &a, s,
+					       "[:find ?g (max ?x) (count ?x) :with ?i :in [[?g ?x ?i]]"
+					       " :where [(some? ?g)]]",
+					       &in, 1, NULL),
+					 0);
+			size_t groups = 0;
+			for (int g = 0; g < k; g++)
+				groups += cnt[g] > 0;
+			assert_int_equal(r.res.nrows, groups);
+			for (size_t i = 0; i < r.res.nrows; i++) {
+				const dl_value *row = &r.res.rows[i * r.res.ncols];
+				int64_t g = row[0].u.i;
+				assert_true(g >= 0 && g < k);
+				assert_int_equal(row[1].u.i, mx[g]);
+				assert_int_equal(row[2].u.i, cnt[g]);
+			}
+			free(mx);
+			free(cnt);
+			dl_arena_free(&a);
+		}
+	}
+	close_rm(s);
+}
+
 /* A merge whose bound rows are out of entity order (bars grouped by symbol,
  * ids interleaved) sorts its keys (by radix for more than 256) and still
  * joins every row to its own datoms. */
@@ -706,6 +760,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_large_binding_scans_only_its_bars),
+		cmocka_unit_test(test_group_ids_random),
 		cmocka_unit_test(test_merge_sorts_unordered_keys),
 		cmocka_unit_test(test_memory_budget_counts_live_rows),
 		cmocka_unit_test(test_parallel_scan),
