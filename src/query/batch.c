@@ -25,6 +25,7 @@
 #include "exec_int.h"
 #include "fn_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- hashing under query `=` ---------------------------------------------- */
@@ -102,6 +103,159 @@ static bool key_eq(const jkeys *k, const dl_value *srow, const dl_value *brow)
 	return true;
 }
 
+/* One join's output, and what each candidate pair goes through. */
+typedef struct joiner {
+	dl_qenv *env;
+	dl_rel *r;
+	const jkeys *k;
+	uint32_t bcols, nextra;
+	const uint32_t *extra; /* the small side's columns after the big side's */
+	dl_rowfilter *rf;      /* the filters after the equality, or NULL */
+} joiner;
+
+/* The pair (brow, srow) with equal hashes: its row unless the keys differ
+ * or the filters drop it.  *o is the row being made for brow, NULL until a
+ * pair needs one: brow's columns are copied once per probe, and a pair the
+ * filters drop leaves the slot to the next, which writes only the small
+ * side's columns. */
+static int join_pair(joiner *j, const dl_value *brow, const dl_value *srow, dl_value **o)
+{
+	if (!key_eq(j->k, srow, brow))
+		return 0;
+	if (!*o) {
+		if (!(*o = dl_rel_push(j->env, j->r)))
+			return dl_errcode_last();
+		memcpy(*o, brow, j->bcols * sizeof **o);
+	}
+	for (uint32_t x = 0; x < j->nextra; x++)
+		(*o)[j->bcols + x] = srow[j->extra[x]];
+	DL_TRY(dl_qenv_tick(j->env));
+	if (j->rf) {
+		int keep = j->rf->keep(j->rf, *o);
+		if (keep <= 0)
+			return keep;
+	}
+	*o = NULL; /* kept */
+	return 0;
+}
+
+/* A band join: the filters bound a probe-side int x by two hashed-side
+ * columns, lo <= x < hi (strict or not).  The hashed rows are sorted by
+ * (hash, lo), with the running maximum of hi along each run of one hash:
+ * a probe visits only rows whose lo x passes, from the largest lo down,
+ * while some hi at or before them can still pass x.  The filters still
+ * run on every pair visited; the band only skips pairs they would drop. */
+typedef struct band {
+	dl_band b;     /* output columns */
+	uint32_t n;    /* hashed rows */
+	uint32_t *ord; /* hashed rows in (hash, lo) order */
+	uint64_t *h;   /* per position: hash */
+	int64_t *lo, *mhi;
+} band;
+
+typedef struct band_ent {
+	uint64_t h;
+	int64_t lo, hi;
+	uint32_t row;
+} band_ent;
+
+static int band_ent_cmp(const void *x, const void *y)
+{
+	const band_ent *a = x, *b = y;
+	if (a->h != b->h)
+		return a->h < b->h ? -1 : 1;
+	return (a->lo > b->lo) - (a->lo < b->lo);
+}
+
+static void band_free(band *bd)
+{
+	dl_block_free(bd->ord);
+	dl_block_free(bd->h);
+	dl_block_free(bd->lo);
+	dl_block_free(bd->mhi);
+	memset(bd, 0, sizeof *bd);
+}
+
+/* 1 with *bd built, 0 when the filters make no band or the hashed side's
+ * bounds are not all ints, or an error. */
+static int band_build(band *bd, const dl_rel *small, const uint64_t *hs, const joiner *j)
+{
+	memset(bd, 0, sizeof *bd);
+	if (!j->rf || !j->rf->band || !j->rf->band(j->rf, j->bcols, &bd->b))
+		return 0;
+	uint32_t slo = j->extra[bd->b.lo - (int)j->bcols], shi = j->extra[bd->b.hi - (int)j->bcols];
+	size_t n = small->n;
+	for (size_t i = 0; i < n; i++) {
+		const dl_value *row = &small->rows[i * small->ncols];
+		if (row[slo].type != DL_INT || row[shi].type != DL_INT)
+			return 0;
+	}
+	band_ent *e = dl_block_alloc((n ? n : 1) * sizeof *e);
+	bd->ord = dl_block_alloc((n ? n : 1) * sizeof *bd->ord);
+	bd->h = dl_block_alloc((n ? n : 1) * sizeof *bd->h);
+	bd->lo = dl_block_alloc((n ? n : 1) * sizeof *bd->lo);
+	bd->mhi = dl_block_alloc((n ? n : 1) * sizeof *bd->mhi);
+	if (!e || !bd->ord || !bd->h || !bd->lo || !bd->mhi) {
+		dl_block_free(e);
+		band_free(bd);
+		return DL_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const dl_value *row = &small->rows[i * small->ncols];
+		e[i] = (band_ent){hs[i], row[slo].u.i, row[shi].u.i, (uint32_t)i};
+	}
+	qsort(e, n, sizeof *e, band_ent_cmp);
+	for (size_t i = 0; i < n; i++) {
+		bd->ord[i] = e[i].row;
+		bd->h[i] = e[i].h;
+		bd->lo[i] = e[i].lo;
+		bd->mhi[i] = i && e[i - 1].h == e[i].h && bd->mhi[i - 1] > e[i].hi ? bd->mhi[i - 1]
+										    : e[i].hi;
+	}
+	bd->n = (uint32_t)n;
+	dl_block_free(e);
+	return 1;
+}
+
+/* The pairs of brow (hash h) the band lets through, to join_pair. */
+static int band_probe(joiner *j, const band *bd, const dl_rel *small, const dl_value *brow,
+		      uint64_t h, dl_value **o)
+{
+	/* the run of hash h: [s, e) */
+	size_t s = 0, e = bd->n;
+	while (s < e) {
+		size_t m = s + (e - s) / 2;
+		if (bd->h[m] < h)
+			s = m + 1;
+		else
+			e = m;
+	}
+	for (e = s; e < bd->n && bd->h[e] == h; e++)
+		;
+	const dl_value *x = &brow[bd->b.x];
+	size_t p = e;
+	if (x->type == DL_INT) {
+		/* past the last lo that x passes */
+		size_t a = s, z = e;
+		while (a < z) {
+			size_t m = a + (z - a) / 2;
+			bool pass = bd->b.lo_incl ? bd->lo[m] <= x->u.i : bd->lo[m] < x->u.i;
+			if (pass)
+				a = m + 1;
+			else
+				z = m;
+		}
+		p = a;
+	}
+	for (size_t q = p; q-- > s;) {
+		if (x->type == DL_INT &&
+		    (bd->b.hi_incl ? bd->mhi[q] < x->u.i : bd->mhi[q] <= x->u.i))
+			break; /* no hi at or before q passes x */
+		DL_TRY(join_pair(j, brow, &small->rows[(size_t)bd->ord[q] * small->ncols], o));
+	}
+	return 0;
+}
+
 /* a joined with b on their shared variables and the equalities across
  * them (a product when there are none); a hash on the smaller side. */
 static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
@@ -132,6 +286,9 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 	dl_rel *r = dl_rel_new(env, nc, vars);
 	if (!r)
 		return DL_ENOMEM;
+	joiner j = {env, r, &k, big->ncols, nextra, extra, filter ? rf : NULL};
+	band bd = {0};
+	int use_band = 0;
 	size_t nb = 16;
 	while (nb < small->n * 2)
 		nb <<= 1;
@@ -149,43 +306,27 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 		next[i] = head[h & (nb - 1)];
 		head[h & (nb - 1)] = (uint32_t)(i + 1);
 	}
+	if ((use_band = band_build(&bd, small, hs, &j)) < 0) {
+		rc = use_band;
+		goto done;
+	}
 	for (size_t i = 0; i < big->n && !rc; i++) {
 		const dl_value *brow = &big->rows[i * big->ncols];
 		uint64_t h = key_hash(brow, k.bc, k.loose, k.n);
-		/* the row being made: brow's columns are copied once per
-		 * probe; a candidate the filters drop leaves the slot to the
-		 * next, which writes only the small side's columns */
 		dl_value *o = NULL;
-		for (uint32_t at = head[h & (nb - 1)]; at; at = next[at - 1]) {
-			const dl_value *srow = &small->rows[(size_t)(at - 1) * small->ncols];
-			if (hs[at - 1] != h || !key_eq(&k, srow, brow))
-				continue;
-			if (!o) {
-				if (!(o = dl_rel_push(env, r))) {
-					rc = dl_errcode_last();
-					break;
-				}
-				memcpy(o, brow, big->ncols * sizeof *o);
-			}
-			for (uint32_t x = 0; x < nextra; x++)
-				o[big->ncols + x] = srow[extra[x]];
-			if ((rc = dl_qenv_tick(env)))
-				break;
-			if (filter) {
-				int keep = rf->keep(rf, o);
-				if (keep < 0) {
-					rc = keep;
-					break;
-				}
-				if (!keep)
-					continue;
-			}
-			o = NULL; /* kept */
+		if (use_band) {
+			rc = band_probe(&j, &bd, small, brow, h, &o);
+		} else {
+			for (uint32_t at = head[h & (nb - 1)]; at && !rc; at = next[at - 1])
+				if (hs[at - 1] == h)
+					rc = join_pair(&j, brow, &small->rows[(size_t)(at - 1) * small->ncols],
+						       &o);
 		}
 		if (o)
-			r->n--; /* the last candidate was dropped */
+			r->n--; /* the last pair was dropped */
 	}
 done:
+	band_free(&bd);
 	dl_block_free(head);
 	dl_block_free(next);
 	dl_block_free(hs);

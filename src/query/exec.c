@@ -1811,6 +1811,44 @@ static int predfilter_keep(dl_rowfilter *f, dl_value *row)
 	return pipe_run(p->env, &p->pi, row);
 }
 
+/* A comparison of two columns as `a < b` or `a <= b`: 0 when it is not. */
+static int as_less(const fnprog *fp, int *a, int *b, bool *incl)
+{
+	if (!fp->icmp || fp->col[0] < 0 || fp->col[1] < 0)
+		return 0;
+	bool swap = fp->icmp == '>' || fp->icmp == 'g';
+	if (!swap && fp->icmp != '<' && fp->icmp != 'l')
+		return 0;
+	*incl = fp->icmp == 'l' || fp->icmp == 'g';
+	*a = fp->col[swap];
+	*b = fp->col[!swap];
+	return 1;
+}
+
+static bool predfilter_band(dl_rowfilter *f, uint32_t split, dl_band *out)
+{
+	predfilter *p = (predfilter *)f;
+	const int sp = (int)split;
+	for (uint32_t i = 0; i < p->pi.n; i++) {
+		int a, b;
+		bool incl;
+		/* a lower bound: lo (hashed side) < x (probe side) */
+		if (!as_less(&p->pi.fp[i], &a, &b, &incl) || a < sp || b >= sp)
+			continue;
+		for (uint32_t j = 0; j < p->pi.n; j++) {
+			int c, d;
+			bool incl2;
+			/* an upper bound on the same x: x < hi */
+			if (as_less(&p->pi.fp[j], &c, &d, &incl2) && c == b && d >= sp) {
+				*out = (dl_band){.x = b, .lo = a, .hi = d, .lo_incl = incl,
+						 .hi_incl = incl2};
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 static int run_pred(dl_qenv *env, const dl_clause *cl, dl_step *s)
 {
 	uint32_t vars[MAX_ARGS];
@@ -1822,7 +1860,9 @@ static int run_pred(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	s->strategy = neq ? ST_EQJOIN : ST_FILTER;
 	/* [(= ?x ?y)] alone: the filters after it can run as the join makes
 	 * its rows (they see only rows the equality keeps, as they would) */
-	predfilter pf = {.base = {predfilter_init, predfilter_keep}, .env = env, .fz = env->fuse};
+	predfilter pf = {.base = {predfilter_init, predfilter_keep, predfilter_band},
+			 .env = env,
+			 .fz = env->fuse};
 	bool offer = env->fuse && neq == 1 && cl->u.fn.nargs == 2;
 	if (neq)
 		DL_TRY(dl_exec_unify_eq(env, vars, nv, eq, neq, used, offer ? &pf.base : NULL, &ri));

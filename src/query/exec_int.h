@@ -284,9 +284,20 @@ int dl_exec_project_bag(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint3
  * pair 0, and says whether the filter now applies (once); keep says
  * whether a row stays (1) or goes (0), or fails (< 0). */
 typedef struct dl_rowfilter dl_rowfilter;
+/* A band the filters put on output column x (a probe-side column, below
+ * the split) by columns lo and hi of the hashed side: lo <= x (or <) and
+ * x < hi (or <=), compared as ints. */
+typedef struct dl_band {
+	int x, lo, hi;
+	bool lo_incl, hi_incl;
+} dl_band;
 struct dl_rowfilter {
 	bool (*init)(dl_rowfilter *f, const uint32_t *vars, uint32_t n);
 	int (*keep)(dl_rowfilter *f, dl_value *row);
+	/* after init: 1 and *out when the filters hold such a band for the
+	 * join whose output columns before `split` come from the probe side
+	 * (may be NULL) */
+	bool (*band)(dl_rowfilter *f, uint32_t split, dl_band *out);
 };
 
 /* The same, also joining on equalities: eq[2k] = eq[2k+1] for pairs of
