@@ -2168,8 +2168,8 @@ static void env_fini(dl_qenv *env);
 static int bind_inputs(dl_qenv *env, const dl_value *inputs, size_t ninputs);
 static int check_fns(const char *source, const dl_clause *cls, uint32_t n);
 static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a);
-static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t ns, bool analyze,
-			double total_ms, size_t nresult);
+static int explain_text(dl_buf *b, dl_qenv *env, const dl_clause *cls, const dl_step *steps,
+			uint32_t ns, bool analyze, double total_ms, size_t nresult);
 
 /* Does the attribute term name a ref attribute (or is it unknown)? */
 static bool ref_or_unknown_attr(const dl_qenv *env, const dl_term *t)
@@ -2325,11 +2325,11 @@ static int batch_results(dl_qenv *se, const dl_rel *keys, const uint32_t *sv,
 
 /* A plan's step lines (not the header, nor the closing result line),
  * indented to sit under a step as its detail (in env's arena). */
-int dl_exec_plan_text(const char **out_text, dl_qenv *env, const dl_step *steps, uint32_t ns,
-		      bool analyze)
+int dl_exec_plan_text(const char **out_text, dl_qenv *env, const dl_clause *cls,
+		      const dl_step *steps, uint32_t ns, bool analyze)
 {
 	dl_buf b = DL_BUF_INIT, out = DL_BUF_INIT;
-	int rc = explain_text(&b, env, steps, ns, analyze, 0, 0);
+	int rc = explain_text(&b, env, cls, steps, ns, analyze, 0, 0);
 	/* the step lines only: not the header, nor the closing result line */
 	const char *p = b.data ? strchr(b.data, '\n') : NULL;
 	while (!rc && p && p[1] && strncmp(p + 1, "result:", 7)) {
@@ -2474,7 +2474,7 @@ static int subq_batch(dl_qenv *env, const dl_clause *cl, dl_step *s, const dl_re
 			rc = dl_exec_conj(&se, sub->where, sub->nwhere);
 		}
 		if (!rc && env->analyze)
-			rc = dl_exec_plan_text(&s->detail, &se, se.steps, se.nsteps, true);
+			rc = dl_exec_plan_text(&s->detail, &se, sub->where, se.steps, se.nsteps, true);
 		if (!rc)
 			rc = batch_results(&se, keys, sv, scol, ns, results);
 		uint64_t n = se.nested_scanned;
@@ -2919,7 +2919,7 @@ int dl_exec_body(dl_qenv *env, dl_rel *seed, const dl_clause *cls, uint32_t ncl,
 	if (!rc)
 		rc = dl_exec_conj(&c, cls, ncl);
 	if (!rc && explain && env->analyze)
-		rc = dl_exec_plan_text(&explain->detail, &c, c.steps, c.nsteps, true);
+		rc = dl_exec_plan_text(&explain->detail, &c, cls, c.steps, c.nsteps, true);
 	if (!rc) {
 		int ri = -1;
 		rc = dl_exec_unify(&c, vars, n, &ri);
@@ -3823,10 +3823,9 @@ void dl_qresult_sort(dl_qresult *r)
 
 /* ---- EXPLAIN ------------------------------------------------------------------------ */
 
-static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t ns, bool analyze,
-			double total_ms, size_t nresult)
+static int explain_text(dl_buf *b, dl_qenv *env, const dl_clause *cls, const dl_step *steps,
+			uint32_t ns, bool analyze, double total_ms, size_t nresult)
 {
-	const dl_query *q = env->q;
 	DL_TRY(dl_buf_printf(b, "%-4s %-18s %-5s %10s %10s", "step", "strategy", "index", "est.rows",
 			     "est.cost"));
 	if (analyze)
@@ -3835,7 +3834,7 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 	dl_buf cb = DL_BUF_INIT;
 	for (uint32_t i = 0; i < ns; i++) {
 		const dl_step *s = &steps[i];
-		const dl_clause *cl = &q->where[s->clause];
+		const dl_clause *cl = &cls[s->clause];
 		bool pat = cl->kind == DL_C_PATTERN && s->strategy != ST_SOURCE;
 		char strat[40];
 		snprintf(strat, sizeof strat, "%s%s", dl_strategy_name(s->strategy),
@@ -4006,9 +4005,9 @@ static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *input
 			dl_step walk;
 			int w = rc ? rc : dl_loose_plan(&walk, env, steps, ns);
 			if (w == 0)
-				rc = explain_text(explain, env, &walk, 1, false, 0, 0);
+				rc = explain_text(explain, env, q->where, &walk, 1, false, 0, 0);
 			else if (w == 1)
-				rc = explain_text(explain, env, steps, ns, false, 0, 0);
+				rc = explain_text(explain, env, q->where, steps, ns, false, 0, 0);
 			else
 				rc = w;
 		}
@@ -4024,7 +4023,7 @@ static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *input
 	DL_TRY(w);
 	DL_TRY(finish(env, out, a));
 	if (explain)
-		DL_TRY(explain_text(explain, env, env->steps, env->nsteps, env->analyze,
+		DL_TRY(explain_text(explain, env, q->where, env->steps, env->nsteps, env->analyze,
 				    dl_exec_now_ms() - t0, out->nrows));
 	return 0;
 }

@@ -286,9 +286,10 @@ int dl_exec_unify_eq(dl_qenv *env, const uint32_t *vars, uint32_t n, const uint3
  * becomes explain->detail. */
 int dl_exec_body(dl_qenv *env, dl_rel *seed, const dl_clause *cls, uint32_t ncl,
 		 const uint32_t *vars, uint32_t n, dl_rel **out, dl_step *explain);
-/* A plan's step lines, indented to sit under a step (env's arena). */
-int dl_exec_plan_text(const char **out, dl_qenv *env, const dl_step *steps, uint32_t ns,
-		      bool analyze);
+/* A plan's step lines (steps of the clauses cls), indented to sit under a
+ * step (env's arena). */
+int dl_exec_plan_text(const char **out, dl_qenv *env, const dl_clause *cls, const dl_step *steps,
+		      uint32_t ns, bool analyze);
 /* A datom value in row form (refs become ints), its memory the query's. */
 int dl_exec_row_form(dl_qenv *env, dl_value *v);
 /* A monotonic clock, in milliseconds (EXPLAIN ANALYZE). */

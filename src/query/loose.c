@@ -560,7 +560,7 @@ int dl_loose_plan(dl_step *out, dl_qenv *env, const dl_step *steps, uint32_t ns)
 		rc = loose_note(out, env, &L, 0);
 	}
 	if (!rc) {
-		rc = dl_exec_plan_text(&out->detail, env, steps, ns, false);
+		rc = dl_exec_plan_text(&out->detail, env, env->q->where, steps, ns, false);
 		if (!rc && out->detail) {
 			/* say what the lines are */
 			dl_buf b = DL_BUF_INIT;
