@@ -22,7 +22,7 @@
  * walk gives up when it meets one.
  *
  * Adaptive: in AUTO mode the walk may read (itself and through the
- * batches' clauses) a quarter of the normal plan's estimated cost in
+ * batches' clauses) an eighth of the normal plan's estimated cost in
  * datoms; it does not start when the bound alone makes that look short,
  * and when it runs out (a group with no ?t at all keeps the bound out of
  * reach) it gives up and the normal plan runs.  EXPLAIN ANALYZE says how
@@ -35,7 +35,7 @@
 #include <string.h>
 
 #define LOOSE_MIN_BUDGET 256.0  /* datoms; below it the walk cannot pay */
-#define LOOSE_BUDGET_SHARE 0.25 /* of the normal plan's estimated cost */
+#define LOOSE_BUDGET_SHARE 0.125 /* of the normal plan's estimated cost */
 #define LOOSE_FIRST_BATCH 16
 #define LOOSE_MAX_BATCH 65536
 #define LOOSE_MAX_VARS 128
@@ -467,8 +467,10 @@ static int loose_walk(dl_rel **out, int *end, dl_step *s, dl_qenv *env, const lo
 			*end = END_BUDGET;
 			break;
 		}
-		if (L->budget) /* not far past the budget in one batch */
-			batch = (size_t)fmin((double)batch, fmax(LOOSE_FIRST_BATCH, L->budget - spent));
+		if (L->budget) /* not past the budget in one batch: a row reads a
+				* datom of the walk and at least one of the clauses */
+			batch = (size_t)fmin((double)batch,
+					     fmax(LOOSE_FIRST_BATCH, (L->budget - spent) / 2));
 		dl_rel *seed = dl_rel_new(env, L->nseed, L->seedv);
 		if (!seed) {
 			rc = DL_ENOMEM;
