@@ -43,7 +43,8 @@
  *   run once per input tuple and batched (exec.h, dl_subq_mode): both must
  *   give the expected answer; one taking rules (%) also with every rule
  *   table evaluated the general way (dl_rules_mode: no right-linear
- *   closure).
+ *   closure); and every one also with the loose index scan for min/max
+ *   per group off and forced wherever it applies (dl_loose_mode).
  *   A query case has :query with at least one of :expect, :error,
  *   :explain-contains or :analyze-contains; or :tx and :error alone, for
  *   transactions that must fail.  Unknown keys are an error (typos).
@@ -603,6 +604,24 @@ static int run_query_on(const qcase *k, dl_store *s, dl_arena *a, char *why, siz
 			if ((failed = check_expect(&res, k->expect, a, why, whylen))) {
 				size_t l = strlen(why);
 				snprintf(why + l, whylen - l, " (general rule evaluation)");
+				goto done;
+			}
+		}
+		/* min/max per group: the same answer without the loose index
+		 * scan and with it wherever it applies, budget or not */
+		for (uint8_t m = DL_LOOSE_OFF; k->expect && m <= DL_LOOSE_ALWAYS; m++) {
+			dl_qopts mo = opts;
+			mo.loose = m;
+			const char *how = m == DL_LOOSE_OFF ? "off" : "always";
+			if (dl_query_run(&res, a, snap, q, inputs, ninputs, &mo, NULL)) {
+				snprintf(why, whylen, "the query failed with the loose index scan %s: %s",
+					 how, dl_errmsg());
+				failed = 1;
+				goto done;
+			}
+			if ((failed = check_expect(&res, k->expect, a, why, whylen))) {
+				size_t l = strlen(why);
+				snprintf(why + l, whylen - l, " (loose index scan %s)", how);
 				goto done;
 			}
 		}

@@ -37,7 +37,7 @@ int dl_query_run_nested(dl_qresult *out, dl_arena *a, dl_qenv *outer, const dl_q
 
 /* ---- budgets --------------------------------------------------------------- */
 
-static double now_ms(void)
+double dl_exec_now_ms(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -269,6 +269,8 @@ static int stable_slow(dl_qenv *env, dl_value *v)
 		return 0;
 	}
 }
+
+int dl_exec_row_form(dl_qenv *env, dl_value *v) { return stable(env, v); }
 
 /* ---- calling functions ------------------------------------------------------------ */
 
@@ -1501,14 +1503,14 @@ done:
 
 /* A pattern over a collection bound to a named source: each item is a
  * tuple matched position by position. */
-static bool is_default_src(uint32_t sym)
+bool dl_exec_default_src(uint32_t sym)
 {
 	return dl_intern_name(sym, NULL, NULL)[1] == 0;
 }
 
 static int source_of(dl_qenv *env, uint32_t sym, const dl_value **out)
 {
-	if (env->dollar && is_default_src(sym)) {
+	if (env->dollar && dl_exec_default_src(sym)) {
 		*out = env->dollar;
 		return 0;
 	}
@@ -1656,7 +1658,7 @@ static uint8_t sorted_keys(const dl_qenv *env, const dl_rpat *rp, const dl_rel *
 static int run_pattern(dl_qenv *env, const dl_clause *cls, uint32_t n, const dl_clause *cl,
 		       dl_step *s)
 {
-	if ((cl->src_given && !is_default_src(cl->src)) || env->dollar) {
+	if ((cl->src_given && !dl_exec_default_src(cl->src)) || env->dollar) {
 		s->strategy = ST_SOURCE;
 		return op_source(env, cl, s);
 	}
@@ -2121,9 +2123,9 @@ static int subq_inputs(dl_qenv *env, const dl_clause *cl, const dl_query *sub,
 		const dl_term *t = &cl->u.fn.args[j];
 		uint32_t qi = j - 1;
 		if (qi == 0 && qi < sub->nin && sub->in[0].kind == DL_IN_SRC &&
-		    is_default_src(sub->in[0].sym)) {
+		    dl_exec_default_src(sub->in[0].sym)) {
 			/* the nested query's $: this database, or a collection */
-			if (t->kind == DL_T_SRC && is_default_src(t->sym) && !env->dollar)
+			if (t->kind == DL_T_SRC && dl_exec_default_src(t->sym) && !env->dollar)
 				continue;
 			const dl_value *coll = NULL;
 			if (t->kind == DL_T_SRC)
@@ -2262,8 +2264,8 @@ static void env_fini(dl_qenv *env);
 static int bind_inputs(dl_qenv *env, const dl_value *inputs, size_t ninputs);
 static int check_fns(const char *source, const dl_clause *cls, uint32_t n);
 static int finish(dl_qenv *env, dl_qresult *out, dl_arena *a);
-static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t ns, bool analyze,
-			double total_ms, size_t nresult);
+static int explain_text(dl_buf *b, dl_qenv *env, const dl_clause *cls, const dl_step *steps,
+			uint32_t ns, bool analyze, double total_ms, size_t nresult);
 
 /* Does the attribute term name a ref attribute (or is it unknown)? */
 static bool ref_or_unknown_attr(const dl_qenv *env, const dl_term *t)
@@ -2417,11 +2419,13 @@ static int batch_results(dl_qenv *se, const dl_rel *keys, const uint32_t *sv,
 	return rc;
 }
 
-/* The batched body's plan with its figures, indented under the step. */
-static int batch_explain(dl_step *s, dl_qenv *se)
+/* A plan's step lines (not the header, nor the closing result line),
+ * indented to sit under a step as its detail (in env's arena). */
+int dl_exec_plan_text(const char **out_text, dl_qenv *env, const dl_clause *cls,
+		      const dl_step *steps, uint32_t ns, bool analyze)
 {
 	dl_buf b = DL_BUF_INIT, out = DL_BUF_INIT;
-	int rc = explain_text(&b, se, se->steps, se->nsteps, true, 0, 0);
+	int rc = explain_text(&b, env, cls, steps, ns, analyze, 0, 0);
 	/* the step lines only: not the header, nor the closing result line */
 	const char *p = b.data ? strchr(b.data, '\n') : NULL;
 	while (!rc && p && p[1] && strncmp(p + 1, "result:", 7)) {
@@ -2431,8 +2435,9 @@ static int batch_explain(dl_step *s, dl_qenv *se)
 		rc = dl_buf_printf(&out, "       | %.*s", (int)(e - p), p + 1);
 		p = e;
 	}
-	if (!rc && out.len)
-		s->detail = dl_arena_strndup(se->a, out.data, out.len);
+	*out_text = NULL;
+	if (!rc && out.len && !(*out_text = dl_arena_strndup(env->a, out.data, out.len)))
+		rc = DL_ENOMEM;
 	dl_buf_free(&b);
 	dl_buf_free(&out);
 	return rc;
@@ -2565,7 +2570,7 @@ static int subq_batch(dl_qenv *env, const dl_clause *cl, dl_step *s, const dl_re
 			rc = dl_exec_conj(&se, sub->where, sub->nwhere);
 		}
 		if (!rc && env->analyze)
-			rc = batch_explain(s, &se);
+			rc = dl_exec_plan_text(&s->detail, &se, sub->where, se.steps, se.nsteps, true);
 		if (!rc)
 			rc = batch_results(&se, keys, sv, scol, ns, results);
 		uint64_t n = se.nested_scanned;
@@ -2728,13 +2733,13 @@ static void subq_jobs_run(subq_crew *c, dl_qenv *we)
 		if (j >= c->n)
 			return;
 		subq_job *jb = &c->jobs[j];
-		double t0 = now_ms();
+		double t0 = dl_exec_now_ms();
 		uint64_t before = we->nested_scanned;
 		jb->rc = subq_batch(we, jb->cl, jb->s, jb->keys, jb->ivars, jb->ni, jb->vals);
 		if (jb->rc < 0)
 			snprintf(jb->msg, sizeof jb->msg, "%s", dl_errmsg());
 		jb->scanned = we->nested_scanned - before;
-		jb->ms = now_ms() - t0;
+		jb->ms = dl_exec_now_ms() - t0;
 	}
 }
 
@@ -2874,7 +2879,7 @@ static int subq_group(dl_qenv *env, const dl_clause *cls, dl_step *steps, uint32
 	for (uint32_t j = 0; j < m && !rc; j++) {
 		subq_job *jb = &jobs[j];
 		dl_step *s = jb->s;
-		double t0 = env->analyze ? now_ms() : 0;
+		double t0 = env->analyze ? dl_exec_now_ms() : 0;
 		env->nested_scanned = jb->scanned;
 		if (jb->rc < 0)
 			rc = dl_error(jb->rc, "%s", jb->msg);
@@ -2885,7 +2890,7 @@ static int subq_group(dl_qenv *env, const dl_clause *cls, dl_step *steps, uint32
 		s->scanned += env->nested_scanned;
 		env->nested_scanned = 0;
 		if (env->analyze)
-			s->ms = jb->ms + now_ms() - t0;
+			s->ms = jb->ms + dl_exec_now_ms() - t0;
 		s->alongside = nb > 1 && jb->rc == 0;
 		rc = dl_exec_at_clause(env, jb->cl, rc);
 		if (!rc && env->empty)
@@ -3000,15 +3005,17 @@ int dl_exec_project_bag(dl_qenv *env, dl_rel **out, const dl_rel *R, const uint3
 	return project(env, out, R, vars, n, true);
 }
 
-/* Run a body in a child seeded with seed and return its bindings of
- * vars[0..n) (distinct).  An empty body answer gives an empty relation. */
-static int run_body(dl_qenv *env, dl_rel *seed, const dl_clause *cls, uint32_t ncl,
-		    const uint32_t *vars, uint32_t n, dl_rel **out)
+int dl_exec_body(dl_qenv *env, dl_rel *seed, const dl_clause *cls, uint32_t ncl,
+		 const uint32_t *vars, uint32_t n, dl_rel **out, dl_step *explain)
 {
 	dl_qenv c;
 	int rc = child_env(&c, env, seed);
+	if (!rc && explain)
+		c.analyze = env->analyze;
 	if (!rc)
 		rc = dl_exec_conj(&c, cls, ncl);
+	if (!rc && explain && env->analyze)
+		rc = dl_exec_plan_text(&explain->detail, &c, cls, c.steps, c.nsteps, true);
 	if (!rc) {
 		int ri = -1;
 		rc = dl_exec_unify(&c, vars, n, &ri);
@@ -3066,7 +3073,7 @@ static int run_not(dl_qenv *env, const dl_clause *cl, dl_step *s)
 	/* rule calls under a not see complete answers: their own evaluation */
 	dl_rctx *rc_save = env->rctx;
 	env->rctx = NULL;
-	int brc = run_body(env, seed, cl->u.sub.items, cl->u.sub.n, jv, nj, &match);
+	int brc = dl_exec_body(env, seed, cl->u.sub.items, cl->u.sub.n, jv, nj, &match, NULL);
 	env->rctx = rc_save;
 	DL_TRY(brc);
 	int rc = 0;
@@ -3144,7 +3151,7 @@ static int run_or(dl_qenv *env, const dl_clause *cl, dl_step *s)
 			break;
 		int naive = env->rnaive;
 		env->rnaive = 1; /* rule calls in a branch read whole tables */
-		rc = run_body(env, seed, body, nbody, ov, no, &got);
+		rc = dl_exec_body(env, seed, body, nbody, ov, no, &got, NULL);
 		env->rnaive = naive;
 		if (rc)
 			break;
@@ -3177,7 +3184,7 @@ static int run_step(dl_qenv *env, const dl_clause *cls, uint32_t n, dl_step *s)
 {
 	const dl_clause *cl = &cls[s->clause];
 	env->nested_scanned = 0;
-	double t0 = env->analyze ? now_ms() : 0;
+	double t0 = env->analyze ? dl_exec_now_ms() : 0;
 	int rc;
 	switch (cl->kind) {
 	case DL_C_PATTERN:
@@ -3207,7 +3214,7 @@ static int run_step(dl_qenv *env, const dl_clause *cls, uint32_t n, dl_step *s)
 	s->scanned += env->nested_scanned;
 	env->nested_scanned = 0;
 	if (env->analyze)
-		s->ms = now_ms() - t0;
+		s->ms = dl_exec_now_ms() - t0;
 	return dl_exec_at_clause(env, cl, rc);
 }
 
@@ -3493,7 +3500,7 @@ static int find_setup(dl_qenv *env, aggcol *aggs, bool *has_agg)
 	for (uint32_t i = 0; i < q->nfind; i++) {
 		const dl_find_elem *fe = &q->find[i];
 		if (fe->kind == DL_FE_PULL) {
-			if (fe->src_given && !is_default_src(fe->src))
+			if (fe->src_given && !dl_exec_default_src(fe->src))
 				return dl_error(DL_EINVAL, "%s:%u:%u: pull reads the database $ only",
 						q->source, fe->pos.line, fe->pos.col);
 			const dl_value *pat = &fe->pattern.val;
@@ -3901,10 +3908,9 @@ void dl_qresult_sort(dl_qresult *r)
 
 /* ---- EXPLAIN ------------------------------------------------------------------------ */
 
-static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t ns, bool analyze,
-			double total_ms, size_t nresult)
+static int explain_text(dl_buf *b, dl_qenv *env, const dl_clause *cls, const dl_step *steps,
+			uint32_t ns, bool analyze, double total_ms, size_t nresult)
 {
-	const dl_query *q = env->q;
 	DL_TRY(dl_buf_printf(b, "%-4s %-18s %-5s %10s %10s", "step", "strategy", "index", "est.rows",
 			     "est.cost"));
 	if (analyze)
@@ -3913,7 +3919,7 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 	dl_buf cb = DL_BUF_INIT;
 	for (uint32_t i = 0; i < ns; i++) {
 		const dl_step *s = &steps[i];
-		const dl_clause *cl = &q->where[s->clause];
+		const dl_clause *cl = &cls[s->clause];
 		bool pat = cl->kind == DL_C_PATTERN && s->strategy != ST_SOURCE;
 		char strat[40];
 		snprintf(strat, sizeof strat, "%s%s", dl_strategy_name(s->strategy),
@@ -3950,9 +3956,11 @@ static int explain_text(dl_buf *b, dl_qenv *env, const dl_step *steps, uint32_t 
 					     (unsigned long long)s->reached));
 		if (analyze && s->ran && s->alongside)
 			DL_TRY(dl_buf_puts(b, "   (side by side with its neighbours)"));
+		if (s->note)
+			DL_TRY(dl_buf_printf(b, "   (%s)", s->note));
 		DL_TRY(dl_buf_puts(b, "\n"));
-		if (analyze && s->ran && s->detail)
-			DL_TRY(dl_buf_puts(b, s->detail));
+		if ((analyze ? s->ran : s->strategy == ST_LOOSE) && s->detail)
+			DL_TRY(dl_buf_puts(b, s->detail)); /* plain EXPLAIN: a walk's fallback plan */
 	}
 	dl_buf_free(&cb);
 	if (analyze) {
@@ -4055,7 +4063,7 @@ static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *input
 	       size_t ninputs, dl_buf *explain, bool execute)
 {
 	const dl_query *q = env->q;
-	double t0 = now_ms();
+	double t0 = dl_exec_now_ms();
 	DL_TRY(check_fns(q->source, q->where, q->nwhere));
 	DL_TRY(bind_inputs(env, inputs, ninputs));
 	if (env->rules)
@@ -4078,8 +4086,15 @@ static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *input
 			state_from_env(&st, env, done, bound, group);
 			uint32_t ns = 0;
 			rc = dl_plan_all(steps, &ns, env, q->where, n, &st);
-			if (!rc)
-				rc = explain_text(explain, env, steps, ns, false, 0, 0);
+			/* a loose index scan shows the plan it falls back to under it */
+			dl_step walk;
+			int w = rc ? rc : dl_loose_plan(&walk, env, steps, ns);
+			if (w == 0)
+				rc = explain_text(explain, env, q->where, &walk, 1, false, 0, 0);
+			else if (w == 1)
+				rc = explain_text(explain, env, q->where, steps, ns, false, 0, 0);
+			else
+				rc = w;
 		}
 		dl_free(done);
 		dl_free(bound);
@@ -4087,11 +4102,14 @@ static int run(dl_qresult *out, dl_arena *a, dl_qenv *env, const dl_value *input
 		dl_free(steps);
 		return rc;
 	}
-	DL_TRY(dl_exec_conj(env, q->where, q->nwhere));
+	int w = dl_loose_run(env);
+	if (w == 1)
+		w = dl_exec_conj(env, q->where, q->nwhere);
+	DL_TRY(w);
 	DL_TRY(finish(env, out, a));
 	if (explain)
-		DL_TRY(explain_text(explain, env, env->steps, env->nsteps, env->analyze,
-				    now_ms() - t0, out->nrows));
+		DL_TRY(explain_text(explain, env, q->where, env->steps, env->nsteps, env->analyze,
+				    dl_exec_now_ms() - t0, out->nrows));
 	return 0;
 }
 

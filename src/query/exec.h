@@ -41,6 +41,7 @@ typedef struct dl_qopts {
 				    lower it) */
 	uint8_t subq;            /* nested q: dl_subq_mode (tests force one) */
 	uint8_t rules;           /* rule tables: dl_rules_mode (tests force one) */
+	uint8_t loose;           /* min/max per group: dl_loose_mode (tests force one) */
 } dl_qopts;
 
 /* How a nested q runs over its distinct input tuples: chosen by size
@@ -53,7 +54,13 @@ typedef enum dl_subq_mode { DL_SUBQ_AUTO = 0, DL_SUBQ_PER_CALL, DL_SUBQ_BATCHED 
  * evaluation (GENERAL: tests compare the two). */
 typedef enum dl_rules_mode { DL_RULES_AUTO = 0, DL_RULES_GENERAL } dl_rules_mode;
 
-#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0, 0, 0, 0}
+/* Whether min/max per group may walk the aggregated attribute's value
+ * index from its best end (loose.c): where it applies and within a budget
+ * from the normal plan's cost (AUTO), never (OFF), or wherever it applies,
+ * with no budget (ALWAYS: tests compare it with OFF). */
+typedef enum dl_loose_mode { DL_LOOSE_AUTO = 0, DL_LOOSE_OFF, DL_LOOSE_ALWAYS } dl_loose_mode;
+
+#define DL_QOPTS_INIT {{DL_VIEW_CURRENT, 0}, 0, 0, 0, NULL, 0, false, 0, 0, 0, 0, 0}
 
 typedef struct dl_qresult {
 	uint8_t find_spec;       /* dl_find_spec: REL, SCALAR, COLL or TUPLE */

@@ -115,7 +115,8 @@ typedef enum dl_strategy {
 	ST_ANTI,     /* not / not-join: remove the rows the body matches */
 	ST_UNION,    /* or / or-join: the union of the branches, joined in */
 	ST_RULE,     /* a rule call: demand-driven semi-naive evaluation */
-	ST_EQJOIN    /* [(= ?x ?y)] joining two relations on the equality (batch.c) */
+	ST_EQJOIN,   /* [(= ?x ?y)] joining two relations on the equality (batch.c) */
+	ST_LOOSE     /* min/max per group: a walk of the value index (loose.c) */
 } dl_strategy;
 
 /* A data pattern with its constants resolved against the schema. */
@@ -158,6 +159,8 @@ typedef struct dl_step {
 	bool alongside;      /* nested q: ran at the same time as its neighbours */
 	const char *detail;  /* EXPLAIN ANALYZE: lines under the step (the
 				batched body's plan), in the query arena */
+	const char *note;    /* EXPLAIN: said after the clause (how a loose
+				index scan ended), in the query arena */
 } dl_step;
 
 /* Filters a function step may apply to its rows as it makes them (the
@@ -306,6 +309,22 @@ struct dl_rowfilter {
  * joined row satisfies it.  rf (may be NULL): see dl_rowfilter. */
 int dl_exec_unify_eq(dl_qenv *env, const uint32_t *vars, uint32_t n, const uint32_t *eq,
 		     uint32_t neq, uint8_t *used, dl_rowfilter *rf, int *out);
+/* Run the clauses in a child environment seeded with seed (taken) and
+ * return its bindings of vars[0..n) (distinct); an empty answer is an
+ * empty relation.  With explain and EXPLAIN ANALYZE, the body's plan
+ * becomes explain->detail. */
+int dl_exec_body(dl_qenv *env, dl_rel *seed, const dl_clause *cls, uint32_t ncl,
+		 const uint32_t *vars, uint32_t n, dl_rel **out, dl_step *explain);
+/* A plan's step lines (steps of the clauses cls), indented to sit under a
+ * step (env's arena). */
+int dl_exec_plan_text(const char **out, dl_qenv *env, const dl_clause *cls, const dl_step *steps,
+		      uint32_t ns, bool analyze);
+/* A datom value in row form (refs become ints), its memory the query's. */
+int dl_exec_row_form(dl_qenv *env, dl_value *v);
+/* A monotonic clock, in milliseconds (EXPLAIN ANALYZE). */
+double dl_exec_now_ms(void);
+/* Is the source symbol the default $? */
+bool dl_exec_default_src(uint32_t sym);
 /* Plan and run a conjunction in env. */
 int dl_exec_conj(dl_qenv *env, const dl_clause *cls, uint32_t n);
 /* Release a child environment, handing its counters back to env. */
@@ -325,6 +344,17 @@ int dl_batch_absorb(dl_qenv *env, const uint32_t *eq, uint32_t neq, uint8_t *use
  * against what is joined so far; a product only where nothing connects. */
 int dl_batch_join(dl_rel **out, dl_qenv *env, dl_rel **rs, uint32_t n, const uint32_t *eq,
 		  uint32_t neq, uint8_t *used, dl_rowfilter *rf);
+
+/* ---- loose index scan: min/max per group (loose.c) ----------------------- */
+
+/* Answer the top conjunction of env's query by the loose index scan when it
+ * applies: 0 when the where clauses have run (by the walk, or by the
+ * normal plan after the walk gave up; env->steps shows which), 1 when the
+ * strategy does not apply (the caller runs dl_exec_conj), or an error. */
+int dl_loose_run(dl_qenv *env);
+/* For plain EXPLAIN: 0 and *out the walk's step (its fallback plan, the
+ * steps given, as its detail) when the strategy would run, 1 when not. */
+int dl_loose_plan(dl_step *out, dl_qenv *env, const dl_step *steps, uint32_t ns);
 
 /* ---- rules (rules.c) ------------------------------------------------------ */
 

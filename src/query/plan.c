@@ -51,6 +51,7 @@ const char *dl_strategy_name(int s)
 	case ST_UNION: return "union";
 	case ST_RULE: return "rule";
 	case ST_EQJOIN: return "equi-join";
+	case ST_LOOSE: return "loose-index-scan";
 	default: return "?";
 	}
 }

@@ -39,6 +39,8 @@ struct dl_iter {
 	 * last; the step past it waits for the next call, so a merge that
 	 * seeks next does not read an entry for nothing */
 	bool step_due;
+	bool rev;      /* descending key order (dl_iter_reverse) */
+	MDB_cursor_op step; /* MDB_NEXT, or MDB_PREV when rev */
 	/* a history entry's retraction, due after its assertion */
 	bool pend;
 	dl_datom pd;
@@ -148,6 +150,7 @@ int dl_iter_open(dl_iter **out, dl_snap *snap, dl_index idx, const dl_view *view
 	it->view = view ? *view : (dl_view){DL_VIEW_CURRENT, 0};
 	it->nbound = nbound;
 	it->borrow = snap->w == NULL;
+	it->step = MDB_NEXT;
 	it->arena.chunk_size = 4096;
 	int rc = build_comps(it->prefix, &it->plen, idx, prefix, 0, nbound);
 	if (rc < 0)
@@ -211,6 +214,8 @@ int dl_iter_value_range(dl_iter *it, const dl_value *lo, bool lo_incl, const dl_
 {
 	bool ok = (it->idx == DL_AVET && it->nbound == 1) ||
 		  ((it->idx == DL_EAVT || it->idx == DL_AEVT) && it->nbound == 2);
+	if (it->rev)
+		return dl_error(DL_EINVAL, "internal: a value range on a reversed iterator");
 	if (!ok)
 		return dl_error(DL_EINVAL, "a value range needs the value to be the next "
 					   "unbound component");
@@ -348,9 +353,32 @@ static int stream_accept(dl_iter *it, stream *s)
 		s->on = true;
 		return 0;
 	next:
-		if ((rc = stream_move(it, s, MDB_NEXT)) <= 0)
+		if ((rc = stream_move(it, s, it->step)) <= 0)
 			return rc;
 	}
+}
+
+/* Reversed: put s on the last entry of the prefix (the entry before the
+ * prefix's successor, or the index's last) and accept from there down. */
+static int stream_last(dl_iter *it, stream *s)
+{
+	uint8_t succ[KEY_MAX];
+	size_t n = it->plen;
+	memcpy(succ, it->prefix, n);
+	while (n && succ[n - 1] == 0xFF)
+		n--; /* ...FF FF has no successor of its length: drop them */
+	MDB_cursor_op op = MDB_LAST;
+	if (n) {
+		succ[n - 1]++;
+		s->k = (MDB_val){n, succ};
+		int rc = mdb_cursor_get(s->c, &s->k, &s->d, MDB_SET_RANGE);
+		if (rc && rc != MDB_NOTFOUND)
+			return dl_mdb_err(rc, "reading an index");
+		if (rc == 0)
+			op = MDB_PREV;
+	}
+	int rc = stream_move(it, s, op);
+	return rc <= 0 ? rc : stream_accept(it, s);
 }
 
 static int position(dl_iter *it)
@@ -358,9 +386,25 @@ static int position(dl_iter *it)
 	it->positioned = true;
 	it->pend = false;
 	it->step_due = false;
+	if (it->rev) {
+		DL_TRY(stream_last(it, &it->cur));
+		if (it->use_hist)
+			DL_TRY(stream_last(it, &it->hist));
+		return 0;
+	}
 	DL_TRY(stream_step(it, &it->cur, MDB_SET_RANGE));
 	if (it->use_hist)
 		DL_TRY(stream_step(it, &it->hist, MDB_SET_RANGE));
+	return 0;
+}
+
+int dl_iter_reverse(dl_iter *it)
+{
+	if (it->positioned || it->range)
+		return dl_error(DL_EINVAL, "internal: reversing an iterator after it began "
+					   "or with a value range");
+	it->rev = true;
+	it->step = MDB_PREV;
 	return 0;
 }
 
@@ -383,6 +427,8 @@ static int seek_key(dl_iter *it, const dl_datom *key)
 
 int dl_iter_seek(dl_iter *it, const dl_datom *key)
 {
+	if (it->rev)
+		return dl_error(DL_EINVAL, "internal: seeking a reversed iterator");
 	DL_TRY(seek_key(it, key));
 	return position(it);
 }
@@ -390,7 +436,7 @@ int dl_iter_seek(dl_iter *it, const dl_datom *key)
 int dl_iter_seek_near(dl_iter *it, const dl_datom *key, int walk)
 {
 	stream *s = &it->cur;
-	if (!it->fast || !it->positioned || it->pend)
+	if (!it->fast || !it->positioned || it->pend || it->rev)
 		return dl_iter_seek(it, key);
 	DL_TRY(seek_key(it, key));
 	/* keys compare as bytes: step while the cursor's key is below the
@@ -478,7 +524,7 @@ int dl_iter_next(dl_iter *it, dl_datom *out)
 		stream *s = &it->cur;
 		if (it->step_due) {
 			it->step_due = false;
-			DL_TRY(stream_step(it, s, MDB_NEXT));
+			DL_TRY(stream_step(it, s, it->step));
 		}
 		if (!s->on)
 			return 0;
@@ -494,7 +540,9 @@ int dl_iter_next(dl_iter *it, dl_datom *out)
 		if (it->cur.on && it->hist.on) {
 			int c = dl_key_cmp(it->cur.k.mv_data, ikey_len(&it->cur), it->hist.k.mv_data,
 					   ikey_len(&it->hist));
-			s = c < 0 ? &it->cur : &it->hist;
+			/* on a tie the history comes first (it ended before the
+			 * current assertion began), last when reversed */
+			s = (it->rev ? c >= 0 : c < 0) ? &it->cur : &it->hist;
 		} else if (it->cur.on) {
 			s = &it->cur;
 		} else if (it->hist.on) {
@@ -511,23 +559,25 @@ int dl_iter_next(dl_iter *it, dl_datom *out)
 			else if (vw->kind == DL_VIEW_SINCE)
 				show = tx > vw->t;
 		} else if (vw->kind == DL_VIEW_HISTORY) {
-			/* assertion now, retraction on the next call */
+			/* assertion now, retraction on the next call (reversed:
+			 * retraction first) */
 			bool a_ok = !it->has_tx || s->p.t0 == it->txv;
 			bool r_ok = !it->has_tx || s->p.t1 == it->txv;
 			if (a_ok || r_ok) {
+				bool first_ok = it->rev ? r_ok : a_ok, then_ok = it->rev ? a_ok : r_ok;
 				DL_TRY(fill(it, s, &it->pd));
-				it->pd.tx = s->p.t1;
-				it->pd.added = false;
+				it->pd.tx = it->rev ? s->p.t0 : s->p.t1;
+				it->pd.added = it->rev;
 				*out = it->pd;
-				if (a_ok) {
-					out->tx = s->p.t0;
-					out->added = true;
-					it->pend = r_ok;
+				if (first_ok) {
+					out->tx = it->rev ? s->p.t1 : s->p.t0;
+					out->added = !it->rev;
+					it->pend = then_ok;
 				}
-				DL_TRY(stream_step(it, s, MDB_NEXT));
+				DL_TRY(stream_step(it, s, it->step));
 				return 1;
 			}
-			DL_TRY(stream_step(it, s, MDB_NEXT));
+			DL_TRY(stream_step(it, s, it->step));
 			continue;
 		} else {
 			tx = s->p.t0;
@@ -539,10 +589,10 @@ int dl_iter_next(dl_iter *it, dl_datom *out)
 			DL_TRY(fill(it, s, out));
 			out->tx = tx;
 			out->added = true;
-			DL_TRY(stream_step(it, s, MDB_NEXT));
+			DL_TRY(stream_step(it, s, it->step));
 			return 1;
 		}
-		DL_TRY(stream_step(it, s, MDB_NEXT));
+		DL_TRY(stream_step(it, s, it->step));
 	}
 }
 

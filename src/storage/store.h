@@ -237,6 +237,11 @@ int dl_iter_open(dl_iter **out, dl_snap *snap, dl_index idx, const dl_view *view
  *  and A bound, AEVT with A and E bound). */
 int dl_iter_value_range(dl_iter *it, const dl_value *lo, bool lo_incl,
 			const dl_value *hi, bool hi_incl);
+/** Iterate in descending key order instead: the datoms dl_iter_next would
+ *  return, last first (a history entry's retraction before its
+ *  assertion).  Call before the first dl_iter_next; a reversed iterator
+ *  takes no value range and no seek. */
+int dl_iter_reverse(dl_iter *it);
 /** Next datom: 1 and *out filled, 0 at the end, or a negative error.  Values
  *  in *out borrow memory that stays valid until the next call on this
  *  iterator (or, for strings that need no unescaping, until the snapshot

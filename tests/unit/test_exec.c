@@ -48,7 +48,8 @@ static void close_rm(dl_store *s)
 	unlink(lock);
 }
 
-static void tx(dl_store *s, const char *text)
+/* Transact text; its tx id. */
+static int64_t tx(dl_store *s, const char *text)
 {
 	dl_arena a = DL_ARENA_INIT;
 	dl_value v = tu_edn(&a, text);
@@ -57,6 +58,7 @@ static void tx(dl_store *s, const char *text)
 	if (dl_tx_run(&r, &a, s, &v, &o))
 		fail_msg("tx: %s", dl_errmsg());
 	dl_arena_free(&a);
+	return r.tx;
 }
 
 /* n entities with :n 0..n-1, in one transaction. */
@@ -840,6 +842,246 @@ static void test_right_linear_budgets(void **state)
 	(void)state;
 }
 
+/* ---- min/max per group by a loose index scan (loose.c) ---- */
+
+/* A random value for ?t: numbers that interleave (5 and 5.0, -0.0 and
+ * 0.0), and values of other types, which rank by type first. */
+static void rand_value(dl_buf *b)
+{
+	static const char *const vs[] = {"-2", "0", "1", "3", "5", "5.0", "-0.0", "0.0", "2.5",
+					  "1e300", "\"a\"", "\"b\"", "\"zz\"", ":x", ":y/z",
+					  "#inst \"2020-01-01\"", "true"};
+	dl_buf_puts(b, vs[tu_rand() % (sizeof vs / sizeof *vs)]);
+}
+
+static void rand_group(dl_buf *b)
+{
+	static const char *const gs[] = {"0", "1", "2", "1.0", "\"s\"", ":k"};
+	dl_buf_puts(b, gs[tu_rand() % (sizeof gs / sizeof *gs)]);
+}
+
+/* n entities :id 0..n-1, most with a group :g (card one) and some :gm
+ * (card many), most with a :t and some :tm (card many), refs :r, a :k
+ * 0-2; then a transaction retracting and replacing some of them, and one
+ * adding more.  *t1: the first data transaction (as-of and since). */
+static void load_loose(dl_store *s, int n, int64_t *t1)
+{
+	tx(s, "[{:db/ident :id :db/valueType :db.type/long :db/unique :db.unique/identity}"
+	      " {:db/ident :gm :db/cardinality :db.cardinality/many}"
+	      " {:db/ident :tm :db/cardinality :db.cardinality/many}"
+	      " {:db/ident :r :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}"
+	      " {:db/ident :k :db/valueType :db.type/long}]");
+	dl_buf b = DL_BUF_INIT;
+	dl_buf_puts(&b, "[");
+	for (int i = 0; i < n; i++) {
+		dl_buf_printf(&b, "{:db/id \"e%d\" :id %d :k %d", i, i, (int)(tu_rand() % 3));
+		if (tu_rand() % 5) {
+			dl_buf_puts(&b, " :g ");
+			rand_group(&b);
+		}
+		dl_buf_puts(&b, " :gm [");
+		for (int j = 0, m = (int)(tu_rand() % 3); j < m; j++) {
+			rand_group(&b);
+			dl_buf_puts(&b, " ");
+		}
+		dl_buf_puts(&b, "]");
+		if (tu_rand() % 10 < 7) {
+			dl_buf_puts(&b, " :t ");
+			rand_value(&b);
+		}
+		dl_buf_puts(&b, " :tm [");
+		for (int j = 0, m = (int)(tu_rand() % 4); j < m; j++) {
+			rand_value(&b);
+			dl_buf_puts(&b, " ");
+		}
+		if (tu_rand() % 40 == 0) /* a value whose key is out of line */
+			dl_buf_printf(&b, "\"%0600d\"", i);
+		dl_buf_puts(&b, "]");
+		if (tu_rand() % 2)
+			dl_buf_printf(&b, " :r [\"e%d\"]", (int)(tu_rand() % (uint64_t)n));
+		dl_buf_puts(&b, "}");
+	}
+	dl_buf_puts(&b, "]");
+	*t1 = tx(s, b.data);
+	for (int round = 0; round < 2; round++) {
+		b.len = 0;
+		dl_buf_puts(&b, "[");
+		for (int e = 0; e < n; e++) {
+			if (tu_rand() % 3)
+				continue; /* one change per entity and transaction */
+			switch (tu_rand() % 4) {
+			case 0:
+				dl_buf_printf(&b, "[:db/retract [:id %d] :t] ", e);
+				break;
+			case 1:
+				dl_buf_printf(&b, "[:db/retract [:id %d] :g] ", e);
+				break;
+			case 2:
+				dl_buf_printf(&b, "[:db/add [:id %d] :t ", e);
+				rand_value(&b);
+				dl_buf_puts(&b, "] ");
+				break;
+			default:
+				dl_buf_printf(&b, "[:db/add [:id %d] :gm ", e);
+				rand_group(&b);
+				dl_buf_puts(&b, "] ");
+				break;
+			}
+		}
+		dl_buf_puts(&b, "[:db/add \"new\" :k 1]]");
+		tx(s, b.data);
+	}
+	dl_buf_free(&b);
+}
+
+/* The loose index scan gives exactly the normal plan's answers, forced
+ * wherever it applies (no budget) and in its automatic mode, on random
+ * databases with mixed-type values, card-many groups and values, groups
+ * without values, retractions, and in as-of, since and history views;
+ * over shapes it takes (several group variables, :with, predicates, not,
+ * or, rules, refs, pull, inputs, groups per entity) and some it must
+ * refuse. */
+static void test_loose_scan_matches_normal(void **state)
+{
+	static const struct {
+		int walks; /* ALWAYS shows the walk (1), never (0), or not known (-1) */
+		const char *query;
+	} shapes[] = {
+		{1, "[:find ?g (max ?t) :where [?b :g ?g] [?b :t ?t]]"},
+		{1, "[:find ?g (min ?t) :where [?b :g ?g] [?b :t ?t]]"},
+		{1, "[:find ?h (max ?t) (max ?t) :where [?b :gm ?h] [?b :tm ?t]]"},
+		{1, "[:find (max ?t) . :where [_ :t ?t]]"},
+		{1, "[:find (min ?t) :where [?b :tm ?t] [?b :k 1]]"},
+		{1, "[:find ?g ?h (min ?t) :where [?b :g ?g] [?b :gm ?h] [?b :tm ?t]]"},
+		{1, "[:find ?g (max ?t) :with ?b :where [?b :g ?g] [?b :tm ?t]]"},
+		{1, "[:find ?g (max ?t) :where [?b :g ?g] [?b :t ?t] [(not= ?t 2.5)]]"},
+		{1, "[:find ?g (max ?t) :where [?b :g ?g] [?b :tm ?t] (not [?b :k 0])]"},
+		{1, "[:find ?g (max ?t) :where [?b :g ?g] [?b :tm ?t] (or [?b :k 1] [?b :gm 2])]"},
+		{1, "[:find ?g (max ?x) :where [?b :g ?g] [?b :r ?x]]"},
+		{1, "[:find ?b (min ?t) :where [?b :tm ?t]]"},
+		{1, "[:find ?g (min ?t) :where [?b :r ?c] [?c :g ?g] [?b :t ?t]]"},
+		{1, "[:find (pull ?c [:id]) (max ?t) :where [?b :r ?c] [?b :tm ?t]]"},
+		{1, "[:find ?g (max ?t) :in $ ?k :where [?b :k ?k] [?b :g ?g] [?b :tm ?t]]"},
+		{1, "[:find ?g (max ?t) :in $ % :where [?b :g ?g] (kin ?b) [?b :tm ?t]]"},
+		{1, "[:find ?g (max ?t) :where [?b :g ?g] [?b :tm ?t] [?c :t ?t]]"},
+		{0, "[:find ?g (min ?t) (max ?t) :where [?b :g ?g] [?b :t ?t]]"},
+		{0, "[:find ?g (max 2 ?t) :where [?b :g ?g] [?b :t ?t]]"},
+		{0, "[:find ?g (count ?t) :where [?b :g ?g] [?b :t ?t]]"},
+		{0, "[:find ?s (max ?t) :where [?b :g ?g] [?b :t ?t] [(str ?g) ?s]]"},
+		{0, "[:find ?g (max ?t) :in $ % :where (grp ?b ?g) [?b :t ?t]]"},
+	};
+	const char *rules = "[[(kin ?b) [?b :r ?c] [?c :k 1]] [(kin ?b) [?b :k 2]]"
+			    " [(grp ?b ?g) [?b :g ?g]] [(grp ?b ?g) [?b :gm ?g]]]";
+	tu_seed(tu_seed_from_env(11));
+	const int dbs = (int)tu_scale(10);
+	int walked = 0;
+	for (int di = 0; di < dbs; di++) {
+		dl_store *s = open_fresh("loose");
+		int64_t t1;
+		load_loose(s, 5 + (int)(tu_rand() % 60), &t1);
+		for (int view = 0; view < 4; view++) {
+			dl_view vw = {(dl_view_kind)view, t1};
+			for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+				dl_arena a = DL_ARENA_INIT;
+				const char *q = shapes[k].query;
+				dl_value in[1];
+				size_t nin = 0;
+				if (strstr(q, "?k :where"))
+					in[nin++] = dl_int((int64_t)(tu_rand() % 3));
+				else if (strstr(q, ":in $ %"))
+					in[nin++] = tu_edn(&a, rules);
+				ran x, y;
+				dl_qopts o = DL_QOPTS_INIT;
+				o.view = vw;
+				o.loose = DL_LOOSE_OFF;
+				if (run_q(&x, &a, s, q, in, nin, &o))
+					fail_msg("db %d, view %d, shape %zu: %s", di, view, k, dl_errmsg());
+				assert_null(strstr(x.explain, "loose-index-scan"));
+				dl_qresult_sort(&x.res);
+				for (uint8_t m = DL_LOOSE_AUTO; m <= DL_LOOSE_ALWAYS; m += 2) {
+					o.loose = m;
+					if (run_q(&y, &a, s, q, in, nin, &o))
+						fail_msg("db %d, view %d, shape %zu, mode %d: %s", di, view, k,
+							 m, dl_errmsg());
+					dl_qresult_sort(&y.res);
+					if (!rows_equal(&x.res, &y.res))
+						fail_msg("db %d, view %d, shape %zu, mode %d: %zu rows, "
+							 "normal %zu\n%s\nnormal:\n%s",
+							 di, view, k, m, y.res.nrows, x.res.nrows, y.explain,
+							 x.explain);
+					bool walks = strstr(y.explain, "loose-index-scan") != NULL;
+					if (m == DL_LOOSE_ALWAYS && shapes[k].walks >= 0 &&
+					    walks != (shapes[k].walks == 1))
+						fail_msg("shape %zu: the walk %sexpected\n%s", k,
+							 shapes[k].walks ? "" : "not ", y.explain);
+					walked += walks;
+				}
+				dl_arena_free(&a);
+			}
+		}
+		close_rm(s);
+	}
+	assert_true(walked > 0);
+	(void)state;
+}
+
+/* On OHLC-like bars the walk reads a few datoms per symbol and stops
+ * early; a symbol with no bar at all keeps its bound out of reach, and the
+ * walk gives up within its budget and runs the normal plan (the same
+ * answer); min walks from the bottom. */
+static void test_loose_scan_budget(void **state)
+{
+	dl_store *s = open_fresh("loosebars");
+	load_bars(s, 10, 2000);
+	const char *q = "[:find ?s (max ?t) :where [?b :price/symbol ?s] [?b :price/time ?t]]";
+	dl_arena a = DL_ARENA_INIT;
+	ran r, n;
+	dl_qopts o = DL_QOPTS_INIT;
+	assert_int_equal(run_q(&r, &a, s, q, NULL, 0, &o), 0);
+	assert_int_equal(r.res.nrows, 10);
+	char line[1024], strat[64];
+	unsigned long long rows, scanned;
+	const char *l = step_line(r.explain, "[?b :price/time ?t]", line, sizeof line);
+	assert_non_null(l);
+	step_figures(l, strat, &rows, &scanned);
+	assert_string_equal(strat, "loose-index-scan");
+	assert_int_equal(rows, 10);
+	assert_true(scanned < 200); /* not the 40,000 datoms of the normal plan */
+	if (!strstr(r.explain, "all 10 groups found, stopped early"))
+		fail_msg("expected an early stop:\n%s", r.explain);
+	o.loose = DL_LOOSE_OFF;
+	assert_int_equal(run_q(&n, &a, s, q, NULL, 0, &o), 0);
+	dl_qresult_sort(&r.res);
+	dl_qresult_sort(&n.res);
+	assert_true(rows_equal(&r.res, &n.res));
+	/* min: from the bottom */
+	o.loose = DL_LOOSE_AUTO;
+	const char *qmin = "[:find ?s (min ?t) :where [?b :price/symbol ?s] [?b :price/time ?t]]";
+	assert_int_equal(run_q(&r, &a, s, qmin, NULL, 0, &o), 0);
+	if (!strstr(r.explain, "min per group, from the bottom: all 10 groups found"))
+		fail_msg("expected a walk from the bottom:\n%s", r.explain);
+	assert_int_equal(r.res.nrows, 10);
+	for (size_t i = 0; i < r.res.nrows; i++)
+		assert_int_equal(r.res.rows[i * 2 + 1].u.i, 1700000000000LL);
+	/* a bar with no time: its symbol is a group the walk never finds */
+	tx(s, "[{:db/id \"late\" :symbol/ticker \"LATE\"} {:price/symbol \"late\" :price/open 1.5}]");
+	assert_int_equal(run_q(&r, &a, s, q, NULL, 0, &o), 0);
+	assert_int_equal(r.res.nrows, 10);
+	if (!strstr(r.explain, "gave up, ran the plan below") || !strstr(r.explain, "merge"))
+		fail_msg("expected the walk to give up:\n%s", r.explain);
+	l = step_line(r.explain, "[?b :price/time ?t]", line, sizeof line);
+	step_figures(l, strat, &rows, &scanned);
+	assert_true(scanned < 8000); /* an eighth of the normal plan's estimate (40,000), about */
+	o.loose = DL_LOOSE_OFF;
+	assert_int_equal(run_q(&n, &a, s, q, NULL, 0, &o), 0);
+	dl_qresult_sort(&r.res);
+	dl_qresult_sort(&n.res);
+	assert_true(rows_equal(&r.res, &n.res));
+	dl_arena_free(&a);
+	close_rm(s);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +1100,8 @@ int main(void)
 		cmocka_unit_test(test_parallel_subqueries),
 		cmocka_unit_test(test_right_linear_matches_general),
 		cmocka_unit_test(test_right_linear_budgets),
+		cmocka_unit_test(test_loose_scan_matches_normal),
+		cmocka_unit_test(test_loose_scan_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
