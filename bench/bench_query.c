@@ -22,7 +22,8 @@
  * each query's EXPLAIN ANALYZE on stderr after timing it; --dump prints its
  * rows (sorted, EDN) on stderr.  --subq forces how nested q subqueries run
  * (once per input tuple, or batched over all of them; default: chosen).
- * Each query runs to warm up (once, and
+ * Each query is parsed once (as SQLite's statements are prepared once and
+ * DataScript caches parsed queries), runs to warm up (once, and
  * again until --warmup-ms, default 1000, have passed), then N times, each
  * in a fresh read snapshot (as a new query from an application
  * would); when N runs would take more than --budget-ms (default 120000,
@@ -318,21 +319,20 @@ static size_t count_values(const dl_value *v)
 
 /* A pull benchmark once: a fresh snapshot, the pattern read and compiled,
  * the entity resolved and pulled, as dl_snapshot_pull does. */
-static int pull_once(dl_store *s, const bq *b, size_t *rows, bool dump)
+/* pat and ref: the pattern and the entity, read once (prepare) */
+static int pull_once(dl_store *s, const bq *b, const dl_value *pat, const dl_value *ref,
+		     size_t *rows, bool dump)
 {
 	dl_arena a = DL_ARENA_INIT;
 	dl_snap *snap = NULL;
-	dl_value pat, ref, out;
+	dl_value out;
 	dl_pull_pattern *p;
 	int64_t e = 0;
-	size_t n = 0;
 	int rc;
-	if ((rc = read_args(&pat, &n, &a, b->q)) || (rc = read_args(&ref, &n, &a, b->args)))
-		goto out;
 	if ((rc = dl_snap_begin(&snap, s)) ||
-	    (rc = dl_pull_compile(&p, &a, &pat, snap, b->name)))
+	    (rc = dl_pull_compile(&p, &a, pat, snap, b->name)))
 		goto out;
-	if ((rc = dl_pull_entid(&e, snap, NULL, &ref)) < 0)
+	if ((rc = dl_pull_entid(&e, snap, NULL, ref)) < 0)
 		goto out;
 	if (rc == 0) {
 		rc = dl_error(DL_ENOTFOUND, "%s: no entity %s", b->name, b->args);
@@ -358,24 +358,43 @@ out:
  * EXPLAIN ANALYZE to stderr. */
 static uint8_t g_subq = DL_SUBQ_AUTO; /* --subq */
 
-static int run_once(dl_store *s, const bq *b, size_t *rows, bool explain, bool dump,
-		    int64_t timeout_ms, int threads)
+/* A benchmark's queries parsed and inputs read, once: SQLite's statements
+ * are prepared once and DataScript keeps parsed queries in a cache, so
+ * the runs time what a prepared query costs. */
+typedef struct prepared {
+	dl_arena a;
+	dl_query *q, *q2;
+	dl_value in[8];
+	size_t nin;
+} prepared;
+
+static int prepare(prepared *p, const bq *b)
+{
+	memset(p, 0, sizeof *p);
+	if (BQ_IS_PULL(b)) {
+		/* in[0] the pattern, in[1] the entity */
+		size_t n;
+		DL_TRY(read_args(&p->in[0], &n, &p->a, b->q));
+		return read_args(&p->in[1], &n, &p->a, b->args);
+	}
+	DL_TRY(dl_query_parse(&p->q, &p->a, b->q, strlen(b->q), b->name));
+	if (b->q2)
+		DL_TRY(dl_query_parse(&p->q2, &p->a, b->q2, strlen(b->q2), b->name));
+	return read_args(p->in, &p->nin, &p->a, b->args);
+}
+
+static int run_once(dl_store *s, const bq *b, const prepared *p, size_t *rows, bool explain,
+		    bool dump, int64_t timeout_ms, int threads)
 {
 	dl_arena a = DL_ARENA_INIT;
 	dl_snap *snap = NULL;
 	dl_buf ex = DL_BUF_INIT;
 	int rc;
-	dl_query *q, *q2 = NULL;
-	dl_value in[8];
-	size_t nin;
+	const dl_query *q = p->q, *q2 = p->q2;
+	const dl_value *in = p->in;
+	size_t nin = p->nin;
 	if (BQ_IS_PULL(b))
-		return pull_once(s, b, rows, dump);
-	if ((rc = dl_query_parse(&q, &a, b->q, strlen(b->q), b->name)))
-		goto out;
-	if (b->q2 && (rc = dl_query_parse(&q2, &a, b->q2, strlen(b->q2), b->name)))
-		goto out;
-	if ((rc = read_args(in, &nin, &a, b->args)))
-		goto out;
+		return pull_once(s, b, &p->in[0], &p->in[1], rows, dump);
 	if ((rc = dl_snap_begin(&snap, s)))
 		goto out;
 	dl_qopts o = DL_QOPTS_INIT;
@@ -581,13 +600,22 @@ int main(int argc, char **argv)
 			want |= !strcmp(names[k], b->name);
 		if (!want)
 			continue;
+		prepared pq;
+		int rc = prepare(&pq, b);
+		if (rc) {
+			fprintf(stderr, "bench_query: %s: %s\n", b->name, dl_errmsg());
+			printf("%s ERROR - - - - 0\n", b->name);
+			fflush(stdout);
+			dl_arena_free(&pq.a);
+			status = 1;
+			continue;
+		}
 		/* Warm up: once, and again until --warmup-ms have passed. */
 		size_t rows = 0;
 		double t0 = bench_now_ms(), warm, start = t0;
-		int rc;
 		do {
 			t0 = bench_now_ms();
-			rc = run_once(s, b, &rows, false, false, timeout_ms, threads);
+			rc = run_once(s, b, &pq, &rows, false, false, timeout_ms, threads);
 			warm = bench_now_ms() - t0;
 		} while (!rc && bench_now_ms() - start < warmup_ms);
 		if (rc) {
@@ -597,13 +625,14 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			if (rc != DL_ETIMEOUT && rc != DL_ELIMIT && rc != DL_ENOMEM)
 				status = 1;
+			dl_arena_free(&pq.a);
 			continue;
 		}
 		/* Fewer runs when N would blow the time budget (at least 3). */
 		int n = bench_budget_runs(runs, warm, g_budget_ms);
 		for (int r = 0; r < n; r++) {
 			t0 = bench_now_ms();
-			rc = run_once(s, b, &rows, false, false, timeout_ms, threads);
+			rc = run_once(s, b, &pq, &rows, false, false, timeout_ms, threads);
 			times[r] = bench_now_ms() - t0;
 			if (rc)
 				break;
@@ -612,6 +641,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_query: %s: %s\n", b->name, dl_errmsg());
 			printf("%s %s - - - - 0\n", b->name, failure(rc));
 			fflush(stdout);
+			dl_arena_free(&pq.a);
 			continue;
 		}
 		double median = bench_median(times, n);
@@ -621,7 +651,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "# %s: peak RSS %.1f MB, of which LMDB's map (file pages) %.1f MB now\n",
 			b->name, bench_peak_rss_mb(), rss_file_mb());
 		if (explain || dump)
-			run_once(s, b, &rows, explain, dump, timeout_ms, threads);
+			run_once(s, b, &pq, &rows, explain, dump, timeout_ms, threads);
+		dl_arena_free(&pq.a);
 	}
 	free(times);
 	dl_store_close(s);
