@@ -146,7 +146,7 @@ static int var_bound(double *out, dl_qenv *env, uint32_t v, double cap)
 		for (int pos = 0; ok && pos <= 2; pos += 2) {
 			if (rp.kind[pos] != DL_T_VAR || rp.var[pos] != v)
 				continue;
-			double n;
+			double n = HUGE_VAL;
 			DL_TRY(distinct_count(&n, env, rp.c[1].u.i, pos == 2, fmin(cap, *out)));
 			*out = fmin(*out, n);
 		}
