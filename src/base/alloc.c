@@ -82,7 +82,7 @@ typedef struct block_hdr {
 	size_t pad_;
 } block_hdr;
 
-#define BLOCK_MIN_LOG 16 /* 64 KiB */
+#define BLOCK_MIN_LOG 14 /* 16 KiB */
 #define BLOCK_MAX_LOG 26 /* 64 MiB: larger blocks are never cached */
 #define BLOCK_SLOTS 2
 static _Atomic(block_hdr *) g_blocks[BLOCK_MAX_LOG + 1][BLOCK_SLOTS];
@@ -133,7 +133,7 @@ static void cache_put(block_hdr *h)
 	dl_free(h);
 }
 
-/* The capacity a request of size gets (a power of two from 64 KiB), and a
+/* The capacity a request of size gets (a power of two from 16 KiB), and a
  * cached block of it if there is one; 0, or DL_ENOMEM when too big. */
 static int block_fit(size_t size, size_t *cap, block_hdr **cached)
 {

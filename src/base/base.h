@@ -20,7 +20,7 @@ void dl_free(void *p);
 char *dl_strndup(const char *s, size_t n);
 
 /* Large blocks for memory that every query takes and gives back (relation
- * rows, hash tables, big arena chunks).  Blocks of 64 KiB and more come in
+ * rows, hash tables, big arena chunks).  Blocks of 16 KiB and more come in
  * power-of-two sizes, and a freed one is kept in a small process-wide cache
  * (at most DL_BLOCK_CACHE_MAX bytes, lock-free) for the next query: glibc
  * serves such sizes with fresh mmaps or trims them off the heap on free, so

@@ -62,6 +62,13 @@ static void test_reuse(void **state)
 	for (size_t i = 0; i < 500 * KB; i += 997)
 		assert_int_equal(c[i], 0);
 	dl_block_free(c);
+	/* from 16 KiB: an answer's medium arena chunk is kept too */
+	void *m = dl_block_alloc(20 * KB);
+	assert_non_null(m);
+	assert_int_equal(dl_block_cap(m), 32 * KB);
+	dl_block_free(m);
+	assert_ptr_equal(dl_block_alloc(30 * KB), m);
+	dl_block_free(m);
 	/* trim empties the cache: the next block is a fresh one, which the
 	 * allocator may well place at the same address, so only check that the
 	 * cache gave nothing (a cached block would still hold its old bytes) */
