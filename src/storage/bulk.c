@@ -1382,3 +1382,9 @@ int dl_wtxn_add_batch(dl_wtxn *w, const dl_datom *d, size_t n, const unsigned *a
 		return 0;
 	return dl_wtxn_fail(w, batch(w, d, n));
 }
+
+bool dl_wtxn_batch_written(const dl_wtxn *w, size_t i)
+{
+	assert(i < w->bskip_cap);
+	return w->bskip[i] != SKIP;
+}
