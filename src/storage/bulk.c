@@ -474,6 +474,8 @@ void dl_wtxn_defer_indexes(dl_wtxn *w)
 	w->spool = sp;
 }
 
+bool dl_wtxn_deferring(const dl_wtxn *w) { return w->spool != NULL; }
+
 int dl_wtxn_index_now(dl_wtxn *w, int64_t a)
 {
 	spool *sp = w->spool;

@@ -209,6 +209,8 @@ bool dl_wtxn_batch_written(const dl_wtxn *w, size_t i);
  *  written once, and full.  EAVT and the log are written as before.  If no
  *  temporary file can be made the batches are written directly. */
 void dl_wtxn_defer_indexes(dl_wtxn *w);
+/** Whether dl_wtxn_defer_indexes is in effect (an import). */
+bool dl_wtxn_deferring(const dl_wtxn *w);
 /** AVET entries of attribute a are never deferred (the importer reads
  *  them back while importing: unique values, lookup refs). */
 int dl_wtxn_index_now(dl_wtxn *w, int64_t a);

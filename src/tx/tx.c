@@ -1881,8 +1881,9 @@ static int write_add(txc *t, const op *o)
  * One by one, each datom is a seek and four puts at scattered places in
  * EAVT, AEVT and AVET (a large transaction's time went there); the batch
  * sorts the run per index and writes each in key order, appending past the
- * index's end.  Below this, setting up the batch costs more than it saves. */
-#define BATCH_MIN_DEFAULT 64
+ * index's end.  It costs no more than single writes from two datoms on
+ * (callgrind: a map of five, 1.5% fewer instructions; one datom, the same). */
+#define BATCH_MIN_DEFAULT 2
 static _Atomic size_t g_batch_min = BATCH_MIN_DEFAULT;
 /* A batch's datoms are handed over in pieces of at most this many (its
  * scratch, here and in storage, is proportional to it). */
@@ -1933,6 +1934,11 @@ static int write_batch(txc *t, size_t i, size_t j, size_t n)
 static int write_ops(txc *t)
 {
 	size_t min = atomic_load_explicit(&g_batch_min, memory_order_relaxed);
+	/* in an import (indexes spooled) a batch's entries would be spooled, and
+	 * the next single write or read of their attributes would merge every
+	 * run of the import early: single writes there, as before */
+	if (dl_wtxn_deferring(t->w))
+		min = SIZE_MAX;
 	for (size_t i = 0; i < t->nfops;) {
 		size_t j = i, n = 0;
 		for (; j < t->nfops && (t->fops[j].dropped || batchable(t, &t->fops[j])); j++)
