@@ -1877,7 +1877,7 @@ static int write_add(txc *t, const op *o)
 }
 
 /* Runs of at least this many assertions about entities this transaction
- * created go to storage's batch writer (tests move it: dl_tx_set_batch_min).
+ * created go to storage's batch writer (tests move it: dl_tx_set_batch).
  * One by one, each datom is a seek and four puts at scattered places in
  * EAVT, AEVT and AVET (a large transaction's time went there); the batch
  * sorts the run per index and writes each in key order, appending past the
@@ -1885,13 +1885,18 @@ static int write_add(txc *t, const op *o)
  * (callgrind: a map of five, 1.5% fewer instructions; one datom, the same). */
 #define BATCH_MIN_DEFAULT 2
 static _Atomic size_t g_batch_min = BATCH_MIN_DEFAULT;
-/* A batch's datoms are handed over in pieces of at most this many (its
- * scratch, here and in storage, is proportional to it). */
-#define BATCH_MAX (1u << 18)
+/* A run is handed over in batches of at most this many datoms: storage
+ * addresses a batch's value encodings (400 bytes at most each) with 32 bits.
+ * More, smaller batches would cost pages: each later batch inserts into
+ * the middle of the full pages the earlier ones appended, splitting them. */
+#define BATCH_MAX_DEFAULT ((size_t)1 << 22)
+static _Atomic size_t g_batch_max = BATCH_MAX_DEFAULT;
 
-void dl_tx_set_batch_min(size_t n)
+void dl_tx_set_batch(size_t min, size_t max)
 {
-	atomic_store_explicit(&g_batch_min, n ? n : BATCH_MIN_DEFAULT, memory_order_relaxed);
+	atomic_store_explicit(&g_batch_min, min ? min : BATCH_MIN_DEFAULT, memory_order_relaxed);
+	max = max && max < BATCH_MAX_DEFAULT ? max : BATCH_MAX_DEFAULT;
+	atomic_store_explicit(&g_batch_max, max, memory_order_relaxed);
 }
 
 /* An assertion that needs no look at the database before it is written: its
@@ -1907,7 +1912,8 @@ static bool batchable(const txc *t, const op *o)
  * list them as one by one writes would. */
 static int write_batch(txc *t, size_t i, size_t j, size_t n)
 {
-	size_t cap = n < BATCH_MAX ? n : BATCH_MAX;
+	size_t max = atomic_load_explicit(&g_batch_max, memory_order_relaxed);
+	size_t cap = n < max ? n : max;
 	dl_datom *d = DL_ARENA_NEW(t->sa, cap, dl_datom);
 	const op **src = DL_ARENA_NEW(t->sa, cap, const op *);
 	if (!d || !src)
