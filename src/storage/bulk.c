@@ -474,6 +474,8 @@ void dl_wtxn_defer_indexes(dl_wtxn *w)
 	w->spool = sp;
 }
 
+bool dl_wtxn_deferring(const dl_wtxn *w) { return w->spool != NULL; }
+
 int dl_wtxn_index_now(dl_wtxn *w, int64_t a)
 {
 	spool *sp = w->spool;
@@ -1381,4 +1383,10 @@ int dl_wtxn_add_batch(dl_wtxn *w, const dl_datom *d, size_t n, const unsigned *a
 	if (!n)
 		return 0;
 	return dl_wtxn_fail(w, batch(w, d, n));
+}
+
+bool dl_wtxn_batch_written(const dl_wtxn *w, size_t i)
+{
+	assert(i < w->bskip_cap);
+	return w->bskip[i] != SKIP;
 }

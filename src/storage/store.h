@@ -194,6 +194,10 @@ size_t dl_wtxn_datom_count(const dl_wtxn *w);
  *  of the transaction.  Returns 0 or an error; dl_wtxn_datom_count() tells
  *  how many were written. */
 int dl_wtxn_add_batch(dl_wtxn *w, const dl_datom *d, size_t n, const unsigned *aflags);
+/** After a dl_wtxn_add_batch that returned 0: whether its d[i] was written
+ *  (false for a duplicate of an earlier datom of the batch or a datom
+ *  already current).  Valid until the next write. */
+bool dl_wtxn_batch_written(const dl_wtxn *w, size_t i);
 
 /** For a write transaction that will carry many bulk batches (an import):
  *  from now on the AEVT, AVET and VAET entries of dl_wtxn_add_batch go to
@@ -205,6 +209,8 @@ int dl_wtxn_add_batch(dl_wtxn *w, const dl_datom *d, size_t n, const unsigned *a
  *  written once, and full.  EAVT and the log are written as before.  If no
  *  temporary file can be made the batches are written directly. */
 void dl_wtxn_defer_indexes(dl_wtxn *w);
+/** Whether dl_wtxn_defer_indexes is in effect (an import). */
+bool dl_wtxn_deferring(const dl_wtxn *w);
 /** AVET entries of attribute a are never deferred (the importer reads
  *  them back while importing: unique values, lookup refs). */
 int dl_wtxn_index_now(dl_wtxn *w, int64_t a);

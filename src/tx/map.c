@@ -77,9 +77,8 @@ void dl_hidx_init(dl_hidx *m, dl_arena *a)
 	m->a = a;
 }
 
-static int hidx_grow(dl_hidx *m)
+static int hidx_grow_to(dl_hidx *m, size_t cap)
 {
-	size_t cap = m->cap ? m->cap * 2 : MAP_MIN_CAP;
 	uint64_t *hashes = DL_ARENA_NEW(m->a, cap, uint64_t);
 	uint32_t *items = DL_ARENA_NEW(m->a, cap, uint32_t);
 	if (!hashes || !items)
@@ -98,6 +97,19 @@ static int hidx_grow(dl_hidx *m)
 	m->items = items;
 	m->cap = cap;
 	return 0;
+}
+
+static int hidx_grow(dl_hidx *m)
+{
+	return hidx_grow_to(m, m->cap ? m->cap * 2 : MAP_MIN_CAP);
+}
+
+int dl_hidx_reserve(dl_hidx *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : MAP_MIN_CAP;
+	while (n * 4 > cap * 3)
+		cap *= 2;
+	return cap > m->cap ? hidx_grow_to(m, cap) : 0;
 }
 
 int64_t dl_hidx_find(const dl_hidx *m, uint64_t hash, dl_hidx_eq eq, const void *ctx)

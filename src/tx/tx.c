@@ -13,9 +13,11 @@
  *      (with the database and with each other), the rest get new ids in
  *      order of first appearance;
  *   5. retractions are expanded, cas checked, conflicts detected;
- *   6. writes: card-one assertions retract the previous value; then the
- *      composite tuples (:db/tupleAttrs) of every entity whose components
- *      were written are re-asserted (upserts through them happen in 4);
+ *   6. writes: card-one assertions retract the previous value; long runs
+ *      of assertions about entities created here go to storage as sorted
+ *      batches (write_ops); then the composite tuples (:db/tupleAttrs) of
+ *      every entity whose components were written are re-asserted (upserts
+ *      through them happen in 4);
  *   7. checks on the result: unique values, schema changes.
  *
  * Memory: everything lives in a scratch arena freed at the end; the report
@@ -111,8 +113,8 @@ typedef struct txc {
 	size_t nops, cops;
 	op *fops; /* resolved: adds and retracts only */
 	size_t nfops, cfops;
-	dl_hidx add_eav; /* fops adds by [e a v] */
-	dl_hidx add_ea;  /* fops card-one adds by [e a] */
+	dl_hidx add_eav; /* fops cardinality-many adds by [e a v] */
+	dl_hidx add_ea;  /* fops cardinality-one adds by [e a] (find_add) */
 
 	struct comp *comps; /* composite tuple attributes (composites()) */
 	size_t ncomps, ccomps;
@@ -125,22 +127,34 @@ typedef struct txc {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void *vgrow(dl_arena *a, void *p, size_t n, size_t *cap, size_t sz)
+/* Room for `want` elements (at least 32): a large transaction's arrays are
+ * given their size at once where it is known, as each doubling copies them
+ * to fresh pages. */
+static void *vreserve(dl_arena *a, void *p, size_t n, size_t *cap, size_t want, size_t sz)
 {
-	size_t nc = *cap ? *cap * 2 : 32;
-	void *q = dl_arena_alloc(a, nc * sz);
+	want = want > 32 ? want : 32;
+	void *q = dl_arena_alloc(a, want * sz);
 	if (!q)
 		return NULL;
 	if (n)
 		memcpy(q, p, n * sz);
-	*cap = nc;
+	*cap = want;
 	return q;
+}
+
+static void *vgrow(dl_arena *a, void *p, size_t n, size_t *cap, size_t sz)
+{
+	return vreserve(a, p, n, cap, *cap * 2, sz);
 }
 
 #define VPUSH(t, arr, n, cap)                                                  \
 	(((n) < (cap) || ((arr) = vgrow((t)->sa, (arr), (n), &(cap), sizeof *(arr)))) \
 		 ? &(arr)[(n)++]                                               \
 		 : NULL)
+
+#define VRESERVE(t, arr, n, cap, want)                                                 \
+	((cap) >= (want) ? 0                                                           \
+	 : ((arr) = vreserve((t)->sa, (arr), (n), &(cap), (want), sizeof *(arr))) ? 0 : DL_ENOMEM)
 
 /* Print v into dst (cap bytes), cut with "..." if longer. */
 static void vstr(char *dst, size_t cap, const dl_value *v)
@@ -1645,17 +1659,31 @@ static int push_fop(txc *t, int kind, bool implicit, int64_t e, int64_t a,
 	return 0;
 }
 
+/* The assertion of [e a v] among the fops, or -1.  Cardinality-one
+ * assertions are found by [e a] (one value each: a second is a conflict),
+ * the others by [e a v]; one probe each, as a large transaction's tables
+ * are far bigger than the cache. */
+static int64_t find_add(const txc *t, const dl_attr *at, int64_t e, int64_t a,
+			const dl_value *v)
+{
+	fop_probe p = {t->fops, e, a, v};
+	if (at && !at->many) {
+		int64_t k = dl_hidx_find(&t->add_ea, ea_hash(e, a), ea_eq, &p);
+		return k >= 0 && dl_value_equal(&t->fops[k].v, v) ? k : -1;
+	}
+	return dl_hidx_find(&t->add_eav, eav_hash(e, a, v), eav_eq, &p);
+}
+
 static int push_add(txc *t, int64_t e, int64_t a, const dl_value *v, const dl_value *form)
 {
 	char an[VAL_MAX], v1[VAL_MAX], v2[VAL_MAX];
 	const dl_attr *at = attr_get(t, a);
 	fop_probe p = {t->fops, e, a, v};
-	uint64_t h = eav_hash(e, a, v);
-	if (dl_hidx_find(&t->add_eav, h, eav_eq, &p) >= 0)
-		return 0; /* the same assertion twice */
 	if (!at->many) {
-		uint64_t h2 = ea_hash(e, a);
-		int64_t k = dl_hidx_find(&t->add_ea, h2, ea_eq, &p);
+		uint64_t h = ea_hash(e, a);
+		int64_t k = dl_hidx_find(&t->add_ea, h, ea_eq, &p);
+		if (k >= 0 && dl_value_equal(&t->fops[k].v, v))
+			return 0; /* the same assertion twice */
 		if (k >= 0) {
 			vstr(v1, sizeof v1, &t->fops[k].v);
 			vstr(v2, sizeof v2, v);
@@ -1663,9 +1691,13 @@ static int push_add(txc *t, int64_t e, int64_t a, const dl_value *v, const dl_va
 				    "two values for cardinality-one %s of entity %lld: %s "
 				    "and %s", aname(t, a, an, sizeof an), (long long)e, v1, v2);
 		}
-		DL_TRY(dl_hidx_add(&t->add_ea, h2, (uint32_t)t->nfops));
+		DL_TRY(dl_hidx_add(&t->add_ea, h, (uint32_t)t->nfops));
+	} else {
+		uint64_t h = eav_hash(e, a, v);
+		if (dl_hidx_find(&t->add_eav, h, eav_eq, &p) >= 0)
+			return 0; /* the same assertion twice */
+		DL_TRY(dl_hidx_add(&t->add_eav, h, (uint32_t)t->nfops));
 	}
-	DL_TRY(dl_hidx_add(&t->add_eav, h, (uint32_t)t->nfops));
 	return push_fop(t, OP_ADD, false, e, a, v, form);
 }
 
@@ -1737,6 +1769,8 @@ static int retract_entity(txc *t, int64_t e0, const dl_value *form)
 static int resolve_ops(txc *t)
 {
 	dvec dv = {0};
+	DL_TRY(VRESERVE(t, t->fops, t->nfops, t->cfops, t->nops));
+	DL_TRY(dl_hidx_reserve(&t->add_ea, t->nops));
 	for (size_t i = 0; i < t->nops; i++) {
 		op *o = &t->ops[i];
 		int64_t e = real_e(t, o->e);
@@ -1782,8 +1816,7 @@ static int resolve_ops(txc *t)
 		op *o = &t->fops[i];
 		if (o->kind != OP_RETRACT)
 			continue;
-		fop_probe p = {t->fops, o->e, o->a, &o->v};
-		if (dl_hidx_find(&t->add_eav, eav_hash(o->e, o->a, &o->v), eav_eq, &p) < 0)
+		if (find_add(t, attr_get(t, o->a), o->e, o->a, &o->v) < 0)
 			continue;
 		if (o->implicit) {
 			o->dropped = true;
@@ -1840,6 +1873,94 @@ static int write_add(txc *t, const op *o)
 		return rc;
 	if (rc)
 		DL_TRY(record(t, o->e, o->a, &o->v, true, o->form));
+	return 0;
+}
+
+/* Runs of at least this many assertions about entities this transaction
+ * created go to storage's batch writer (tests move it: dl_tx_set_batch).
+ * One by one, each datom is a seek and four puts at scattered places in
+ * EAVT, AEVT and AVET (a large transaction's time went there); the batch
+ * sorts the run per index and writes each in key order, appending past the
+ * index's end.  It costs no more than single writes from two datoms on
+ * (callgrind: a map of five, 1.5% fewer instructions; one datom, the same). */
+#define BATCH_MIN_DEFAULT 2
+static _Atomic size_t g_batch_min = BATCH_MIN_DEFAULT;
+/* A run is handed over in batches of at most this many datoms: storage
+ * addresses a batch's value encodings (400 bytes at most each) with 32 bits.
+ * More, smaller batches would cost pages: each later batch inserts into
+ * the middle of the full pages the earlier ones appended, splitting them. */
+#define BATCH_MAX_DEFAULT ((size_t)1 << 22)
+static _Atomic size_t g_batch_max = BATCH_MAX_DEFAULT;
+
+void dl_tx_set_batch(size_t min, size_t max)
+{
+	atomic_store_explicit(&g_batch_min, min ? min : BATCH_MIN_DEFAULT, memory_order_relaxed);
+	max = max && max < BATCH_MAX_DEFAULT ? max : BATCH_MAX_DEFAULT;
+	atomic_store_explicit(&g_batch_max, max, memory_order_relaxed);
+}
+
+/* An assertion that needs no look at the database before it is written: its
+ * entity was created in this transaction, so it has no current value that a
+ * cardinality-one assertion would replace. */
+static bool batchable(const txc *t, const op *o)
+{
+	return o->kind == OP_ADD && dl_u64map_get(&t->fresh, (uint64_t)o->e, NULL);
+}
+
+/* Write the assertions among fops[i..j) (all batchable or dropped, n of
+ * them) through storage's batch writer, in order: the log and the report
+ * list them as one by one writes would. */
+static int write_batch(txc *t, size_t i, size_t j, size_t n)
+{
+	size_t max = atomic_load_explicit(&g_batch_max, memory_order_relaxed);
+	size_t cap = n < max ? n : max;
+	dl_datom *d = DL_ARENA_NEW(t->sa, cap, dl_datom);
+	const op **src = DL_ARENA_NEW(t->sa, cap, const op *);
+	if (!d || !src)
+		return DL_ENOMEM;
+	while (i < j) {
+		size_t m = 0;
+		for (; i < j && m < cap; i++) {
+			const op *o = &t->fops[i];
+			if (o->dropped)
+				continue;
+			src[m] = o;
+			d[m] = (dl_datom){.e = o->e, .a = o->a, .v = o->v};
+			m++;
+		}
+		DL_TRY(dl_wtxn_add_batch(t->w, d, m, NULL));
+		for (size_t k = 0; k < m; k++)
+			if (dl_wtxn_batch_written(t->w, k))
+				DL_TRY(record(t, d[k].e, d[k].a, &d[k].v, true, src[k]->form));
+	}
+	return 0;
+}
+
+/* Every resolved op, in order; long runs of batchable ones as batches. */
+static int write_ops(txc *t)
+{
+	size_t min = atomic_load_explicit(&g_batch_min, memory_order_relaxed);
+	/* in an import (indexes spooled) a batch's entries would be spooled, and
+	 * the next single write or read of their attributes would merge every
+	 * run of the import early: single writes there, as before */
+	if (dl_wtxn_deferring(t->w))
+		min = SIZE_MAX;
+	for (size_t i = 0; i < t->nfops;) {
+		size_t j = i, n = 0;
+		for (; j < t->nfops && (t->fops[j].dropped || batchable(t, &t->fops[j])); j++)
+			n += !t->fops[j].dropped;
+		if (n >= min) {
+			DL_TRY(write_batch(t, i, j, n));
+			i = j;
+			continue;
+		}
+		/* too short for a batch, then the op that ended the run */
+		for (j += j < t->nfops; i < j; i++) {
+			const op *o = &t->fops[i];
+			if (!o->dropped)
+				DL_TRY(o->kind == OP_ADD ? write_add(t, o) : write_retract(t, o));
+		}
+	}
 	return 0;
 }
 
@@ -2156,6 +2277,16 @@ static int run(txc *t, const dl_value *data)
 			DL_TRY(prepass_map(t, f, i));
 	}
 	DL_TRY(prepass_lists(t, data, n));
+	/* the ops and entities the forms will likely make, room made once */
+	size_t nops = 0, nmaps = 0;
+	for (size_t i = 0; i < n; i++) {
+		const dl_value *f = &data->u.items[i];
+		nops += f->type == DL_MAP ? f->len : 1;
+		nmaps += f->type == DL_MAP;
+	}
+	DL_TRY(VRESERVE(t, t->ops, t->nops, t->cops, nops));
+	DL_TRY(VRESERVE(t, t->slots, t->nslots, t->cslots, t->nslots + nmaps));
+	DL_TRY(VRESERVE(t, t->order, t->norder, t->corder, t->norder + nmaps));
 	t->main = true;
 	for (size_t i = 0; i < n; i++) {
 		const dl_value *f = &data->u.items[i];
@@ -2170,13 +2301,9 @@ static int run(txc *t, const dl_value *data)
 	DL_TRY(upsert(t));
 	DL_TRY(allocate(t));
 	DL_TRY(resolve_ops(t));
+	DL_TRY(VRESERVE(t, t->rd, t->nrd, t->crd, t->nrd + t->nfops + 1));
 	DL_TRY(write_tx_instant(t));
-	for (size_t i = 0; i < t->nfops; i++) {
-		const op *o = &t->fops[i];
-		if (o->dropped)
-			continue;
-		DL_TRY(o->kind == OP_ADD ? write_add(t, o) : write_retract(t, o));
-	}
+	DL_TRY(write_ops(t));
 	DL_TRY(maintain_composites(t));
 	DL_TRY(check_unique(t));
 	if (t->schema_changed)

@@ -194,4 +194,11 @@ int dl_tx_seq_schema(const dl_schema **out, dl_tx_seq *q);
 void dl_tx_seq_committed(dl_tx_seq *q);
 void dl_tx_seq_free(dl_tx_seq *q);
 
+/** For tests: runs of at least `min` assertions about entities created in
+ *  their transaction are written as storage batches of at most `max`
+ *  datoms (min 1: every such run, SIZE_MAX: none; max 0 or past the
+ *  default: the default; 0, 0: the defaults).  The datoms, history, log and
+ *  reports are the same either way.  Process-wide. */
+void dl_tx_set_batch(size_t min, size_t max);
+
 #endif

@@ -41,6 +41,8 @@ void dl_hidx_init(dl_hidx *m, dl_arena *a);
 int64_t dl_hidx_find(const dl_hidx *m, uint64_t hash, dl_hidx_eq eq, const void *ctx);
 /** Add an item (the caller has checked it is absent). */
 int dl_hidx_add(dl_hidx *m, uint64_t hash, uint32_t item);
+/** Room for n items in all without growing. */
+int dl_hidx_reserve(dl_hidx *m, size_t n);
 
 static inline uint64_t dl_mix64(uint64_t x)
 {

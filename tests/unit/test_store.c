@@ -1222,34 +1222,6 @@ static void test_bulk(void **state)
 /* ---- the batch path against one-by-one writes ----------------------------- */
 
 /* Every named database of x and y holds the same keys and values. */
-static void same_content(dl_store *x, dl_store *y)
-{
-	dl_snap *sx, *sy;
-	assert_int_equal(dl_snap_begin(&sx, x), 0);
-	assert_int_equal(dl_snap_begin(&sy, y), 0);
-	for (int db = 0; db < DB_COUNT; db++) {
-		MDB_cursor *cx, *cy;
-		assert_int_equal(mdb_cursor_open(sx->txn, x->dbi[db], &cx), 0);
-		assert_int_equal(mdb_cursor_open(sy->txn, y->dbi[db], &cy), 0);
-		for (size_t i = 0;; i++) {
-			MDB_val kx, dx, ky, dy;
-			int rx = mdb_cursor_get(cx, &kx, &dx, MDB_NEXT);
-			int ry = mdb_cursor_get(cy, &ky, &dy, MDB_NEXT);
-			if (rx != ry)
-				fail_msg("%s: entry %zu is in one database only", dl_store_db_names[db], i);
-			if (rx)
-				break;
-			if (kx.mv_size != ky.mv_size || memcmp(kx.mv_data, ky.mv_data, kx.mv_size) ||
-			    dx.mv_size != dy.mv_size || memcmp(dx.mv_data, dy.mv_data, dx.mv_size))
-				fail_msg("%s: entry %zu differs", dl_store_db_names[db], i);
-		}
-		mdb_cursor_close(cx);
-		mdb_cursor_close(cy);
-	}
-	dl_snap_end(sx);
-	dl_snap_end(sy);
-}
-
 /* Values from small pools, so that they repeat and share key prefixes:
  * 100 numbers (equal ints and doubles, ints past 2^53), 101 strings sharing
  * their first 12+ bytes, some prefixes of others, some with NULs, 102 long
@@ -1357,7 +1329,7 @@ static void test_bulk_vs_single(void **state)
 		assert_true(dl_wtxn_datom_count(wb) > 0);
 		assert_int_equal(dl_wtxn_commit(wb), 0);
 		assert_int_equal(dl_wtxn_commit(w1), 0);
-		same_content(sb, s1);
+		tu_same_store(sb, s1, "bulk");
 		dl_arena_reset(&ar);
 	}
 	check_ok(sb);

@@ -1730,6 +1730,65 @@ static void test_many_schema(void **state)
 
 /* Allocation failures anywhere in a batch: an error, no leak, nothing
  * written. */
+/* Run run(ud, arena) failing its 1st, 2nd, ... allocation until a run
+ * makes no allocation fail: every failed run returns DL_ENOMEM, leaks
+ * nothing and leaves s as it was (dump_all); the last one returns 0. */
+typedef int (*fa_run)(void *ud, dl_arena *ra);
+
+static void failalloc_loop(dl_store *s, fa_run run, void *ud)
+{
+	char *before = dump_all(s); /* warms up the schema cache too */
+	for (long n = 1;; n++) {
+		dl_arena ra = DL_ARENA_INIT;
+		long live = tu_failalloc_live();
+		tu_failalloc_arm(n);
+		int rc = run(ud, &ra);
+		int fired = tu_failalloc_fired();
+		tu_failalloc_disarm();
+		dl_arena_free(&ra);
+		if (!fired) {
+			if (rc != 0)
+				fail_msg("rc %d: %s", rc, dl_errmsg());
+			break;
+		}
+		if (rc == 0)
+			fail_msg("allocation %ld failed but the transaction succeeded", n);
+		if (rc != DL_ENOMEM)
+			fail_msg("failing allocation %ld: rc %d (%s)", n, rc, dl_errmsg());
+		if (tu_failalloc_live() != live)
+			fail_msg("failing allocation %ld: %ld blocks leaked", n,
+				 tu_failalloc_live() - live);
+		char *after = dump_all(s);
+		if (strcmp(before, after))
+			fail_msg("failing allocation %ld: database changed", n);
+		free(after);
+		if (n > 100000)
+			fail_msg("no end to allocations");
+	}
+	store_check_ok(s);
+	free(before);
+}
+
+typedef struct many_arg {
+	dl_store *s;
+	const dl_value *vals;
+	size_t n;
+	size_t ndatoms; /* of the last run's reports */
+} many_arg;
+
+static int run_many_tx(void *ud, dl_arena *ra)
+{
+	many_arg *m = ud;
+	dl_tx_report r[8];
+	assert_true(m->n <= 8);
+	dl_tx_opts o = DL_TX_OPTS_INIT;
+	int rc = dl_tx_run_many(r, ra, m->s, m->vals, m->n, &o);
+	m->ndatoms = 0;
+	for (size_t i = 0; !rc && i < m->n; i++)
+		m->ndatoms += r[i].ndatoms;
+	return rc;
+}
+
 static void test_many_failalloc(void **state)
 {
 	(void)state;
@@ -1748,38 +1807,210 @@ static void test_many_failalloc(void **state)
 	dl_arena pa = DL_ARENA_INIT;
 	dl_value vals[N];
 	parse_many(&pa, &nm, txs, N, vals);
-	char *before = dump_all(s); /* warms up the schema cache too */
-	for (long n = 1;; n++) {
-		dl_arena ra = DL_ARENA_INIT;
-		dl_tx_report r[N];
-		long live = tu_failalloc_live();
-		tu_failalloc_arm(n);
-		dl_tx_opts o = DL_TX_OPTS_INIT;
-		int rc = dl_tx_run_many(r, &ra, s, vals, N, &o);
-		int fired = tu_failalloc_fired();
-		tu_failalloc_disarm();
-		dl_arena_free(&ra);
-		if (!fired) {
-			if (rc != 0)
-				fail_msg("rc %d: %s", rc, dl_errmsg());
-			break;
-		}
-		if (rc == 0)
-			fail_msg("allocation %ld failed but the batch succeeded", n);
-		if (rc != DL_ENOMEM)
-			fail_msg("failing allocation %ld: rc %d (%s)", n, rc, dl_errmsg());
-		if (tu_failalloc_live() != live)
-			fail_msg("failing allocation %ld: %ld blocks leaked", n,
-				 tu_failalloc_live() - live);
-		char *after = dump_all(s);
-		if (strcmp(before, after))
-			fail_msg("failing allocation %ld: database changed", n);
-		free(after);
-		if (n > 100000)
-			fail_msg("no end to allocations");
+	many_arg m = {s, vals, N, 0};
+	failalloc_loop(s, run_many_tx, &m);
+	dl_arena_free(&pa);
+	dl_store_close(s);
+	dl_arena_free(&a);
+}
+
+/* ---- large transactions: the batch path against the one by one path ------- */
+
+static void same_report(const dl_tx_report *x, const dl_tx_report *y, const char *what)
+{
+	if (x->tx != y->tx || x->ntempids != y->ntempids || x->ndatoms != y->ndatoms)
+		fail_msg("%s: reports differ: tx %lld/%lld, %zu/%zu tempids, %zu/%zu datoms", what,
+			 (long long)x->tx, (long long)y->tx, x->ntempids, y->ntempids,
+			 x->ndatoms, y->ndatoms);
+	for (size_t i = 0; i < x->ntempids; i++)
+		if (!dl_value_equal(&x->tempids[i].tempid, &y->tempids[i].tempid) ||
+		    x->tempids[i].e != y->tempids[i].e)
+			fail_msg("%s: tempid %zu differs", what, i);
+	for (size_t i = 0; i < x->ndatoms; i++) {
+		const dl_datom *a = &x->datoms[i], *b = &y->datoms[i];
+		if (a->e != b->e || a->a != b->a || a->tx != b->tx || a->added != b->added ||
+		    !dl_value_equal(&a->v, &b->v) || a->v.type != b->v.type)
+			fail_msg("%s: report datom %zu differs", what, i);
 	}
-	store_check_ok(s);
-	free(before);
+}
+
+/* One random transaction of mostly new entities (maps with tempids, refs
+ * among them and to older entities, card-many values, nested components,
+ * unique identities that sometimes upsert into older entities or into each
+ * other, unique values that sometimes conflict), mixed with assertions and
+ * retractions about older entities, retractEntity, duplicates, a new
+ * attribute used in the same transaction, and an explicit txInstant (the
+ * two databases must get the same one). */
+static void big_tx(dl_buf *b, int round, const int64_t *olds, int nolds, int *nattr)
+{
+	/* round 3 is large enough for the batch to sort on a helper thread */
+	int n = round == 3 ? (int)tu_scale(8000) : 20 + (int)(tu_rand() % 300);
+	dl_buf_printf(b, "[[:db/add \"datomic.tx\" :db/txInstant #inst \"2020-01-01T%02d:%02d:00Z\"]",
+		      round / 60, round % 60);
+	bool defined = tu_rand() % 3 == 0;
+	if (defined)
+		dl_buf_printf(b, " {:db/ident :big/a%d :db/valueType :db.type/long}", *nattr);
+	for (int i = 0; i < n; i++) {
+		uint64_t r = tu_rand();
+		int64_t old = nolds ? olds[tu_rand() % (uint64_t)nolds] : 0;
+		/* round 3: new entities only (no upserts), one long run */
+		switch (round == 3 ? r % 16 | 4 : r % 16) {
+		case 0:
+			if (old)
+				/* one value per entity and tx, another in the next */
+				dl_buf_printf(b, " [:db/add %lld :person/active %s]", (long long)old,
+					      ((uint64_t)old + (uint64_t)round) % 2 ? "true" : "false");
+			break;
+		case 1:
+			if (old)
+				dl_buf_printf(b, " [:db/retract %lld :person/name \"N%d\"]",
+					      (long long)old, (int)((r >> 8) % 200));
+			break;
+		case 2:
+			if (old && (r >> 8) % 4 == 0)
+				dl_buf_printf(b, " [:db/retractEntity %lld]", (long long)old);
+			break;
+		case 3:
+			if (old)
+				dl_buf_printf(b, " [:db/add %lld :person/tags :t%d]", (long long)old,
+					      (int)((r >> 8) % 5));
+			break;
+		case 4:
+			/* the same assertion twice, about a new entity */
+			dl_buf_printf(b, " [:db/add \"n%d\" :person/age 7] [:db/add \"n%d\" :person/age 7]",
+				      i, i);
+			break;
+		default: {
+			/* upserts by email, into older entities or each other, say the
+			 * same name and age and no other card-one value (no conflict) */
+			int email = round != 3 && tu_rand() % 8 == 0 ? (int)(tu_rand() % 2000) : -1;
+			dl_buf_printf(b, " {:db/id \"n%d\"", i);
+			if (email >= 0)
+				dl_buf_printf(b, " :person/email \"e%d\" :person/name \"E%d\" :person/age %d",
+					      email, email, email % 90);
+			else
+				dl_buf_printf(b, " :person/name \"N%d\" :person/age %d",
+					      (int)(tu_rand() % 200), (int)(tu_rand() % 90));
+			if (tu_rand() % 3 == 0)
+				dl_buf_printf(b, " :person/tags [:t%d :t%d]", (int)(tu_rand() % 5),
+					      (int)(tu_rand() % 5));
+			if (tu_rand() % 3 == 0) /* refs to new entities and older ones */
+				dl_buf_printf(b, " :person/friend [\"n%d\" %lld]",
+					      (int)(tu_rand() % (uint64_t)n), (long long)(old ? old : 1));
+			if (tu_rand() % 16 == 0) /* unique values, every fifth round twice */
+				dl_buf_printf(b, " :person/ssn \"s%d_%d\"", round, round % 5 == 4 ? 0 : i);
+			if (email < 0 && tu_rand() % 6 == 0)
+				dl_buf_printf(b, " :person/address {:address/street \"S%d\"}",
+					      (int)(tu_rand() % 30));
+			if (email < 0 && defined && tu_rand() % 2)
+				dl_buf_printf(b, " :big/a%d %d", *nattr, i);
+			if (email < 0 && tu_rand() % 8 == 0)
+				dl_buf_printf(b, " :person/born #inst \"1990-01-01T00:00:00Z\" :person/score %d.5",
+					      i);
+			if (email < 0 && tu_rand() % 16 == 0) /* values kept out of line (blobs), tuples */
+				dl_buf_printf(b, " :address/city \"%0480d\" :point/xy [%d \"x\"]",
+					      (int)(tu_rand() % 8), i % 7);
+			dl_buf_puts(b, "}");
+		}
+		}
+	}
+	dl_buf_puts(b, "]");
+	*nattr += defined;
+}
+
+static void test_batch_vs_single(void **state)
+{
+	(void)state;
+	uint64_t seed = tu_seed_from_env(777);
+	dl_store *sb = open_db("big_batch"), *s1 = open_db("big_single");
+	int64_t *olds = NULL;
+	int nolds = 0, cap = 0, nattr = 0, failed = 0;
+	const char *schema_tx = k_schema;
+	const int rounds = tu_scale(40) < 8 ? 8 : (int)tu_scale(40);
+	for (int round = -1; round < rounds; round++) {
+		dl_buf b = DL_BUF_INIT;
+		if (round < 0) {
+			/* the schema, with an explicit txInstant in front */
+			dl_buf_puts(&b, "[{:db/id \"datomic.tx\" :db/txInstant #inst \"2019-01-01T00:00:00Z\"} ");
+			dl_buf_puts(&b, schema_tx + 1);
+		} else {
+			big_tx(&b, round, olds, nolds, &nattr);
+		}
+		dl_arena pa = DL_ARENA_INIT, ra = DL_ARENA_INIT, r1 = DL_ARENA_INIT;
+		dl_value v = tu_edn(&pa, b.data);
+		dl_tx_report rb, rs;
+		dl_tx_opts o = DL_TX_OPTS_INIT;
+		/* every other round in batches of 7 datoms at most */
+		dl_tx_set_batch(1, round % 2 ? 7 : 0);
+		int rcb = dl_tx_run(&rb, &ra, sb, &v, &o);
+		dl_tx_set_batch(SIZE_MAX, 0);
+		int rc1 = dl_tx_run(&rs, &r1, s1, &v, &o);
+		dl_tx_set_batch(0, 0);
+		char what[64];
+		snprintf(what, sizeof what, "seed %llu round %d", (unsigned long long)seed, round);
+		if (rcb != rc1)
+			fail_msg("%s: rc %d (batch) and %d (one by one)", what, rcb, rc1);
+		if (rcb && rcb != DL_ECONFLICT)
+			fail_msg("%s: rc %d: %s", what, rcb, dl_errmsg());
+		failed += rcb != 0;
+		if (!rcb) {
+			same_report(&rb, &rs, what);
+			for (size_t i = 0; i < rb.ntempids; i++) {
+				if (rb.tempids[i].e == rb.tx)
+					continue;
+				if (nolds == cap) {
+					cap = cap ? 2 * cap : 256;
+					olds = realloc(olds, (size_t)cap * sizeof *olds);
+					assert_non_null(olds);
+				}
+				olds[nolds++] = rb.tempids[i].e;
+			}
+		}
+		tu_same_store(sb, s1, what);
+		dl_arena_free(&pa);
+		dl_arena_free(&ra);
+		dl_arena_free(&r1);
+		dl_buf_free(&b);
+	}
+	/* most transactions went through, a few failed */
+	if (failed == 0 || failed >= rounds / 2)
+		fail_msg("seed %llu: %d of %d transactions failed", (unsigned long long)seed,
+			 failed, rounds);
+	store_check_ok(sb);
+	store_check_ok(s1);
+	free(olds);
+	dl_store_close(sb);
+	dl_store_close(s1);
+}
+
+/* A failing allocation anywhere in a transaction that writes batches (and
+ * single datoms between them) leaves the database as it was. */
+static void test_batch_failalloc(void **state)
+{
+	(void)state;
+	dl_arena a = DL_ARENA_INIT;
+	names nm = {0};
+	dl_store *s = open_db("batch_failalloc");
+	tx_ok(s, &a, &nm, k_schema, NULL);
+	tx_ok(s, &a, &nm, k_data, NULL);
+	dl_buf b = DL_BUF_INIT;
+	dl_buf_puts(&b, "[");
+	for (int i = 0; i < 300; i++) {
+		dl_buf_printf(&b, "{:db/id \"p%d\" :person/name \"P%d\" :person/age %d"
+			      " :person/tags [:x :y] :person/friend [\"p%d\" $ann]}",
+			      i, i, i, (i + 1) % 300);
+		if (i == 150) /* a run of single writes between two batches */
+			dl_buf_puts(&b, " [:db/add $ann :person/age 31] [:db/retract $bob :person/ssn \"123\"]");
+	}
+	dl_buf_puts(&b, "]");
+	char *text = subst(&nm, b.data);
+	dl_arena pa = DL_ARENA_INIT;
+	dl_value v = tu_edn(&pa, text);
+	free(text);
+	dl_buf_free(&b);
+	many_arg m = {s, &v, 1, 0};
+	failalloc_loop(s, run_many_tx, &m);
+	assert_int_equal(m.ndatoms, 1 + 300 * 6 + 3);
 	dl_arena_free(&pa);
 	dl_store_close(s);
 	dl_arena_free(&a);
@@ -1871,6 +2102,8 @@ int main(void)
 		cmocka_unit_test(test_many_fail),
 		cmocka_unit_test(test_many_schema),
 		cmocka_unit_test(test_many_failalloc),
+		cmocka_unit_test(test_batch_vs_single),
+		cmocka_unit_test(test_batch_failalloc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

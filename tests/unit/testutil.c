@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "storage/store_int.h"
 
 #include <stdatomic.h>
 
@@ -121,4 +122,33 @@ char *tu_print(const dl_value *v)
 	char *s = strdup(b.data ? b.data : "");
 	dl_buf_free(&b);
 	return s;
+}
+
+void tu_same_store(dl_store *x, dl_store *y, const char *what)
+{
+	dl_snap *sx, *sy;
+	assert_int_equal(dl_snap_begin(&sx, x), 0);
+	assert_int_equal(dl_snap_begin(&sy, y), 0);
+	for (int db = 0; db < DB_COUNT; db++) {
+		MDB_cursor *cx, *cy;
+		assert_int_equal(mdb_cursor_open(sx->txn, x->dbi[db], &cx), 0);
+		assert_int_equal(mdb_cursor_open(sy->txn, y->dbi[db], &cy), 0);
+		for (size_t i = 0;; i++) {
+			MDB_val kx, dx, ky, dy;
+			int rx = mdb_cursor_get(cx, &kx, &dx, MDB_NEXT);
+			int ry = mdb_cursor_get(cy, &ky, &dy, MDB_NEXT);
+			if (rx != ry)
+				fail_msg("%s: %s: entry %zu is in one database only", what,
+					 dl_store_db_names[db], i);
+			if (rx)
+				break;
+			if (kx.mv_size != ky.mv_size || memcmp(kx.mv_data, ky.mv_data, kx.mv_size) ||
+			    dx.mv_size != dy.mv_size || memcmp(dx.mv_data, dy.mv_data, dx.mv_size))
+				fail_msg("%s: %s: entry %zu differs", what, dl_store_db_names[db], i);
+		}
+		mdb_cursor_close(cx);
+		mdb_cursor_close(cy);
+	}
+	dl_snap_end(sx);
+	dl_snap_end(sy);
 }

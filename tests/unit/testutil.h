@@ -31,6 +31,12 @@ void tu_failalloc_disarm(void);
 long tu_failalloc_live(void);
 int tu_failalloc_fired(void);
 
+/* Every named database of stores x and y (struct dl_store, storage's)
+ * holds the same entries, byte for byte: indexes, history, log, blobs,
+ * statistics, counters.  Fails naming `what` and the first difference. */
+struct dl_store;
+void tu_same_store(struct dl_store *x, struct dl_store *y, const char *what);
+
 /* Parse one EDN form (asserting success) into arena a. */
 dl_value tu_edn(dl_arena *a, const char *text);
 /* Print v into a static-lifetime string owned by the caller (free()). */
