@@ -46,22 +46,32 @@ int dl_stats_get(dl_snap *snap, uint32_t a, dl_attr_stats *out)
 		*out = *st;
 		return 0;
 	}
+	uint32_t n = snap->nst < SNAP_STATS ? snap->nst : SNAP_STATS;
+	for (uint32_t i = 0; i < n; i++)
+		if (snap->st_a[i] == a) {
+			*out = snap->st[i];
+			return 0;
+		}
 	uint8_t k[7];
 	memcpy(k, META_ST_PREFIX, 3);
 	dl_put_be32(k + 3, a);
 	MDB_val kk = {7, k}, d;
 	int rc = mdb_get(snap->txn, snap->s->dbi[DB_META], &kk, &d);
 	memset(out, 0, sizeof *out);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc)
+	if (rc && rc != MDB_NOTFOUND)
 		return dl_mdb_err(rc, "reading statistics");
-	if (d.mv_size != 24)
-		return dl_error(DL_ECORRUPT, "malformed statistics of attribute %u", a);
-	const uint8_t *p = d.mv_data;
-	out->datoms = dl_get_be64(p);
-	out->values = dl_get_be64(p + 8);
-	out->entities = dl_get_be64(p + 16);
+	if (rc == 0) {
+		if (d.mv_size != 24)
+			return dl_error(DL_ECORRUPT, "malformed statistics of attribute %u", a);
+		const uint8_t *p = d.mv_data;
+		out->datoms = dl_get_be64(p);
+		out->values = dl_get_be64(p + 8);
+		out->entities = dl_get_be64(p + 16);
+	}
+	/* kept, the oldest giving way */
+	uint32_t slot = snap->nst++ % SNAP_STATS;
+	snap->st_a[slot] = a;
+	snap->st[slot] = *out;
 	return 0;
 }
 

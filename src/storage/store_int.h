@@ -98,12 +98,18 @@ struct dl_store {
 	wcache wc;
 };
 
+#define SNAP_STATS 8
 struct dl_snap {
 	dl_store *s;
 	MDB_txn *txn;
 	dl_wtxn *w;     /* non-NULL for a write transaction's view */
 	int64_t basis;  /* last committed tx visible (for a write: the tx before
 			   the current one, see dl_wtxn_next_tx) */
+	/* a read snapshot's attribute statistics read so far (they cannot
+	 * change under it): the planner asks for each several times a step,
+	 * and a read from the meta database costs a B-tree search */
+	uint32_t nst, st_a[SNAP_STATS];
+	dl_attr_stats st[SNAP_STATS];
 };
 
 struct dl_wtxn {
