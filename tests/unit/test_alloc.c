@@ -100,6 +100,26 @@ static void test_bound(void **state)
 	dl_block_free(q[0]);
 	dl_block_free(q[1]);
 	dl_block_cache_trim();
+	/* a big block given back makes room by freeing smaller cached ones
+	 * (not the other way round): a 32 MiB block cached, then a 64 MiB one
+	 * freed, the next 64 MiB request gets that one */
+	void *small = dl_block_alloc(20u << 20), *big = dl_block_alloc(40u << 20);
+	assert_int_equal(dl_block_cap(small), 32u << 20);
+	dl_block_free(small);
+	dl_block_free(big);
+	assert_ptr_equal(dl_block_alloc(40u << 20), big);
+	void *small2 = dl_block_alloc(20u << 20); /* evicted: a fresh one */
+	assert_non_null(small2);
+	dl_block_free(small2); /* no room next to... */
+	dl_block_free(big);    /* ...the big one, which evicts it again */
+	assert_ptr_equal(dl_block_alloc(40u << 20), big);
+	dl_block_free(big);
+	/* a smaller block does not push a bigger one out */
+	small2 = dl_block_alloc(20u << 20);
+	dl_block_free(small2);
+	assert_ptr_equal(dl_block_alloc(40u << 20), big);
+	dl_block_free(big);
+	dl_block_cache_trim();
 }
 
 /* A custom allocator sees every block come and go: nothing is cached, and
