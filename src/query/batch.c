@@ -300,15 +300,16 @@ static int eq_join(dl_rel **out, dl_qenv *env, const dl_rel *a, const dl_rel *b,
 		rc = DL_ENOMEM;
 		goto done;
 	}
-	for (size_t i = small->n; i-- > 0;) {
-		uint64_t h = key_hash(&small->rows[i * small->ncols], k.sc, k.loose, k.n);
-		hs[i] = h;
-		next[i] = head[h & (nb - 1)];
-		head[h & (nb - 1)] = (uint32_t)(i + 1);
-	}
+	for (size_t i = 0; i < small->n; i++)
+		hs[i] = key_hash(&small->rows[i * small->ncols], k.sc, k.loose, k.n);
 	if ((use_band = band_build(&bd, small, hs, &j)) < 0) {
 		rc = use_band;
 		goto done;
+	}
+	/* chains (without a band), in reverse so they list rows in order */
+	for (size_t i = small->n; !use_band && i-- > 0;) {
+		next[i] = head[hs[i] & (nb - 1)];
+		head[hs[i] & (nb - 1)] = (uint32_t)(i + 1);
 	}
 	for (size_t i = 0; i < big->n && !rc; i++) {
 		const dl_value *brow = &big->rows[i * big->ncols];

@@ -325,7 +325,6 @@ typedef struct fnprog {
 	char icmp;               /* dl_builtin_int_cmp, for two arguments */
 } fnprog;
 
-
 static int fnprog_init(fnprog *fp, dl_qenv *env, const dl_clause *cl, const dl_rel *R)
 {
 	fp->cl = cl;

@@ -1534,10 +1534,12 @@ static int mark_single(qctx *c, dl_query *q)
 {
 	if (!q->nvars)
 		return 0;
-	uint8_t *n = DL_ARENA_NEW(c->a, q->nvars, uint8_t);
+	/* n: occurrences (0, 1, 2 = more); top: seen in a top-level pattern */
+	uint8_t *n = DL_ARENA_NEW(c->a, 2 * (size_t)q->nvars, uint8_t);
 	if (!n)
 		return DL_ENOMEM;
-	memset(n, 0, q->nvars);
+	memset(n, 0, 2 * (size_t)q->nvars);
+	uint8_t *top = n + q->nvars;
 	for (uint32_t i = 0; i < q->nfind; i++) {
 		const dl_find_elem *fe = &q->find[i];
 		dl_term v = {.kind = DL_T_VAR, .var = fe->var};
@@ -1558,10 +1560,6 @@ static int mark_single(qctx *c, dl_query *q)
 	for (uint32_t i = 0; i < q->nwhere; i++)
 		dl_clause_terms(&q->where[i], true, count_terms, n);
 	bool any = false;
-	uint8_t *top = DL_ARENA_NEW(c->a, q->nvars, uint8_t);
-	if (!top)
-		return DL_ENOMEM;
-	memset(top, 0, q->nvars);
 	for (uint32_t i = 0; i < q->nwhere; i++) {
 		const dl_clause *cl = &q->where[i];
 		if (cl->kind != DL_C_PATTERN ||
